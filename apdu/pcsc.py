@@ -1,0 +1,225 @@
+"""Host side: a PC/SC reader as ``transmit(bytes) -> bytes``, over pyscard's scard layer.
+
+`connect` returns a `PcscCard` whose `transmit` always yields the whole response
+(data followed by SW1 SW2): T=0 procedure status words are handled here
+(``61XX``: GET RESPONSE until done; ``6CXX``: the command re-sent with Le = XX).
+Every failure is a `ReaderError` with a readable message; pyscard's own exceptions and
+result codes never reach callers.
+
+The PC/SC service is found through libpcsclite, which honours the environment variable
+``PCSCLITE_CSOCK_NAME`` (the pcscd socket path) when it first connects in a process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from types import TracebackType
+from typing import Any
+
+__all__ = ["PcscCard", "ReaderError", "connect", "get_response_cla", "list_readers"]
+
+MAX_GET_RESPONSE = 64  # bound on chained 61XX rounds (64 * 256 bytes is plenty)
+INS_GET_RESPONSE = 0xC0
+
+
+class ReaderError(Exception):
+    """A PC/SC problem: no service, no such reader, no card, transmission failure."""
+
+
+def _scard() -> Any:
+    try:
+        from smartcard import scard
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise ReaderError(
+            "pyscard is not installed (pip install pyscard; it needs swig and "
+            "libpcsclite-dev to build, see tools/setup-system)"
+        ) from exc
+    return scard
+
+
+def _check(scard: Any, hresult: int, what: str) -> None:
+    if hresult != scard.SCARD_S_SUCCESS:
+        try:
+            message = scard.SCardGetErrorMessage(hresult)
+        except Exception:
+            message = "unknown error"
+        raise ReaderError(f"{what}: {message} (0x{hresult & 0xFFFFFFFF:08X})")
+
+
+def _call(scard: Any, what: str, func: Any, *args: Any) -> Any:
+    """Call a scard function returning (hresult, *values); check and unwrap."""
+    try:
+        result = func(*args)
+    except ReaderError:
+        raise
+    except Exception as exc:  # pyscard raises its own error types for bad handles
+        raise ReaderError(f"{what}: {exc}") from exc
+    if isinstance(result, int):
+        _check(scard, result, what)
+        return None
+    _check(scard, result[0], what)
+    rest = result[1:]
+    return rest[0] if len(rest) == 1 else rest
+
+
+class _Context:
+    def __init__(self) -> None:
+        self.scard = _scard()
+        self.handle = _call(
+            self.scard, "cannot reach the PC/SC service (is pcscd running?)",
+            self.scard.SCardEstablishContext, self.scard.SCARD_SCOPE_USER,
+        )
+
+    def readers(self) -> list[str]:
+        scard = self.scard
+        try:
+            hresult, readers = scard.SCardListReaders(self.handle, [])
+        except Exception as exc:
+            raise ReaderError(f"cannot list readers: {exc}") from exc
+        if hresult == scard.SCARD_E_NO_READERS_AVAILABLE:
+            return []
+        _check(scard, hresult, "cannot list readers")
+        return list(readers)
+
+    def release(self) -> None:
+        if self.handle is not None:
+            with contextlib.suppress(Exception):  # already gone: nothing to release
+                self.scard.SCardReleaseContext(self.handle)
+            self.handle = None
+
+
+def list_readers() -> list[str]:
+    """Names of the PC/SC readers, in PC/SC order (the index used by `connect`)."""
+    ctx = _Context()
+    try:
+        return ctx.readers()
+    finally:
+        ctx.release()
+
+
+def get_response_cla(cla: int) -> int:
+    """The CLA of GET RESPONSE for a command sent with ``cla``: same logical channel,
+    interindustry class (TS 102 221 clause 10.1.1: '0X'/'4X'/'6X')."""
+    if cla & 0x40:  # further interindustry values: channels 4..19 in b4..b1
+        return cla & 0x4F
+    return cla & 0x03
+
+
+class PcscCard:
+    """A connected card.  Use as a context manager or call `disconnect`."""
+
+    def __init__(self, reader: int | str = 0, *, exclusive: bool = False) -> None:
+        self._ctx = _Context()
+        self._hcard: Any = None
+        try:
+            names = self._ctx.readers()
+            self.reader = _pick(names, reader)
+            scard = self._ctx.scard
+            share = scard.SCARD_SHARE_EXCLUSIVE if exclusive else scard.SCARD_SHARE_SHARED
+            self._hcard, self._protocol = _call(
+                scard, f"cannot connect to a card in {self.reader!r}", scard.SCardConnect,
+                self._ctx.handle, self.reader, share,
+                scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1,
+            )
+            self.atr = self._read_atr()
+        except BaseException:
+            self.disconnect()
+            raise
+
+    @property
+    def protocol(self) -> str:
+        return "T=1" if self._protocol == self._ctx.scard.SCARD_PROTOCOL_T1 else "T=0"
+
+    def _read_atr(self) -> bytes:
+        status = _call(self._ctx.scard, "cannot read the card status",
+                       self._ctx.scard.SCardStatus, self._hcard)
+        return bytes(status[3])
+
+    def _raw(self, capdu: bytes) -> bytes:
+        if self._hcard is None:
+            raise ReaderError("the card is disconnected")
+        response = _call(self._ctx.scard, f"transmit failed in {self.reader!r}",
+                         self._ctx.scard.SCardTransmit, self._hcard, self._protocol,
+                         list(capdu))
+        data = bytes(response)
+        if len(data) < 2:
+            raise ReaderError(f"short response {data.hex().upper()!r} from the card")
+        return data
+
+    def transmit(self, capdu: bytes) -> bytes:
+        """Send one C-APDU; return response data followed by SW1 SW2."""
+        if len(capdu) < 4:
+            raise ValueError(f"a C-APDU has at least 4 bytes, got {len(capdu)}")
+        rapdu = self._raw(capdu)
+        sw1, sw2 = rapdu[-2], rapdu[-1]
+        if sw1 == 0x6C:  # wrong Le: re-send with Le = SW2 (case 1 or 2 commands)
+            header = capdu[:4]
+            rapdu = self._raw(header + bytes([sw2]))
+            sw1, sw2 = rapdu[-2], rapdu[-1]
+        data = rapdu[:-2]
+        rounds = 0
+        while sw1 == 0x61:
+            rounds += 1
+            if rounds > MAX_GET_RESPONSE:
+                raise ReaderError("too many GET RESPONSE rounds (61XX never ends)")
+            rapdu = self._raw(bytes([get_response_cla(capdu[0]), INS_GET_RESPONSE, 0, 0, sw2]))
+            data += rapdu[:-2]
+            sw1, sw2 = rapdu[-2], rapdu[-1]
+        return data + bytes([sw1, sw2])
+
+    def reset(self, *, cold: bool = False) -> bytes:
+        """Reset the card (warm by default); returns the new ATR."""
+        scard = self._ctx.scard
+        if self._hcard is None:
+            raise ReaderError("the card is disconnected")
+        init = scard.SCARD_UNPOWER_CARD if cold else scard.SCARD_RESET_CARD
+        self._protocol = _call(scard, "card reset failed", scard.SCardReconnect,
+                               self._hcard, scard.SCARD_SHARE_SHARED,
+                               scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1, init)
+        self.atr = self._read_atr()
+        return self.atr
+
+    def disconnect(self) -> None:
+        """Leave the card (no reset) and release the PC/SC context; idempotent."""
+        if self._hcard is not None:
+            with contextlib.suppress(Exception):  # the card or service may be gone
+                self._ctx.scard.SCardDisconnect(self._hcard, self._ctx.scard.SCARD_LEAVE_CARD)
+            self._hcard = None
+        self._ctx.release()
+
+    def __enter__(self) -> PcscCard:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.disconnect()
+
+
+def _pick(names: list[str], reader: int | str) -> str:
+    if not names:
+        raise ReaderError("no PC/SC reader found")
+    if isinstance(reader, int):
+        if not 0 <= reader < len(names):
+            raise ReaderError(f"no reader number {reader}; readers: {_listing(names)}")
+        return names[reader]
+    if reader in names:
+        return reader
+    matches = [n for n in names if reader.lower() in n.lower()]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ReaderError(f"no reader matches {reader!r}; readers: {_listing(names)}")
+    raise ReaderError(f"{reader!r} matches several readers: {_listing(matches)}")
+
+
+def _listing(names: list[str]) -> str:
+    return ", ".join(f"{i}: {n}" for i, n in enumerate(names))
+
+
+def connect(reader: int | str = 0, *, exclusive: bool = False) -> PcscCard:
+    """Connect to the card in ``reader`` (index, exact name, or unique substring)."""
+    return PcscCard(reader, exclusive=exclusive)

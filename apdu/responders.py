@@ -1,0 +1,44 @@
+"""Trivial card responders implementing `apdu.vpcd.VirtualCard`, for benchmarks and tests."""
+
+from __future__ import annotations
+
+__all__ = ["UICC_ATR", "TrivialCard"]
+
+# sysmoISIM-SJA2 ATR (spec digest 2.8): T=0, T=15 global bytes, TCK valid.
+UICC_ATR = bytes.fromhex("3B9F96801F878031E073FE211B674A357530350265F8")
+
+SW_OK = b"\x90\x00"
+
+
+class TrivialCard:
+    """Answers 9000 to every C-APDU; counts what it sees."""
+
+    def __init__(self, atr: bytes = UICC_ATR) -> None:
+        self._atr = bytes(atr)
+        self.powered = False
+        self.power_ons = 0
+        self.resets = 0
+        self.commands = 0
+        self.last_capdu: bytes | None = None
+
+    @property
+    def atr(self) -> bytes:
+        return self._atr
+
+    def power_on(self) -> bytes:
+        self.powered = True
+        self.power_ons += 1
+        return self._atr
+
+    def power_off(self) -> None:
+        self.powered = False
+
+    def reset(self) -> bytes:
+        self.powered = True
+        self.resets += 1
+        return self._atr
+
+    def process(self, capdu: bytes) -> bytes:
+        self.commands += 1
+        self.last_capdu = capdu
+        return SW_OK

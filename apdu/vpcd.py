@@ -1,0 +1,420 @@
+"""The vpcd transport: a virtual card behind vsmartcard's virtual PC/SC reader driver.
+
+Wire format (vsmartcard's vpcd <-> vicc protocol): every message, both ways, is a 2-byte
+big-endian length followed by that many bytes.  A 1-byte message from vpcd is a control
+code (00 power off, 01 power on, 02 reset, 04 get ATR); only 04 is answered (with the
+ATR).  Any longer message is a C-APDU, answered with the R-APDU.  A TCP connection is a
+card in the reader: connecting inserts it, closing removes it.
+
+Two layers:
+
+* `VpcdEngine`: sans-IO.  Bytes from vpcd go in (`receive`), framed replies come out,
+  one `bytes` object per reply so the socket layer can send each in a single write.
+* `VpcdTransport`: the socket adapter, in *connect* mode (vpcd listens, the default
+  127.0.0.1:35963) or *listen* mode (vpcd configured with ``DEVICENAME host:port``
+  connects out to us).  It reconnects with backoff when pcscd restarts.
+
+Latency: Debian's vpcd writes the length and the body in two writes without
+TCP_NODELAY, so a peer that delays its ACK stalls every APDU by the delayed-ACK timer
+(40 ms on Linux).  The adapter sets TCP_NODELAY, re-arms TCP_QUICKACK after every
+receive, and sends each reply (length + body) in one write.
+
+Nothing here prints; diagnostics go to the ``apdu.vpcd`` logger.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import os
+import select
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+__all__ = [
+    "CTRL_ATR",
+    "CTRL_POWER_OFF",
+    "CTRL_POWER_ON",
+    "CTRL_RESET",
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "AfterCommand",
+    "FramingError",
+    "TraceHook",
+    "VirtualCard",
+    "VpcdEngine",
+    "VpcdTransport",
+    "frame",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 35963  # 0x8C7B, Debian's /etc/reader.conf.d/vpcd
+
+CTRL_POWER_OFF = 0x00
+CTRL_POWER_ON = 0x01
+CTRL_RESET = 0x02
+CTRL_ATR = 0x04
+
+MAX_MESSAGE = 0xFFFF
+SW_TECHNICAL_PROBLEM = b"\x6f\x00"
+
+
+@runtime_checkable
+class VirtualCard(Protocol):
+    """What the transport drives (implemented by `apdu.engine.Card`)."""
+
+    @property
+    def atr(self) -> bytes: ...
+
+    def power_on(self) -> bytes:
+        """Cold start; returns the ATR."""
+        ...
+
+    def power_off(self) -> None: ...
+
+    def reset(self) -> bytes:
+        """Warm reset; returns the ATR."""
+        ...
+
+    def process(self, capdu: bytes) -> bytes:
+        """One C-APDU in, the R-APDU (data + SW1 SW2) out."""
+        ...
+
+
+AfterCommand = Callable[[bytes, bytes], None]
+"""``after_command(capdu, rapdu)``: called after the card processed a C-APDU and BEFORE
+the R-APDU is sent.  An exception raised here aborts the connection without sending the
+response (so the host never sees success for a state change that was not persisted)."""
+
+TraceHook = Callable[[str, bytes], None]
+"""``trace(event, data)`` with event one of: "power_on", "power_off", "reset", "atr"
+(data = ATR sent), "capdu", "rapdu", "insert", "remove" (data empty)."""
+
+
+class FramingError(ValueError):
+    """vpcd sent something that is not a valid message (e.g. an empty frame)."""
+
+
+def frame(body: bytes) -> bytes:
+    """Length-prefix one message."""
+    if len(body) > MAX_MESSAGE:
+        raise FramingError(f"message of {len(body)} bytes exceeds {MAX_MESSAGE}")
+    return len(body).to_bytes(2, "big") + body
+
+
+class VpcdEngine:
+    """Sans-IO vpcd protocol state machine for one connection (one card insertion).
+
+    Feed it whatever bytes arrive with `receive`; it returns the framed replies to send,
+    in order, one element per reply.
+    """
+
+    def __init__(
+        self,
+        card: VirtualCard,
+        *,
+        after_command: AfterCommand | None = None,
+        trace: TraceHook | None = None,
+    ) -> None:
+        self.card = card
+        self.after_command = after_command
+        self.trace = trace
+        self._buf = bytearray()
+        self.commands = 0  # C-APDUs answered on this connection
+
+    def _trace(self, event: str, data: bytes = b"") -> None:
+        if self.trace is not None:
+            self.trace(event, data)
+
+    def connection_made(self) -> None:
+        """A card is now in the reader (vpcd will power it on itself)."""
+        self._buf.clear()
+        self._trace("insert")
+
+    def connection_lost(self) -> None:
+        """The card left the reader: power it off."""
+        self._buf.clear()
+        self._trace("remove")
+        self.card.power_off()
+
+    @property
+    def pending(self) -> int:
+        """Bytes received but not yet forming a whole message."""
+        return len(self._buf)
+
+    def receive(self, data: bytes) -> list[bytes]:
+        """Consume bytes from vpcd; return the framed replies (possibly none)."""
+        self._buf += data
+        out: list[bytes] = []
+        while len(self._buf) >= 2:
+            size = int.from_bytes(self._buf[:2], "big")
+            if len(self._buf) < 2 + size:
+                break
+            body = bytes(self._buf[2 : 2 + size])
+            del self._buf[: 2 + size]
+            reply = self.handle(body)
+            if reply is not None:
+                out.append(frame(reply))
+        return out
+
+    def handle(self, message: bytes) -> bytes | None:
+        """One whole message (without its length) -> the reply body, or None."""
+        if not message:
+            raise FramingError("empty message from vpcd")
+        if len(message) == 1:
+            return self._control(message[0])
+        return self._apdu(message)
+
+    def _control(self, code: int) -> bytes | None:
+        if code == CTRL_POWER_OFF:
+            self._trace("power_off")
+            self.card.power_off()
+        elif code == CTRL_POWER_ON:
+            self._trace("power_on")
+            self.card.power_on()
+        elif code == CTRL_RESET:
+            self._trace("reset")
+            self.card.reset()
+        elif code == CTRL_ATR:
+            atr = self.card.atr
+            self._trace("atr", atr)
+            return atr
+        else:
+            log.warning("unknown vpcd control code %02X ignored", code)
+        return None
+
+    def _apdu(self, capdu: bytes) -> bytes:
+        self._trace("capdu", capdu)
+        try:
+            rapdu = self.card.process(capdu)
+        except Exception:
+            log.exception("card failed on C-APDU %s; answering 6F00", capdu.hex().upper())
+            rapdu = SW_TECHNICAL_PROBLEM
+        if self.after_command is not None:
+            self.after_command(capdu, rapdu)
+        self.commands += 1
+        self._trace("rapdu", rapdu)
+        return rapdu
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _tune(sock: socket.socket) -> None:
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    _quickack(sock)
+
+
+_TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
+
+
+def _quickack(sock: socket.socket) -> None:
+    # Linux clears TCP_QUICKACK by itself; it has to be re-armed after every receive.
+    if _TCP_QUICKACK is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+
+
+class _Stopped(Exception):
+    pass
+
+
+@dataclass
+class VpcdTransport:
+    """Serve a `VirtualCard` to vpcd over TCP.
+
+    ``listen=False`` (default): connect to vpcd at host:port, reconnecting with backoff.
+    ``listen=True``: listen on host:port for vpcd to connect (reversed vpcd, configured
+    with ``DEVICENAME host:port``).  Listening on a non-loopback address needs
+    ``allow_remote=True``.
+
+    `serve_forever(stop)` runs until ``stop`` is set or `stop()` is called, and returns
+    once the connection is closed (the card removed).  ``reconnect=False`` returns after
+    the first connection ends instead (used by tests).
+    """
+
+    card: VirtualCard
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    listen: bool = False
+    allow_remote: bool = False
+    after_command: AfterCommand | None = None
+    trace: TraceHook | None = None
+    reconnect: bool = True
+    backoff_initial: float = 0.05
+    backoff_max: float = 2.0
+    poll_interval: float = 0.2
+    recv_size: int = 65536 + 2
+    connected: threading.Event = field(default_factory=threading.Event, init=False)
+    listening: threading.Event = field(default_factory=threading.Event, init=False)
+    address: tuple[str, int] | None = field(default=None, init=False)
+    connections: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        if self.listen and not self.allow_remote and not _is_loopback(self.host):
+            raise ValueError(
+                f"refusing to listen on non-loopback address {self.host!r} "
+                "(pass allow_remote=True to expose the card to the network)"
+            )
+        self._stop = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        self._listener: socket.socket | None = None
+
+    # -- control -------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask `serve_forever` to return (thread- and signal-safe)."""
+        self._stop.set()
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"x")
+
+    def close(self) -> None:
+        """Release the wake-up pipe and any listening socket (after serve_forever)."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._wake_r = self._wake_w = -1
+
+    def bind(self) -> tuple[str, int]:
+        """Listen mode: create the listening socket now; returns the bound address."""
+        if not self.listen:
+            raise ValueError("bind() is only for listen mode")
+        if self._listener is None:
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            lsock = socket.socket(family, socket.SOCK_STREAM)
+            lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                lsock.bind((self.host, self.port))
+                lsock.listen(1)
+            except OSError:
+                lsock.close()
+                raise
+            self._listener = lsock
+            self.address = lsock.getsockname()[:2]
+            self.listening.set()
+            log.info("listening for vpcd on %s:%d", *self.address)
+        assert self.address is not None
+        return self.address
+
+    # -- main loop -----------------------------------------------------------------------
+
+    def serve_forever(self, stop: threading.Event | None = None) -> None:
+        """Serve until ``stop`` (or `stop()`); exceptions from ``after_command`` propagate."""
+        ext = stop if stop is not None else threading.Event()
+        delay = self.backoff_initial
+        try:
+            while not self._should_stop(ext):
+                try:
+                    sock = self._accept(ext) if self.listen else self._connect()
+                except _Stopped:
+                    return
+                except OSError as exc:
+                    log.info("vpcd at %s:%d not reachable (%s); retrying in %.2fs",
+                             self.host, self.port, exc, delay)
+                    if self._wait(ext, delay):
+                        return
+                    delay = min(delay * 2, self.backoff_max)
+                    continue
+                delay = self.backoff_initial
+                try:
+                    self._serve_connection(sock, ext)
+                finally:
+                    sock.close()
+                if not self.reconnect:
+                    return
+        finally:
+            self.connected.clear()
+
+    def _should_stop(self, ext: threading.Event) -> bool:
+        return self._stop.is_set() or ext.is_set()
+
+    def _wait(self, ext: threading.Event, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True if asked to stop meanwhile."""
+        remaining = seconds
+        while remaining > 0:
+            step = min(remaining, self.poll_interval)
+            r, _, _ = select.select([self._wake_r], [], [], step)
+            if r or self._should_stop(ext):
+                return True
+            remaining -= step
+        return self._should_stop(ext)
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection((self.host, self.port), timeout=5.0)
+        sock.settimeout(None)
+        log.info("connected to vpcd at %s:%d", self.host, self.port)
+        return sock
+
+    def _accept(self, ext: threading.Event) -> socket.socket:
+        lsock = self._listener
+        if lsock is None:
+            self.bind()
+            lsock = self._listener
+        assert lsock is not None
+        while True:
+            r, _, _ = select.select([lsock, self._wake_r], [], [], self.poll_interval)
+            if self._should_stop(ext) or self._wake_r in r:
+                raise _Stopped
+            if lsock in r:
+                sock, peer = lsock.accept()
+                log.info("vpcd connected from %s:%d", *peer[:2])
+                return sock
+
+    def _serve_connection(self, sock: socket.socket, ext: threading.Event) -> None:
+        _tune(sock)
+        engine = VpcdEngine(self.card, after_command=self.after_command, trace=self.trace)
+        engine.connection_made()
+        self.connections += 1
+        self.connected.set()
+        sock.setblocking(True)
+        fd = sock.fileno()
+        try:
+            while True:
+                # Fast path: the socket is blocking; select only to notice a stop request.
+                r, _, _ = select.select([fd, self._wake_r], [], [], self.poll_interval)
+                if self._should_stop(ext) or self._wake_r in r:
+                    return
+                if not r:
+                    continue
+                try:
+                    data = sock.recv(self.recv_size)
+                except (ConnectionResetError, ConnectionAbortedError) as exc:
+                    log.info("vpcd connection reset (%s)", exc)
+                    return
+                if not data:
+                    log.info("vpcd closed the connection")
+                    return
+                _quickack(sock)
+                try:
+                    replies = engine.receive(data)
+                except FramingError as exc:
+                    log.error("dropping the vpcd connection: %s", exc)
+                    return
+                for reply in replies:
+                    try:
+                        sock.sendall(reply)
+                    except (BrokenPipeError, ConnectionResetError) as exc:
+                        log.info("vpcd went away while answering (%s)", exc)
+                        return
+        finally:
+            self.connected.clear()
+            if engine.pending:
+                log.warning("connection closed with %d bytes of a partial message",
+                            engine.pending)
+            engine.connection_lost()

@@ -1,0 +1,138 @@
+"""Milenage, the 3GPP example authentication and key generation functions (TS 35.206).
+
+All block values are 128 bits. E_K is AES-128 under the subscriber key K (TS 35.206 clause 4.1):
+
+    TEMP  = E_K(RAND xor OPc)
+    IN1   = SQN || AMF || SQN || AMF
+    OUT1  = E_K(TEMP xor rot(IN1 xor OPc, r1) xor c1) xor OPc
+    OUTi  = E_K(rot(TEMP xor OPc, ri) xor ci) xor OPc          i = 2..5
+
+    f1 = OUT1[0..63]  f1* = OUT1[64..127]  f5 = OUT2[0..47]  f2 = OUT2[64..127]
+    f3 = OUT3         f4 = OUT4            f5* = OUT5[0..47]
+
+r1..r5 = 64, 0, 32, 64, 96 bits; c1 = 0, c2..c5 = 1, 2, 4, 8 (in the last byte).
+
+A `Milenage` object keys AES once; it is not safe to share between threads.
+"""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
+
+__all__ = ["Milenage", "MilenageRand", "derive_opc"]
+
+_MASK128 = (1 << 128) - 1
+
+
+def _require(value: bytes, length: int, name: str) -> None:
+    if not isinstance(value, bytes | bytearray) or len(value) != length:
+        got = len(value) if isinstance(value, bytes | bytearray) else type(value).__name__
+        raise ValueError(f"{name} must be {length} bytes, got {got}")
+
+
+def _rot(x: int, bits: int) -> int:
+    """Cyclic left rotation of a 128-bit integer (TS 35.206 clause 2: rot(x, r))."""
+    if bits == 0:
+        return x
+    return ((x << bits) | (x >> (128 - bits))) & _MASK128
+
+
+def _ecb_encryptor(k: bytes) -> CipherContext:
+    return Cipher(algorithms.AES(bytes(k)), modes.ECB()).encryptor()
+
+
+def derive_opc(k: bytes, op: bytes) -> bytes:
+    """OPc = OP xor E_K(OP) (TS 35.206 clause 4.1)."""
+    _require(k, 16, "K")
+    _require(op, 16, "OP")
+    e = _ecb_encryptor(k).update(bytes(op))
+    return (int.from_bytes(e, "big") ^ int.from_bytes(op, "big")).to_bytes(16, "big")
+
+
+class Milenage:
+    """f1, f1*, f2, f3, f4, f5, f5* for one subscriber (K, OPc)."""
+
+    __slots__ = ("_enc", "_opc", "_opc3")
+
+    def __init__(self, k: bytes, opc: bytes) -> None:
+        _require(k, 16, "K")
+        _require(opc, 16, "OPc")
+        # ECB keeps no chaining state: one encryptor serves every call (never finalized).
+        self._enc = _ecb_encryptor(k)
+        self._opc = int.from_bytes(opc, "big")
+        self._opc3 = int.from_bytes(bytes(opc) * 3, "big")
+
+    def __repr__(self) -> str:  # never show K or OPc
+        return "Milenage(<secret>)"
+
+    def _e(self, block: bytes) -> bytes:
+        return self._enc.update(block)
+
+    def with_rand(self, rand: bytes) -> MilenageRand:
+        """Compute TEMP once for RAND; the result evaluates every function for that RAND."""
+        _require(rand, 16, "RAND")
+        return MilenageRand(self, rand)
+
+    def f1(self, rand: bytes, sqn: bytes, amf: bytes) -> bytes:
+        """MAC-A (8 bytes)."""
+        return self.with_rand(rand).f1(sqn, amf)
+
+    def f1star(self, rand: bytes, sqn: bytes, amf: bytes) -> bytes:
+        """MAC-S (8 bytes), used in AUTS."""
+        return self.with_rand(rand).f1star(sqn, amf)
+
+    def f2345(self, rand: bytes) -> tuple[bytes, bytes, bytes, bytes]:
+        """(RES 8, CK 16, IK 16, AK 6)."""
+        return self.with_rand(rand).f2345()
+
+    def f5star(self, rand: bytes) -> bytes:
+        """AK* (6 bytes), the resynchronisation anonymity key."""
+        return self.with_rand(rand).f5star()
+
+
+class MilenageRand:
+    """The Milenage functions for one RAND, sharing TEMP = E_K(RAND xor OPc)."""
+
+    __slots__ = ("_m", "_temp")
+
+    def __init__(self, m: Milenage, rand: bytes) -> None:
+        self._m = m
+        block = (int.from_bytes(rand, "big") ^ m._opc).to_bytes(16, "big")
+        self._temp = int.from_bytes(m._e(block), "big")
+
+    def __repr__(self) -> str:
+        return "MilenageRand(<secret>)"
+
+    def out1(self, sqn: bytes, amf: bytes) -> bytes:
+        """OUT1 = MAC-A || MAC-S (TS 35.206 clause 4.1, r1 = 64, c1 = 0)."""
+        _require(sqn, 6, "SQN")
+        _require(amf, 2, "AMF")
+        m = self._m
+        in1 = int.from_bytes(bytes(sqn) + bytes(amf) + bytes(sqn) + bytes(amf), "big")
+        x = self._temp ^ _rot(in1 ^ m._opc, 64)
+        out = int.from_bytes(m._e(x.to_bytes(16, "big")), "big") ^ m._opc
+        return out.to_bytes(16, "big")
+
+    def f1(self, sqn: bytes, amf: bytes) -> bytes:
+        return self.out1(sqn, amf)[:8]
+
+    def f1star(self, sqn: bytes, amf: bytes) -> bytes:
+        return self.out1(sqn, amf)[8:]
+
+    def f2345(self) -> tuple[bytes, bytes, bytes, bytes]:
+        """(RES, CK, IK, AK); OUT2..OUT4 in a single 48-byte ECB call."""
+        m = self._m
+        x = self._temp ^ m._opc
+        # r2 = 0, c2 = 1; r3 = 32, c3 = 2; r4 = 64, c4 = 4
+        blocks = ((x ^ 1) << 256) | ((_rot(x, 32) ^ 2) << 128) | (_rot(x, 64) ^ 4)
+        out = (int.from_bytes(m._e(blocks.to_bytes(48, "big")), "big") ^ m._opc3).to_bytes(
+            48, "big"
+        )
+        return out[8:16], out[16:32], out[32:48], out[0:6]
+
+    def f5star(self) -> bytes:
+        """AK* = OUT5[0..47] (r5 = 96, c5 = 8)."""
+        m = self._m
+        x = _rot(self._temp ^ m._opc, 96) ^ 8
+        out = int.from_bytes(m._e(x.to_bytes(16, "big")), "big") ^ m._opc
+        return out.to_bytes(16, "big")[:6]

@@ -1,0 +1,182 @@
+"""Batch readers: one row per card, streamed, numbered for reports.
+
+* CSV (`.csv`): a header row of profile keys, then one row per card. Rows are streamed;
+  a row's number is the **line number** in the file of its first line (the header is line 1).
+  Several values in one cell (`impu`, `pcscf`, `ist`) are separated by `|`. An empty cell
+  means "not given" (template value, IMSI-derived identity or generator).
+* YAML (`.yaml`, `.yml`) or JSON (`.json`): a list of mappings, loaded whole. A row's number
+  is its **1-based index** in the list.
+
+Bytes that are not UTF-8 make that row invalid (the column is named), not the whole batch.
+Every pass over the batch also hashes the bytes it read, so that a batch changed between
+the validating pass and the writing pass is noticed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from isim.errors import InputError, Problem
+
+__all__ = ["Batch", "Row", "open_batch"]
+
+LIST_KEYS = frozenset({"impu", "pcscf", "ist"})
+INT_KEYS = frozenset({"mnc_length"})
+BOOL_KEYS = frozenset({"pin1_enabled"})
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_SURROGATE = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surrogateescape)
+
+
+@dataclass
+class Row:
+    """One card's row: its number in the batch, the given values and read-level problems."""
+
+    number: int
+    values: dict[str, Any]
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass
+class Batch:
+    """A batch file; `rows()` streams it again on every call (one call per pass)."""
+
+    path: Path
+    kind: str  # "csv" | "list"
+    digest: str = ""  # SHA-256 (hex) of the bytes the last complete pass read
+
+    @property
+    def row_label(self) -> str:
+        return "line" if self.kind == "csv" else "item"
+
+    def rows(self) -> Iterator[Row]:
+        sha = hashlib.sha256()
+        it = _csv_rows(self.path, sha) if self.kind == "csv" else _list_rows(self.path, sha)
+        yield from it
+        self.digest = sha.hexdigest()
+
+
+def open_batch(path: str | Path) -> Batch:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such batch file", source=str(path))
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return Batch(path, "csv")
+    if suffix in (".yaml", ".yml", ".json"):
+        return Batch(path, "list")
+    raise InputError("batch must be .csv, .yaml, .yml or .json", source=str(path))
+
+
+def _cell(key: str, text: str) -> Any:
+    text = text.strip()
+    if key in LIST_KEYS:
+        items = [part.strip() for part in text.split("|") if part.strip()]
+        return [int(i) if key == "ist" and i.isdigit() else i for i in items]
+    if key in INT_KEYS and text.isdigit():
+        return int(text)
+    if key in BOOL_KEYS and text.lower() in _TRUE | _FALSE:
+        return text.lower() in _TRUE
+    return text
+
+
+def _bad_utf8(column: str, text: str) -> Problem | None:
+    found = _SURROGATE.search(text)
+    if found is None:
+        return None
+    return Problem(column, f"not valid UTF-8 (byte 0x{ord(found.group()) - 0xDC00:02X})")
+
+
+def _decoded_lines(fh: Any, sha: Any, bad: set[int]) -> Iterator[str]:
+    """Lines of the file as text; numbers (from 1) of lines that were not UTF-8 go to `bad`."""
+    for number, raw in enumerate(fh, start=1):
+        sha.update(raw)
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            bad.add(number)
+            yield raw.decode("utf-8", "surrogateescape")
+
+
+def _csv_rows(path: Path, sha: Any) -> Iterator[Row]:
+    bad: set[int] = set()
+    with path.open("rb") as fh:
+        reader = csv.reader(_decoded_lines(fh, sha, bad), strict=True)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise InputError("empty batch (no header row)", source=str(path)) from None
+        except csv.Error as exc:
+            raise InputError(f"line 1: {exc}", source=str(path)) from None
+        header = [h.strip().lstrip("\ufeff").strip() for h in header]
+        if bad:
+            raise InputError("line 1: header is not valid UTF-8", source=str(path))
+        if len(set(header)) != len(header) or not all(header):
+            raise InputError("line 1: empty or repeated column name in header", source=str(path))
+        last = reader.line_num
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise InputError(f"line {reader.line_num}: {exc}", source=str(path)) from None
+            number, last = last + 1, reader.line_num
+            if not cells or (len(cells) == 1 and not cells[0].strip()):
+                continue  # blank line
+            yield _csv_row(number, header, cells, any(n in bad for n in range(number, last + 1)))
+
+
+def _csv_row(number: int, header: list[str], cells: list[str], bad_bytes: bool) -> Row:
+    row = Row(number, {})
+    if len(cells) != len(header):
+        row.problems.append(
+            Problem("(row)", f"{len(cells)} cells where the header has {len(header)} columns")
+        )
+    for key, text in zip(header, cells, strict=False):
+        if bad_bytes:
+            problem = _bad_utf8(key, text)
+            if problem is not None:
+                row.problems.append(problem)
+                continue
+        if text.strip():
+            row.values[key] = _cell(key, text)
+    return row
+
+
+def _list_rows(path: Path, sha: Any) -> Iterator[Row]:
+    raw = path.read_bytes()
+    sha.update(raw)
+    text = raw.decode("utf-8", "surrogateescape")
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            if _SURROGATE.search(text):
+                raise InputError("not valid UTF-8", source=str(path))
+            data = yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise InputError(f"cannot parse: {exc}", source=str(path)) from None
+    if not isinstance(data, list):
+        raise InputError("expected a list of rows (one mapping per card)", source=str(path))
+    for index, item in enumerate(data, start=1):
+        if not isinstance(item, dict):
+            yield Row(index, {}, [Problem("(row)", "not a mapping")])
+            continue
+        row = Row(index, {})
+        for key, value in item.items():
+            problem = _bad_utf8(str(key), value) if isinstance(value, str) else None
+            if problem is not None:
+                row.problems.append(problem)
+            elif value is not None and value != "":
+                row.values[str(key)] = value
+        yield row

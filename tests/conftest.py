@@ -1,0 +1,29 @@
+"""Shared fixtures.  `pcsc_stack`: one pcscd + vpcd reader for the whole session (see
+tests/stack.py); tests that use it run through real PC/SC and fail, never skip, when the
+stack cannot start."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import stack as _stack
+
+
+@pytest.fixture(scope="session")
+def pcsc_stack() -> Iterator[_stack.PcscStack]:
+    """A running pcscd with a vpcd reader; this process's pyscard is pointed at it."""
+    try:
+        cm = _stack.pcsc_stack(activate=True)
+        running = cm.__enter__()
+    except _stack.StackError as exc:
+        pytest.fail(
+            f"cannot start the PC/SC stack (pcscd + vpcd): {exc}\n"
+            "Run tools/setup-system as root, and run the tests as root (or with a running "
+            "pcscd that has a vpcd reader).",
+            pytrace=False,
+        )
+    try:
+        yield running
+    finally:
+        cm.__exit__(None, None, None)
