@@ -119,6 +119,12 @@ def parse(capdu: bytes) -> Command:
         raise CommandError(SW_WRONG_LENGTH)
     data, ne = body
     return Command(
-        capdu[0], capdu[1], capdu[2], capdu[3], bytes(data), ne,
-        entry & 0x1F, bool(entry & CLA_PROPRIETARY),
+        capdu[0],
+        capdu[1],
+        capdu[2],
+        capdu[3],
+        bytes(data),
+        ne,
+        entry & 0x1F,
+        bool(entry & CLA_PROPRIETARY),
     )

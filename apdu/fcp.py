@@ -53,9 +53,11 @@ def ef_fcp(ef: EF) -> bytes:
         descriptor = bytes((_DESCRIPTOR["transparent"], _DATA_CODING))
     else:
         # record EFs: + record length (2 bytes) + number of records (1 byte)
-        descriptor = bytes((_DESCRIPTOR[ef.structure], _DATA_CODING)) + ef.record_length.to_bytes(
-            2, "big"
-        ) + bytes((len(ef.records),))
+        descriptor = (
+            bytes((_DESCRIPTOR[ef.structure], _DATA_CODING))
+            + ef.record_length.to_bytes(2, "big")
+            + bytes((len(ef.records),))
+        )
     body = (
         tlv(0x82, descriptor)
         + tlv(0x83, ef.fid.to_bytes(2, "big"))

@@ -211,7 +211,10 @@ def ef_from_dict(d: dict[str, Any], where: str = "") -> EF:
     sfi = d.get("sfi")
     if sfi is not None and not (isinstance(sfi, int) and 1 <= sfi <= 30):
         raise ValueError(f"{where}: SFI must be 1..30 or null")
-    common: dict[str, Any] = {"lcsi": _lcsi(d.get("lcsi", "05"), where), "arr": _arr(d.get("arr"), where)}
+    common: dict[str, Any] = {
+        "lcsi": _lcsi(d.get("lcsi", "05"), where),
+        "arr": _arr(d.get("arr"), where),
+    }
     fid = _hex_fid(d["fid"], where)
     if structure == "transparent":
         body = bytes.fromhex(d["content"])

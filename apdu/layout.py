@@ -69,12 +69,21 @@ class Layout:
     def find_ef(self, key: str) -> tuple[DFSpec, EFSpec]:
         """An EF by `EF.IMPI`, `IMPI` or FID `6F02` (ADFs first, then the MF)."""
         wanted = key.strip()
-        upper = wanted.upper()
-        for df in (*self.applications.values(), self.mf):
-            for ef in df.files.values():
-                if upper in (ef.name.upper(), ef.name.upper().removeprefix("EF."), ef.fid_hex):
-                    return df, ef
-        raise KeyError(wanted)
+        found = self._index().get(wanted.upper())
+        if found is None:
+            raise KeyError(wanted)
+        return found
+
+    def _index(self) -> dict[str, tuple[DFSpec, EFSpec]]:
+        index = self.__dict__.get("_ef_index")
+        if index is None:
+            index = {}
+            for df in (self.mf, *reversed(self.applications.values())):
+                for ef in df.files.values():
+                    for alias in (ef.name, ef.name.removeprefix("EF."), ef.fid_hex):
+                        index[alias.upper()] = (df, ef)  # later DFs (ADFs) win
+            object.__setattr__(self, "_ef_index", index)
+        return index
 
 
 def _services(value: Any) -> tuple[int, ...]:

@@ -1,4 +1,5 @@
-"""PINs, unblock keys, retry counters and the verification state (TS 102 221 clause 9.5, 11.1.9-11.1.13).
+"""PINs, unblock keys, retry counters and the verification state
+(TS 102 221 clauses 9.5, 11.1.9-11.1.13).
 
 Dict form (inside `Card.to_dict()["pins"]`, keyed by the key reference in hex, TS 102 221
 table 9.3: "01" PIN1, "81" PIN2, "0A" ADM1, ...):

@@ -35,6 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from apdu.trace import mask_capdu
+
 __all__ = [
     "CTRL_ATR",
     "CTRL_POWER_OFF",
@@ -194,7 +196,7 @@ class VpcdEngine:
         try:
             rapdu = self.card.process(capdu)
         except Exception:
-            log.exception("card failed on C-APDU %s; answering 6F00", capdu.hex().upper())
+            log.exception("card failed on C-APDU %s; answering 6F00", mask_capdu(capdu))
             rapdu = SW_TECHNICAL_PROBLEM
         if self.after_command is not None:
             self.after_command(capdu, rapdu)

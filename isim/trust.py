@@ -1,13 +1,14 @@
 """The IMS trust-domain naming rule.
 
-TS 33.203 clause 8.1 as changed by the 2004 change request (S3-04xxxx, Ericsson, "Forwards
-compatibility to TLS based access security"):
+TS 33.203 clause 8.1 as changed by the 2004 change request (Ericsson, SA3, Acapulco, July
+2004, "Forwards compatibility to TLS based access security"; whether 3GPP adopted it is not
+confirmed, this project adopts it as its own rule):
 
     Domain and realm names used in IMPI, IMPU(s) and Home Network Domain Name shall contain
     IMS Trust Domain Name.
 
 This module reads "contain" as: the realm of the IMPI, the host of every SIP/SIPS IMPU (and
-the domain `phone-context` of a local tel IMPU) and the Home Network Domain Name each equal a
+the domain-name `phone-context` of a tel IMPU) and the Home Network Domain Name each equal a
 configured trust domain name, or are a subdomain of one (whole labels, so `badims.com` is not
 inside `ims.com`). Several trust domains may be configured.
 

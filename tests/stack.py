@@ -216,14 +216,15 @@ def _need(tool: str) -> str:
     return path
 
 
-def _start_pcscd(kind: str, timeout: float) -> PcscStack:
+def _start_pcscd(kind: str, timeout: float, port: int | None = None) -> PcscStack:
     pcscd = _need("pcscd")
     if not Path(VPCD_DRIVER).exists():
         raise StackError(f"{VPCD_DRIVER} missing: install vsmartcard-vpcd (tools/setup-system)")
     workdir = Path(tempfile.mkdtemp(prefix="isim-pcscd-"))
     (workdir / "run").mkdir()
     (workdir / "conf").mkdir()
-    port = free_port_pair()
+    if port is None:
+        port = free_port_pair()
     (workdir / "conf" / "vpcd").write_text(vpcd_conf(port))
     log_path = workdir / "pcscd.log"
     daemon = [pcscd, "--foreground", "--info", "--config", str(workdir / "conf")]
@@ -301,9 +302,12 @@ def _system_stack() -> PcscStack | None:
 
 
 @contextlib.contextmanager
-def pcsc_stack(mode: Mode = "auto", *, timeout: float = 15.0,
+def pcsc_stack(mode: Mode = "auto", *, port: int | None = None, timeout: float = 15.0,
                activate: bool = False) -> Iterator[PcscStack]:
     """Start (or find) a pcscd with a vpcd reader; stop what was started on exit.
+
+    ``port``: the vpcd port of a started pcscd (default: a free pair P, P+1).  ``activate``
+    points this process's pyscard at the stack (`PcscStack.activate`).
 
     Raises `StackError` with the reason (and pcscd's log) when no stack can be had.
     """
@@ -322,9 +326,9 @@ def pcsc_stack(mode: Mode = "auto", *, timeout: float = 15.0,
                 elif _socket_alive(SYSTEM_SOCKET):
                     failures.append("global: a system pcscd already runs")
                 else:
-                    stack = _start_pcscd("global", timeout)
+                    stack = _start_pcscd("global", timeout, port)
             else:
-                stack = _start_pcscd("private", timeout)
+                stack = _start_pcscd("private", timeout, port)
         except StackError as exc:
             failures.append(f"{kind}: {exc}")
         if stack is not None:

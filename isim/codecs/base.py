@@ -64,29 +64,33 @@ class Codec(Generic[T]):
 
     # -- public API -----------------------------------------------------------------------
 
-    def decode_detailed(self, data: bytes) -> Decoded[T]:
-        data = bytes(data)
+    def _run(self, data: bytes) -> tuple[T | None, int, bytes]:
+        """(value, end of the data objects, non-FF bytes after them)."""
+        if type(data) is not bytes:
+            data = bytes(data)
         if not data.rstrip(b"\xff"):
-            return Decoded(None, b"", 0)
+            return None, 0, b""
         try:
             value, end = self._decode(data)
         except CodecError:
             raise
         except _INPUT_ERRORS as exc:
             raise CodecError(self.ef, _describe(exc)) from None
-        rest = data[end:].rstrip(b"\xff")
+        return value, end, data[end:].rstrip(b"\xff")
+
+    def decode_detailed(self, data: bytes) -> Decoded[T]:
+        value, end, rest = self._run(data)
         return Decoded(value, rest, end)
 
     def decode(self, data: bytes) -> T | None:
         """The value, None when empty; CodecError if non-FF bytes follow the data."""
-        decoded = self.decode_detailed(data)
-        if decoded.trailing:
+        value, end, rest = self._run(data)
+        if rest:
             raise CodecError(
                 self.ef,
-                f"{len(decoded.trailing)} unexpected non-FF byte(s) after the data at "
-                f"offset {decoded.end}",
+                f"{len(rest)} unexpected non-FF byte(s) after the data at offset {end}",
             )
-        return decoded.value
+        return value
 
     def encode(self, value: T | None, size: int | None = None) -> bytes:
         """The content padded with 'FF' to `size` (default: the spec's file/record size)."""

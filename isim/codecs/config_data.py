@@ -121,9 +121,7 @@ class XcapConfigDataCodec(Codec[XcapConfigData]):
                 count = value[0]
             elif kind == "policyPart":
                 parts.append(
-                    XcapPolicyPart(
-                        **{py: value.get(asn) for py, (asn, _) in _PART_FIELDS.items()}
-                    )
+                    XcapPolicyPart(**{py: value.get(asn) for py, (asn, _) in _PART_FIELDS.items()})
                 )
             else:
                 raise CodecError(self.ef, "unknown data object in the A0 policy")
@@ -157,7 +155,9 @@ class XcapConfigDataCodec(Codec[XcapConfigData]):
             return out
 
         return {
-            "access_for_xcap": None if value.access_for_xcap is None else value.access_for_xcap.hex(),
+            "access_for_xcap": (
+                None if value.access_for_xcap is None else value.access_for_xcap.hex()
+            ),
             "number_of_policy_parts": value.number_of_policy_parts,
             "policy_parts": [part_json(p) for p in value.policy_parts],
         }

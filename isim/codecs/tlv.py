@@ -35,7 +35,8 @@ PADDING = 0xFF
 @cache
 def compiled() -> Any:
     """The ISIM and UICC ASN.1 modules compiled for BER (once per process)."""
-    return asn1tools.compile_files([str(specs.path("isim.asn")), str(specs.path("uicc.asn"))], "ber")
+    files = [str(specs.path("isim.asn")), str(specs.path("uicc.asn"))]
+    return asn1tools.compile_files(files, "ber")
 
 
 def ber_length(n: int) -> bytes:

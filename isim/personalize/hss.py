@@ -34,6 +34,7 @@ __all__ = [
     "TransportKey",
     "hss_header",
     "hss_line",
+    "read_transport_key",
 ]
 
 HSS_COLUMNS = ("iccid", "imsi", "impi", "impu", "k", "opc")
@@ -63,20 +64,7 @@ class TransportKey:
 
     @classmethod
     def from_file(cls, path: str | Path) -> TransportKey:
-        try:
-            text = Path(path).read_text(encoding="ascii")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read transport key: {exc.__class__.__name__}",
-                             source=str(path)) from None
-        hexdigits = "".join(text.split())
-        try:
-            key = bytes.fromhex(hexdigits)
-        except ValueError:
-            raise InputError("transport key is not hex", source=str(path)) from None
-        if len(key) not in (16, 24, 32):
-            raise InputError("transport key must be 32, 48 or 64 hex digits (AES-128/192/256)",
-                             source=str(path))
-        return cls(key)
+        return cls(read_transport_key(path))
 
     def encrypt(self, value: bytes, iccid: str, column: str) -> str:
         nonce = secrets.token_bytes(NONCE_BYTES)
@@ -91,6 +79,24 @@ class TransportKey:
             )
         except InvalidTag:
             raise ValueError(f"{column} of {iccid}: wrong key or altered value") from None
+
+
+def read_transport_key(path: str | Path) -> bytes:
+    """The AES key in `path`: 32, 48 or 64 hex digits (whitespace ignored)."""
+    try:
+        text = Path(path).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read transport key: {exc.__class__.__name__}",
+                         source=str(path)) from None
+    hexdigits = "".join(text.split())
+    try:
+        key = bytes.fromhex(hexdigits)
+    except ValueError:
+        raise InputError("transport key is not hex", source=str(path)) from None
+    if len(key) not in (16, 24, 32):
+        raise InputError("transport key must be 32, 48 or 64 hex digits (AES-128/192/256)",
+                         source=str(path))
+    return key
 
 
 def hss_header(transport: TransportKey | None) -> str:

@@ -4,6 +4,7 @@ batch with a million bad rows does not hold a million objects in memory."""
 from __future__ import annotations
 
 import csv
+import heapq
 import io
 import json
 import tempfile
@@ -38,15 +39,29 @@ class RowProblem:
 
 
 class ProblemLog:
-    """Collects problems in arrival order; remembers which rows are bad."""
+    """Collects problems; remembers which rows are bad.
+
+    Problems of the streaming pass arrive in row order and go to a spool file; duplicates,
+    known only at the end of the pass, are kept apart (`add_late`) and merged on reading.
+    """
 
     def __init__(self) -> None:
-        self._spool = tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8")
+        self._spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115 (closed by close())
+            max_size=1 << 20, mode="w+", encoding="utf-8"
+        )
+        self._late: list[RowProblem] = []
         self.count = 0
         self._bad_rows: set[int] = set()
 
     def add(self, problem: RowProblem) -> None:
+        """A problem of a row at or after every row added so far."""
         self._spool.write(json.dumps(asdict(problem)) + "\n")
+        self.count += 1
+        self._bad_rows.add(problem.row)
+
+    def add_late(self, problem: RowProblem) -> None:
+        """A problem of any row (duplicates, found after the pass)."""
+        self._late.append(problem)
         self.count += 1
         self._bad_rows.add(problem.row)
 
@@ -59,11 +74,14 @@ class ProblemLog:
 
     def __iter__(self) -> Iterator[RowProblem]:
         """Problems sorted by row (each row's problems in the order found)."""
+        self._spool.flush()
         self._spool.seek(0)
-        items = [RowProblem(**json.loads(line)) for line in self._spool]
-        self._spool.seek(0, io.SEEK_END)
-        items.sort(key=lambda p: p.row)  # stable: per-row order kept
-        return iter(items)
+        try:
+            spooled = (RowProblem(**json.loads(line)) for line in self._spool)
+            late = sorted(self._late, key=lambda p: p.row)
+            yield from heapq.merge(spooled, late, key=lambda p: p.row)
+        finally:
+            self._spool.seek(0, io.SEEK_END)
 
     def to_csv(self, label: str) -> str:
         buf = io.StringIO()

@@ -4,15 +4,16 @@ or rendered in scriptor's format (pcsc-tools) for a bureau's machine.
 The command list, per DF (the MF, then each ADF) in the order of the card's contents:
 
     SELECT the DF (MF by FID 3F00, an ADF by AID; P2=0C: no response data, so T=0 needs
-    no GET RESPONSE), VERIFY ADM1 (once, after selecting the MF), then for every EF:
+    no GET RESPONSE), VERIFY ADM1 and, when enabled, PIN1 (once, after selecting the MF:
+    files under access rule 2 are updated with PIN1), then for every EF:
     SELECT by FID and UPDATE BINARY (chunks of at most 255 bytes) or UPDATE RECORD
     (absolute mode) for every record. EF.ARR of each DF is written last, so that the
-    rules a DF's other files are written under do not change half-way.
+    rules a DF's other files are written under do not change half-way. Files whose access
+    rule says "update: never" (EF.ICCID, the MF's EF.ARR) are not written, only read back.
 
-Then the read-back: VERIFY PIN1 (when the card has PIN1 enabled) and, per DF, SELECT and
-READ BINARY / READ RECORD of every file. scriptor cannot compare, so each READ is preceded
-by a `# expect <hex>` comment holding the data the card must answer (followed by 90 00);
-`check_log` compares a scriptor log with the script.
+Then the read-back: per DF, SELECT and READ BINARY / READ RECORD of every file. scriptor
+cannot compare, so each READ is preceded by a `# expect <hex>` comment holding the data the
+card must answer (followed by 90 00); `check_log` compares a scriptor log with the script.
 
 scriptor stops at any line containing "exit" and resets the card at a line containing
 "reset" (case-insensitive, even inside comments): `render_scriptor` refuses such text.
@@ -22,14 +23,17 @@ The script holds ADM1 and PIN1 (VERIFY data): it is written with mode 0600.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from apdu.layout import DFSpec, EFSpec
+from isim.contents import CardContents, EFContent
 
 __all__ = [
+    "Block",
     "Command",
-    "EfWrite",
+    "Script",
     "check_log",
     "personalization_commands",
     "render_scriptor",
@@ -38,15 +42,6 @@ __all__ = [
 MAX_CHUNK = 255
 _FORBIDDEN = re.compile("exit|reset", re.IGNORECASE)
 _INS_VERIFY = 0x20
-
-
-@dataclass(frozen=True)
-class EfWrite:
-    """What one EF must hold: the whole body (transparent) or every record."""
-
-    df: DFSpec
-    ef: EFSpec
-    content: bytes | tuple[bytes, ...]
 
 
 @dataclass(frozen=True)
@@ -81,71 +76,13 @@ def verify(key_reference: int, key: bytes, what: str) -> Command:
                    f"verify {what}")
 
 
-def _writes(item: EfWrite) -> list[Command]:
-    ef, out = item.ef, [_select_ef(item.ef)]
-    if isinstance(item.content, bytes):
-        body = item.content
-        for off in range(0, len(body), MAX_CHUNK):
-            chunk = body[off:off + MAX_CHUNK]
-            out.append(Command(bytes([0x00, 0xD6, off >> 8, off & 0xFF, len(chunk)]) + chunk,
-                               f"update {ef.name} offset {off}"))
-    else:
-        for number, record in enumerate(item.content, start=1):
-            out.append(Command(bytes([0x00, 0xDC, number, 0x04, len(record)]) + record,
-                               f"update {ef.name} record {number}"))
-    return out
+@dataclass(frozen=True)
+class Block:
+    """Consecutive commands and their scriptor text (rendered once: blocks of the EFs that
+    all cards of a batch share come from a cache)."""
 
-
-def _reads(item: EfWrite) -> list[Command]:
-    ef, out = item.ef, [_select_ef(item.ef)]
-    if isinstance(item.content, bytes):
-        body = item.content
-        for off in range(0, len(body), MAX_CHUNK):
-            chunk = body[off:off + MAX_CHUNK]
-            out.append(Command(bytes([0x00, 0xB0, off >> 8, off & 0xFF, len(chunk)]),
-                               f"read {ef.name} offset {off}", chunk))
-    else:
-        for number, record in enumerate(item.content, start=1):
-            out.append(Command(bytes([0x00, 0xB2, number, 0x04, len(record) & 0xFF]),
-                               f"read {ef.name} record {number}", record))
-    return out
-
-
-def _by_df(files: Iterable[EfWrite]) -> list[tuple[DFSpec, list[EfWrite]]]:
-    groups: list[tuple[DFSpec, list[EfWrite]]] = []
-    for item in files:
-        if not groups or groups[-1][0].name != item.df.name:
-            groups.append((item.df, []))
-        groups[-1][1].append(item)
-    for df, items in groups:  # EF.ARR of the DF last
-        items.sort(key=lambda i, arr=df.arr_file: i.ef.name == arr)
-    return groups
-
-
-def personalization_commands(
-    files: Sequence[EfWrite],
-    *,
-    adm1: tuple[int, bytes],
-    pin1: tuple[int, bytes] | None,
-) -> tuple[list[Command], list[Command]]:
-    """(writes, read-back) for one card. `adm1`/`pin1` are (key reference, VERIFY data);
-    `pin1` is None when PIN1 is disabled (reads need no verification then)."""
-    groups = _by_df(files)
-    writes: list[Command] = []
-    for df, items in groups:
-        writes.append(_select_df(df))
-        if not any(c.secret for c in writes):
-            writes.append(verify(*adm1, "ADM1"))
-        for item in items:
-            writes.extend(_writes(item))
-    reads: list[Command] = []
-    if pin1 is not None:
-        reads.append(verify(*pin1, "PIN1"))
-    for df, items in groups:
-        reads.append(_select_df(df))
-        for item in items:
-            reads.extend(_reads(item))
-    return writes, reads
+    commands: tuple[Command, ...]
+    text: str
 
 
 def _spaced(data: bytes) -> str:
@@ -158,19 +95,116 @@ def _comment(text: str) -> str:
     return f"# {text}\n"
 
 
-def render_scriptor(header: Sequence[str], writes: Sequence[Command],
-                    reads: Sequence[Command]) -> str:
+def _block(commands: Iterable[Command]) -> Block:
+    commands = tuple(commands)
+    lines: list[str] = []
+    for cmd in commands:
+        lines.append(_comment(cmd.comment))
+        if cmd.expect is not None:
+            lines.append(f"# expect {cmd.expect.hex().upper()}\n")
+        lines.append(_spaced(cmd.apdu) + "\n")
+    return Block(commands, "".join(lines))
+
+
+def _chunks(body: bytes) -> Iterator[tuple[int, bytes]]:
+    for off in range(0, len(body), MAX_CHUNK):
+        yield off, body[off:off + MAX_CHUNK]
+
+
+@lru_cache(maxsize=4096)
+def _write_block(ef: EFSpec, data: bytes | tuple[bytes, ...]) -> Block:
+    out = [_select_ef(ef)]
+    if isinstance(data, bytes):
+        out += [Command(bytes([0x00, 0xD6, off >> 8, off & 0xFF, len(chunk)]) + chunk,
+                        f"update {ef.name} offset {off}") for off, chunk in _chunks(data)]
+    else:
+        out += [Command(bytes([0x00, 0xDC, n, 0x04, len(record)]) + record,
+                        f"update {ef.name} record {n}") for n, record in enumerate(data, 1)]
+    return _block(out)
+
+
+@lru_cache(maxsize=4096)
+def _read_block(ef: EFSpec, data: bytes | tuple[bytes, ...]) -> Block:
+    out = [_select_ef(ef)]
+    if isinstance(data, bytes):
+        out += [Command(bytes([0x00, 0xB0, off >> 8, off & 0xFF, len(chunk)]),
+                        f"read {ef.name} offset {off}", chunk) for off, chunk in _chunks(data)]
+    else:
+        out += [Command(bytes([0x00, 0xB2, n, 0x04, len(record) & 0xFF]),
+                        f"read {ef.name} record {n}", record) for n, record in enumerate(data, 1)]
+    return _block(out)
+
+
+_DF_BLOCKS: dict[str, Block] = {}
+
+
+def _select_df_block(df: DFSpec) -> Block:
+    block = _DF_BLOCKS.get(df.name)
+    if block is None:
+        block = _DF_BLOCKS[df.name] = _block([_select_df(df)])
+    return block
+
+
+def updatable(df: DFSpec, ef: EFSpec) -> bool:
+    """False for files whose access rule forbids UPDATE (EF.ICCID, the MF's EF.ARR): the
+    card maker wrote them; the script only reads them back."""
+    return df.access_rules.get(ef.arr, {}).get("update") != "never"
+
+
+def _arr_last(df: DFSpec, files: Iterable[EFContent]) -> list[EFContent]:
+    return sorted(files, key=lambda f: f.spec.name == df.arr_file)
+
+
+@dataclass(frozen=True)
+class Script:
+    """The APDUs that personalize one card: writes, then the read-back."""
+
+    writes: tuple[Block, ...]
+    reads: tuple[Block, ...]
+
+    @property
+    def write_commands(self) -> list[Command]:
+        return [c for b in self.writes for c in b.commands]
+
+    @property
+    def read_commands(self) -> list[Command]:
+        return [c for b in self.reads for c in b.commands]
+
+
+def personalization_commands(
+    contents: CardContents,
+    *,
+    adm1: tuple[int, bytes],
+    pin1: tuple[int, bytes] | None,
+) -> Script:
+    """The script of one card. `adm1`/`pin1` are (key reference, VERIFY data); `pin1` is
+    None when PIN1 is disabled (then files under PIN1 need no verification). Both are
+    verified once, first: some EFs are updated under PIN1 (EF.ARR rule 2), and reads need it.
+    """
+    groups = [(df, _arr_last(df, files)) for df, files in contents.dfs]
+    secrets = [verify(*adm1, "ADM1")] + ([verify(*pin1, "PIN1")] if pin1 is not None else [])
+    writes: list[Block] = []
+    for df, items in groups:
+        writes.append(_select_df_block(df))
+        if len(writes) == 1:
+            writes.append(_block(secrets))
+        writes += [_write_block(f.spec, f.data) for f in items if updatable(df, f.spec)]
+    reads: list[Block] = []
+    for df, items in groups:
+        reads.append(_select_df_block(df))
+        reads += [_read_block(f.spec, f.data) for f in items]
+    return Script(tuple(writes), tuple(reads))
+
+
+def render_scriptor(header: Sequence[str], script: Script) -> str:
     """The script in scriptor's format: one APDU per line, hex bytes separated by spaces."""
-    lines = [_comment(h) for h in header]
-    lines.append(_comment("every command must answer 90 00"))
-    for part, commands in (("personalization", writes), ("read back", reads)):
-        lines.append(_comment(f"--- {part} ---"))
-        for cmd in commands:
-            lines.append(_comment(cmd.comment))
-            if cmd.expect is not None:
-                lines.append(_comment(f"expect {cmd.expect.hex().upper()}"))
-            lines.append(_spaced(cmd.apdu) + "\n")
-    return "".join(lines)
+    parts = [_comment(h) for h in header]
+    parts.append(_comment("every command must answer 90 00"))
+    parts.append(_comment("--- personalization ---"))
+    parts += [b.text for b in script.writes]
+    parts.append(_comment("--- read back ---"))
+    parts += [b.text for b in script.reads]
+    return "".join(parts)
 
 
 @dataclass(frozen=True)

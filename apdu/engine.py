@@ -1,0 +1,414 @@
+"""`Card`: a generic UICC (ETSI TS 102 221), sans-IO: C-APDU bytes in, R-APDU bytes out.
+
+It knows nothing of ISIM: applications plug in through `apdu.application.Application`.
+
+Construction
+    Card.from_dict(d, applications=..., rng=os.urandom, t0=False)
+    Card.from_layout(...)                       # apdu.build: tree from specs/filesystem.yaml
+
+Card dict (JSON-able; `Card.to_dict()` returns the same shape, `from_dict` accepts it):
+
+    {"atr": "3B9F...F8",                        # optional; TCK checked (default: DEFAULT_ATR)
+     "pins": {"01": {...}, "81": {...}, "0A": {...}},   # apdu.pins docstring
+     "mf":   {"name": "MF", "fid": "3F00", "lcsi": "05",
+              "arr": {"file": "2F06", "record": 1}, "files": [<EF/DF dict>, ...]},
+     "adfs": [{"name": "ADF.ISIM", "aid": "A000...", "label": "ISIM", "fid": null,
+               "lcsi": "05", "arr": {"file": "6F06", "record": 3}, "files": [...]}]}
+
+    EF / DF dicts: apdu.files docstring. ADFs are children of the MF for the FID search
+    (parent = MF) but are selected by AID (or 7FFF); they are listed in "adfs" in the order
+    used for SELECT by partial AID (first/last/next/previous occurrence).
+
+Applications: `applications` is an iterable of Application objects or a mapping
+{aid_hex: Application}; each is attached to the ADF with that AID (ValueError if none).
+
+Persistence: every command that changes persistent state (EF contents, LCSI, PIN values,
+counters or enabled flags, or application state reported through `Application.
+state_changed`) sets `card.state_changed = True` and increments `card.state_serial` before
+`process` returns. The transport persists, then clears it (`card.take_state_changed()`),
+then sends the response. Verification state, selections and channels are volatile.
+
+Response styles: default (APDU level, T=1/PC-SC): data + SW in one R-APDU; an explicit Le
+shorter than the data -> 6CXX. `t0=True`: a command with data whose response has data
+answers 61XX (or its warning SW) and keeps the data for GET RESPONSE on the same channel
+(any other command discards it; GET RESPONSE with nothing pending -> 6F00); a command
+without data whose Le (00 = 256) differs from the response length -> 6CXX.
+
+Every input ends in a valid SW; an unexpected exception is answered 6F00.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from apdu import access, misc, pins, select
+from apdu.application import Application
+from apdu.atr import DEFAULT_ATR, check_atr
+from apdu.channels import Channel, manage_channel
+from apdu.command import CLA_PROPRIETARY, CLA_TABLE, MAX_CHANNELS
+from apdu.fcp import df_fcp, ef_fcp
+from apdu.files import DF, EF, df_from_dict, node_to_dict
+from apdu.pins import PinStore
+from apdu.sw import (
+    SW_CLA_NOT_SUPPORTED,
+    SW_INCORRECT_P1_P2,
+    SW_INS_NOT_SUPPORTED,
+    SW_LOGICAL_CHANNEL_NOT_SUPPORTED,
+    SW_OK,
+    SW_RESPONSE_BYTES_AVAILABLE,
+    SW_TECHNICAL_PROBLEM,
+    SW_WRONG_LE,
+    SW_WRONG_LENGTH,
+)
+
+__all__ = ["Card", "Handler"]
+
+Handler = Callable[["Card", Channel, int, int, bytes, int], tuple[bytes, int]]
+_EMPTY = b""
+_SW: dict[int, bytes] = {}
+
+
+def _swb(sw: int) -> bytes:
+    b = _SW.get(sw)
+    if b is None:
+        b = _SW[sw] = sw.to_bytes(2, "big")
+    return b
+
+
+_SW_TECHNICAL = _swb(SW_TECHNICAL_PROBLEM)
+_SW_WRONG_LENGTH = _swb(SW_WRONG_LENGTH)
+_SW_NO_CHANNEL = _swb(SW_LOGICAL_CHANNEL_NOT_SUPPORTED)
+_SW_BAD_INS = _swb(SW_INS_NOT_SUPPORTED)
+_SW_BAD_CLA = _swb(SW_CLA_NOT_SUPPORTED)
+
+
+def _get_response(
+    card: Card, ch: Channel, p1: int, p2: int, data: bytes, ne: int
+) -> tuple[bytes, int]:
+    # TS 102 221 clause 7.3.1.1.4 and 11.1.21: data kept by a 61XX, same channel, next command
+    pending = card._pending
+    card._pending = None
+    if pending is None or pending[0] is not ch:
+        return _EMPTY, SW_TECHNICAL_PROBLEM
+    if p1 or p2:
+        return _EMPTY, SW_INCORRECT_P1_P2
+    if data:
+        return _EMPTY, SW_WRONG_LENGTH
+    out, sw = pending[1], pending[2]
+    n = len(out)
+    if ne and ne != 256:
+        if ne > n:
+            card._pending = pending
+            return _EMPTY, SW_WRONG_LE | (n & 0xFF)
+        n = ne
+    rest = out[n:]
+    if rest:
+        card._pending = (ch, rest, sw)
+        return out[:n], SW_RESPONSE_BYTES_AVAILABLE | (len(rest) & 0xFF)
+    return out, sw
+
+
+# ISO/IEC 7816-4 interindustry class (CLA 0X / 4X), TS 102 221 table 10.5
+_INTERINDUSTRY: dict[int, Handler] = {
+    0xA4: select.select,
+    0xB0: access.read_binary,
+    0xD6: access.update_binary,
+    0xB2: access.read_record,
+    0xDC: access.update_record,
+    0xA2: access.search_record,
+    0x20: pins.verify,
+    0x24: pins.change,
+    0x26: pins.disable,
+    0x28: pins.enable,
+    0x2C: pins.unblock,
+    0x04: access.deactivate_file,
+    0x44: access.activate_file,
+    0x88: misc.authenticate,
+    0x84: misc.get_challenge,
+    0x70: manage_channel,
+    0xC0: _get_response,
+}
+# ETSI proprietary class (CLA 8X / CX)
+_PROPRIETARY: dict[int, Handler] = {
+    0xF2: select.status,
+    0x10: misc.terminal_profile,
+    0xAA: misc.terminal_capability,
+}
+
+
+class Card:
+    """A UICC: file tree, PINs, logical channels; `process(capdu) -> rapdu`."""
+
+    def __init__(
+        self,
+        mf: DF,
+        adfs: Iterable[DF],
+        pin_store: PinStore,
+        *,
+        atr: bytes = DEFAULT_ATR,
+        applications: Iterable[Application] | Mapping[str, Application] | None = None,
+        rng: Callable[[int], bytes] | None = None,
+        t0: bool = False,
+    ) -> None:
+        check_atr(atr)
+        self._atr = bytes(atr)
+        self.mf = mf
+        self.adfs: list[DF] = list(adfs)
+        for adf in self.adfs:
+            if adf.aid is None:
+                raise ValueError(f"{adf.name}: an ADF needs an AID")
+            adf.parent = mf
+        self.pins = pin_store
+        self.rng = rng
+        self.t0 = t0
+        self.applications: dict[DF, Application] = {}
+        self._owner: dict[EF, tuple[DF, Application]] = {}
+        self._attach(applications)
+        self.rule_cache: dict[EF, tuple[access.Condition, ...]] = {}
+        self.arr_files: set[EF] = set()
+        self.state_changed = False
+        self.state_serial = 0
+        self.channels: list[Channel | None] = [None] * MAX_CHANNELS
+        self._pending: tuple[Channel, bytes, int] | None = None
+        self._powered = True
+        self._new_session()
+
+    # --- construction / persistence ------------------------------------------------------------
+
+    def _attach(
+        self, applications: Iterable[Application] | Mapping[str, Application] | None
+    ) -> None:
+        if applications is None:
+            return
+        items = (
+            [(bytes.fromhex(k), v) for k, v in applications.items()]
+            if isinstance(applications, Mapping)
+            else [(bytes(a.aid), a) for a in applications]
+        )
+        for aid, app in items:
+            adf = next((a for a in self.adfs if a.aid == aid), None)
+            if adf is None:
+                raise ValueError(f"no ADF with AID {aid.hex().upper()}")
+            self.applications[adf] = app
+            for ef in _walk_efs(adf):
+                self._owner[ef] = (adf, app)
+
+    @classmethod
+    def from_dict(
+        cls,
+        d: Mapping[str, Any],
+        *,
+        applications: Iterable[Application] | Mapping[str, Application] | None = None,
+        rng: Callable[[int], bytes] | None = None,
+        t0: bool = False,
+    ) -> Card:
+        atr = bytes.fromhex(d["atr"]) if d.get("atr") else DEFAULT_ATR
+        mf = df_from_dict(dict(d["mf"]))
+        adfs = [df_from_dict(dict(a)) for a in d.get("adfs", [])]
+        return cls(
+            mf,
+            adfs,
+            PinStore(dict(d.get("pins", {}))),
+            atr=atr,
+            applications=applications,
+            rng=rng,
+            t0=t0,
+        )
+
+    @classmethod
+    def from_layout(cls, **kwargs: Any) -> Card:
+        """Build from specs/filesystem.yaml: see `apdu.build.card_dict` for the arguments;
+        `applications`, `rng`, `t0` go to the constructor."""
+        from apdu.build import card_dict
+
+        ctor = {k: kwargs.pop(k) for k in ("applications", "rng", "t0") if k in kwargs}
+        return cls.from_dict(card_dict(**kwargs), **ctor)
+
+    def to_dict(self) -> dict[str, Any]:
+        mf = node_to_dict(self.mf)
+        mf.pop("structure", None)
+        adfs = []
+        for adf in self.adfs:
+            a = node_to_dict(adf)
+            a.pop("structure", None)
+            adfs.append(a)
+        return {"atr": self._atr.hex().upper(), "pins": self.pins.to_dict(), "mf": mf, "adfs": adfs}
+
+    def mark_changed(self) -> None:
+        """Persistent state changed: the transport must persist before responding."""
+        self.state_changed = True
+        self.state_serial += 1
+
+    def take_state_changed(self) -> bool:
+        """Return and clear `state_changed`."""
+        changed = self.state_changed
+        self.state_changed = False
+        return changed
+
+    def pin_status_changed(self) -> None:
+        """A PIN was enabled or disabled: the C6 template of every DF's FCP is stale."""
+        for df in _walk_dfs(self.mf, self.adfs):
+            df.fcp = None
+        self.mark_changed()
+
+    # --- lookups ---------------------------------------------------------------------------------
+
+    def ef(self, path: str) -> EF:
+        """An EF by "<DF name>/<EF name>", e.g. "MF/EF.DIR", "ADF.ISIM/EF.IMPU"."""
+        df_name, _, ef_name = path.partition("/")
+        for df in _walk_dfs(self.mf, self.adfs):
+            if df.name == df_name:
+                node = self.find_in(df, ef_name)
+                if node is not None:
+                    return node
+        raise KeyError(path)
+
+    def adf(self, aid: bytes) -> DF:
+        for a in self.adfs:
+            if a.aid == aid:
+                return a
+        raise KeyError(aid.hex())
+
+    @staticmethod
+    def find_in(df: DF, name: str) -> EF | None:
+        for ef in _walk_efs(df):
+            if ef.name == name:
+                return ef
+        return None
+
+    def owner_of(self, ef: EF) -> tuple[DF, Application] | None:
+        return self._owner.get(ef)
+
+    def fcp_of(self, node: EF | DF) -> bytes:
+        fcp = node.fcp
+        if fcp is None:
+            if node.is_df:
+                top = node is self.mf or node.aid is not None  # type: ignore[union-attr]
+                fcp = df_fcp(node, self.pins.status() if top else None)  # type: ignore[arg-type]
+            else:
+                fcp = ef_fcp(node)  # type: ignore[arg-type]
+            node.fcp = fcp
+        return fcp
+
+    # --- power -----------------------------------------------------------------------------------
+
+    @property
+    def atr(self) -> bytes:
+        return self._atr
+
+    @property
+    def powered(self) -> bool:
+        return self._powered
+
+    def _new_session(self) -> None:
+        # TS 102 221 clause 6.4 / 8.4: after the ATR the MF is selected on the basic channel;
+        # the verification state (clause 9.5.1) and the logical channels are lost.
+        self.pins.reset()
+        self.channels = [None] * MAX_CHANNELS
+        self.channels[0] = Channel(0, self.mf)
+        self._pending = None
+
+    def power_on(self) -> bytes:
+        self._powered = True
+        self._new_session()
+        return self._atr
+
+    def reset(self) -> bytes:
+        return self.power_on()
+
+    def power_off(self) -> None:
+        self._powered = False
+        self._new_session()
+
+    # --- APDUs -----------------------------------------------------------------------------------
+
+    def process(self, capdu: bytes) -> bytes:
+        """One C-APDU in, the R-APDU (data + SW1 SW2) out. Never raises."""
+        try:
+            return self._process(capdu if type(capdu) is bytes else bytes(capdu))
+        except Exception:  # TS 102 221 clause 10.2.1.6: technical problem, no diagnosis
+            self._pending = None
+            return _SW_TECHNICAL
+
+    def _process(self, capdu: bytes) -> bytes:
+        n = len(capdu)
+        if n < 4 or not self._powered:
+            self._pending = None
+            return _SW_WRONG_LENGTH if self._powered else _SW_TECHNICAL
+        ins = capdu[1]
+        if ins != 0xC0 and self._pending is not None:
+            self._pending = None
+        entry = CLA_TABLE[capdu[0]]
+        if entry < 0:
+            return _swb(-entry)
+        if entry & CLA_PROPRIETARY:
+            handler = _PROPRIETARY.get(ins)
+            if handler is None:
+                return _SW_BAD_CLA if ins in _INTERINDUSTRY else _SW_BAD_INS
+        else:
+            handler = _INTERINDUSTRY.get(ins)
+            if handler is None:
+                return _SW_BAD_CLA if ins in _PROPRIETARY else _SW_BAD_INS
+        # ISO/IEC 7816-3 clause 12.1.3: cases 1-4, short lengths only
+        if n == 4:
+            data = _EMPTY
+            ne = 0
+        elif n == 5:
+            data = _EMPTY
+            ne = capdu[4] or 256
+        else:
+            lc = capdu[4]
+            if lc == 0:
+                return _SW_WRONG_LENGTH  # extended length
+            if n == 5 + lc:
+                data = capdu[5:]
+                ne = 0
+            elif n == 6 + lc:
+                data = capdu[5:-1]
+                ne = capdu[-1] or 256
+            else:
+                return _SW_WRONG_LENGTH
+        ch = self.channels[entry & 0x1F]
+        if ch is None:
+            return _SW_NO_CHANNEL
+        out, sw = handler(self, ch, capdu[2], capdu[3], data, ne)
+        if not out:
+            return _swb(sw)
+        if self.t0 and handler is not _get_response:
+            return self._t0_response(ch, out, sw, data, ne)
+        if ne and len(out) > ne:
+            return _swb(SW_WRONG_LE | (len(out) & 0xFF))
+        return out + _swb(sw)
+
+    def _t0_response(self, ch: Channel, out: bytes, sw: int, data: bytes, ne: int) -> bytes:
+        # TS 102 221 clause 7.3.1.1.4 / annex C
+        if data:  # case 3/4: 61XX (or the warning), then GET RESPONSE
+            self._pending = (ch, out, sw)
+            return _swb(SW_RESPONSE_BYTES_AVAILABLE | (len(out) & 0xFF) if sw == SW_OK else sw)
+        if len(out) != (ne or 256):  # case 2 with a wrong P3
+            return _swb(SW_WRONG_LE | (len(out) & 0xFF))
+        return out + _swb(sw)
+
+    def __repr__(self) -> str:
+        return f"Card(adfs={[a.name for a in self.adfs]!r}, t0={self.t0})"
+
+
+def _walk_dfs(mf: DF, adfs: Iterable[DF]) -> list[DF]:
+    out: list[DF] = []
+    stack = [mf, *adfs]
+    while stack:
+        df = stack.pop()
+        out.append(df)
+        stack.extend(c for c in df.children if c.is_df)  # type: ignore[misc]
+    return out
+
+
+def _walk_efs(df: DF) -> list[EF]:
+    out: list[EF] = []
+    for c in df.children:
+        if c.is_df:
+            out.extend(_walk_efs(c))  # type: ignore[arg-type]
+        else:
+            out.append(c)  # type: ignore[arg-type]
+    return out

@@ -1,0 +1,3 @@
+from isim.cli import main
+
+main()

@@ -1,0 +1,142 @@
+"""The ISIM application plugged into the generic UICC engine (apdu.Card).
+
+It brings three things to the engine (see apdu/application.py): the write guard that keeps
+EF.IMPI, EF.IMPU and EF.DOMAIN inside the IMS trust domain(s), the AUTHENTICATE handler
+(IMS AKA, GBA_U), and its own persistent state (the SQN array, the GBA bootstrap).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from apdu.application import FileContents
+from apdu.sw import SW_INCORRECT_P1_P2, SW_OK
+from isim import trust
+from isim.aka import ImsAka
+from isim.codecs import codec_for
+from isim.codecs.errors import CodecError
+from isim.gba import GbaState, GbaU, authenticate_command
+from isim.milenage import Milenage
+from isim.sqn import SqnArray, SqnConfig
+
+EF_IMPI = "EF.IMPI"
+EF_IMPU = "EF.IMPU"
+EF_DOMAIN = "EF.DOMAIN"
+GUARDED = frozenset({EF_IMPI, EF_IMPU, EF_DOMAIN})
+
+_P2_IMS_AKA = 0x81
+_P2_GBA = 0x84
+_TAG_SUCCESS = 0xDB
+_TAG_GBA_BOOTSTRAP = 0xDD
+
+
+def _decode(ef: str, content: bytes) -> str | None:
+    """The identity an EF body or record holds; None when empty (all FF).
+
+    Bytes after the TLV that are not FF do not make a write fail: pySim writes only the TLV
+    and real cards accept that; `isim inspect` reports them.
+    """
+    return codec_for(ef).decode_detailed(content).value
+
+
+class IsimApplication:
+    """ADF.ISIM's behaviour. One instance per card; not thread-safe (neither is the card)."""
+
+    def __init__(
+        self,
+        *,
+        aid: bytes,
+        label: str,
+        trust_domains: Sequence[str],
+        k: bytes,
+        opc: bytes,
+        sqn: SqnArray,
+        gba: GbaState | None = None,
+    ) -> None:
+        self.aid = aid
+        self.label = label
+        self.trust_domains = tuple(trust_domains)
+        self.aka = ImsAka(Milenage(k, opc), sqn)
+        self.gba = GbaU(self.aka, gba)
+        self.state_changed = False
+        self.last_rejection: str | None = None  # why the guard refused the last write
+        # Set by the card builder: stores a bootstrap RAND in EF.GBABP (TS 33.220 G.3).
+        self.store_gba_rand: Callable[[bytes], None] | None = None
+
+    def __repr__(self) -> str:  # never show keys
+        return f"IsimApplication(aid={self.aid.hex()}, trust_domains={self.trust_domains})"
+
+    # ------------------------------------------------------------------ write guard
+
+    def check_update(
+        self, ef_name: str, record: int | None, new_content: bytes, file_contents: FileContents
+    ) -> bool:
+        """TS 33.203 8.1 as changed by the seed CR: refuse a write that would put an identity
+        outside the trust domain(s), leave the card without an IMPI, a home domain or any
+        IMPU, or store a malformed TLV."""
+        self.last_rejection = None
+        if ef_name not in GUARDED:
+            return True
+        try:
+            problems = self._problems(ef_name, record, new_content, file_contents)
+        except CodecError as exc:
+            problems = [str(exc)]
+        if problems:
+            self.last_rejection = "; ".join(problems)
+            return False
+        return True
+
+    def _problems(
+        self, ef_name: str, record: int | None, new_content: bytes, file_contents: FileContents
+    ) -> list[str]:
+        value = _decode(ef_name, new_content)
+        if ef_name == EF_IMPU:
+            if value is None:
+                records = file_contents(EF_IMPU)
+                assert isinstance(records, list)
+                if not any(_present_impu(r) for r in records):
+                    return ["EF.IMPU: at least one IMPU is required (TS 33.203 clause 8.1)"]
+                return []
+            return [str(v) for v in trust.check_impu(value, record, self.trust_domains)]
+        if not value:
+            return [f"{ef_name}: the ISIM must hold it (TS 33.203 clause 8.1)"]
+        check = trust.check_impi if ef_name == EF_IMPI else trust.check_domain
+        return [str(v) for v in check(value, self.trust_domains)]
+
+    # ------------------------------------------------------------------ AUTHENTICATE
+
+    def authenticate(self, p1: int, p2: int, data: bytes) -> tuple[bytes, int]:
+        """AUTHENTICATE (TS 31.103 7.1.2): P1 must be 00; P2 81 IMS AKA, 84 GBA."""
+        if p1 != 0:
+            return b"", SW_INCORRECT_P1_P2
+        out, sw = authenticate_command(p2, data, self.aka, self.gba)
+        if (
+            sw == SW_OK
+            and out[:1] == bytes([_TAG_SUCCESS])
+            and (p2 == _P2_IMS_AKA or (p2 == _P2_GBA and data[:1] == bytes([_TAG_GBA_BOOTSTRAP])))
+        ):
+            self.state_changed = True  # an SQN was accepted (and a GBA Ks set)
+            if p2 == _P2_GBA and self.store_gba_rand is not None:
+                self.store_gba_rand(data[2:18])  # DD 10 RAND 10 AUTN
+        return out, sw
+
+    # ------------------------------------------------------------------ persistence
+
+    def state(self) -> dict[str, Any]:
+        return {"sqn": self.aka.sqn.to_dict(), "gba": self.gba.state.to_dict()}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.aka.sqn = SqnArray.from_dict(state["sqn"])
+        self.gba.state = GbaState.from_dict(state["gba"])
+
+
+def _present_impu(record: bytes) -> bool:
+    try:
+        return bool(_decode(EF_IMPU, record))
+    except CodecError:
+        return True  # a malformed record still occupies the file; the validator reports it
+
+
+def new_sqn_array(initial_sqn: int, ind_bits: int, delta: int, limit: int | None) -> SqnArray:
+    return SqnArray(SqnConfig(ind_bits=ind_bits, delta=delta, limit=limit), initial_sqn)

@@ -1,0 +1,65 @@
+"""`isim build PROFILE [-o IMAGE] [--json]`: every EF of the card, and the card image.
+
+Exit codes: 0 built; 1 the profile breaks a format or the trust-domain rule, or a value does
+not fit its file; 2 the profile cannot be read. Nothing is written unless everything is valid.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
+from isim.codecs.errors import CodecError
+from isim.contents import card_contents
+from isim.errors import InputError, ProfileError
+from isim.image import build_image, save_image
+from isim.profile import load_profile
+
+
+@main.command("build")
+@click.argument("profile", metavar="PROFILE")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False),
+              help="Write the card image (JSON, mode 0600) that `isim emulate` loads.")
+@click.option("--json", "as_json", is_flag=True, help="Print the EFs as JSON.")
+def build(profile: str, output: str | None, as_json: bool) -> None:
+    """Encode every EF of the card described by PROFILE."""
+    try:
+        prof = load_profile(profile)
+        contents = card_contents(prof)
+    except InputError as exc:
+        click.echo(f"{exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except ProfileError as exc:
+        for p in exc.problems:
+            click.echo(f"{profile}: {p.where}: {p.message}", err=True)
+        sys.exit(EXIT_VIOLATION)
+    except CodecError as exc:
+        click.echo(f"{profile}: {exc}", err=True)
+        sys.exit(EXIT_VIOLATION)
+    files = []
+    for f in contents:
+        data = f.data
+        entry = {"df": f.df, "fid": f.spec.fid_hex, "name": f.spec.name}
+        if isinstance(data, tuple):
+            entry["records"] = [r.hex() for r in data]
+        else:
+            entry["hex"] = data.hex()
+        files.append(entry)
+    if output:
+        save_image(output, build_image(prof, contents))
+    if as_json:
+        click.echo(json.dumps({"iccid": prof.iccid, "files": files, "image": output}, indent=1))
+    else:
+        for e in files:
+            if "records" in e:
+                for n, r in enumerate(e["records"], 1):
+                    click.echo(f"{e['df']:9} {e['fid']} {e['name']:18} #{n:<2} {r}")
+            else:
+                click.echo(f"{e['df']:9} {e['fid']} {e['name']:18}     {e['hex']}")
+        if output:
+            click.echo(f"card image written to {output} (mode 0600: it holds K, OPc and PINs)",
+                       err=True)
+    sys.exit(EXIT_OK)

@@ -1,0 +1,229 @@
+"""The card image: one whole card as JSON (file tree, PINs, keys, application state).
+
+`isim build -o` writes it, `isim emulate` loads it, and the emulator's `--state` file is the
+same format, rewritten atomically after every state change. A SHA-256 over the canonical
+JSON makes a corrupt file detectable; `format` makes a foreign file detectable.
+
+Layout (`format: "isim-card-image/1"`):
+
+    {"format": ..., "iccid": "...",
+     "card": <apdu.engine.Card.to_dict(): atr, pins, mf, adfs>,
+     "isim": {"aid": hex, "trust_domains": [...], "k": hex, "opc": hex,
+              "state": {"sqn": ..., "gba": ...}},
+     "sha256": hex}
+
+Secrets (K, OPc, PINs, ADM) are inside: files are created mode 0600.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from apdu.engine import Card
+from apdu.layout import layout
+from isim.app import IsimApplication, new_sqn_array
+from isim.codecs import codec_for
+from isim.codecs.binary import GbaBootstrapping
+from isim.contents import ISIM_ADF, CardContents, EFContent, card_contents
+from isim.errors import InputError
+from isim.fileio import atomic_write
+from isim.gba import GbaState
+from isim.profile import Profile
+
+FORMAT = "isim-card-image/1"
+
+
+class ImageError(InputError):
+    """A card image or state file that cannot be used (unreadable, corrupt, foreign)."""
+
+
+@dataclass
+class CardImage:
+    iccid: str
+    card: dict[str, Any]
+    isim: dict[str, Any]
+
+    def __repr__(self) -> str:  # the dicts hold keys and PINs
+        return f"CardImage(iccid={self.iccid})"
+
+    # -------------------------------------------------------------- JSON
+
+    def _body(self) -> dict[str, Any]:
+        return {"format": FORMAT, "iccid": self.iccid, "card": self.card, "isim": self.isim}
+
+    def to_json(self) -> bytes:
+        body = self._body()
+        body["sha256"] = _digest(body)
+        return json.dumps(body, indent=1, sort_keys=True).encode("utf-8") + b"\n"
+
+    @classmethod
+    def from_json(cls, raw: bytes, *, source: str = "image") -> CardImage:
+        try:
+            obj = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ImageError(f"{source}: not a card image (not JSON: {exc})") from None
+        if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+            raise ImageError(f"{source}: not an isim card image (format is not {FORMAT!r})")
+        claimed = obj.pop("sha256", None)
+        if not isinstance(claimed, str) or not hmac.compare_digest(claimed, _digest(obj)):
+            raise ImageError(f"{source}: corrupt card image (SHA-256 does not match)")
+        try:
+            return cls(iccid=str(obj["iccid"]), card=obj["card"], isim=obj["isim"])
+        except KeyError as exc:
+            raise ImageError(f"{source}: card image lacks {exc.args[0]!r}") from None
+
+    def same_card(self, other: CardImage) -> bool:
+        """Same ICCID, AID and keys: a state file that belongs to this image."""
+        return (
+            self.iccid == other.iccid
+            and self.isim.get("aid") == other.isim.get("aid")
+            and hmac.compare_digest(str(self.isim.get("k")), str(other.isim.get("k")))
+            and hmac.compare_digest(str(self.isim.get("opc")), str(other.isim.get("opc")))
+        )
+
+
+def _digest(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(canonical).hexdigest()
+
+
+# ------------------------------------------------------------------ building
+
+
+def _ef_dict(f: EFContent, arr_fid: str) -> dict[str, Any]:
+    s = f.spec
+    d: dict[str, Any] = {
+        "name": s.name,
+        "fid": s.fid_hex,
+        "sfi": s.sfi,
+        "lcsi": "05",
+        "structure": s.structure,
+        "arr": {"file": arr_fid, "record": s.arr},
+    }
+    if s.is_record:
+        d["record_length"] = s.record_length
+        d["content"] = [r.hex().upper() for r in f.records]
+    else:
+        d["size"] = s.size
+        d["content"] = f.body.hex().upper()
+    return d
+
+
+def card_dict(contents: CardContents, pins: dict[str, Any]) -> dict[str, Any]:
+    """The engine's dict form (apdu.engine.Card.from_dict) of a card's contents."""
+    lay = layout()
+    out: dict[str, Any] = {"atr": None, "pins": pins, "adfs": []}
+    for df, files in contents.dfs:
+        arr_fid = df.files[df.arr_file].fid_hex
+        node: dict[str, Any] = {
+            "name": df.name,
+            "fid": f"{df.fid:04X}" if df.fid is not None else None,
+            "lcsi": "05",
+            "arr": {"file": arr_fid, "record": df.arr},
+            "files": [_ef_dict(f, arr_fid) for f in files],
+        }
+        if df is lay.mf:
+            out["mf"] = node
+        else:
+            node["aid"] = (df.aid or b"").hex().upper()
+            node["label"] = df.label
+            out["adfs"].append(node)
+    if out["atr"] is None:
+        del out["atr"]  # the engine's default UICC ATR
+    return out
+
+
+def _pins(p: Profile) -> dict[str, Any]:
+    refs = layout().key_references
+    return {
+        f"{refs['PIN1']:02X}": {"value": p.pin1, "enabled": p.pin1_enabled, "unblock": p.puk1},
+        f"{refs['PIN2']:02X}": {"value": p.pin2, "enabled": p.pin2_enabled, "unblock": p.puk2},
+        f"{refs['ADM1']:02X}": {"value_hex": p.adm1.hex().upper(), "enabled": True},
+    }
+
+
+def build_image(profile: Profile, contents: CardContents | None = None) -> CardImage:
+    """The card image of a validated profile."""
+    contents = contents or card_contents(profile)
+    isim_df = layout().applications[ISIM_ADF]
+    sqn = new_sqn_array(profile.sqn, profile.sqn_ind_bits, profile.sqn_delta, profile.sqn_limit)
+    return CardImage(
+        iccid=profile.iccid,
+        card=card_dict(contents, _pins(profile)),
+        isim={
+            "aid": (isim_df.aid or b"").hex().upper(),
+            "trust_domains": list(profile.trust_domains),
+            "k": profile.k.hex(),
+            "opc": profile.opc.hex(),
+            "state": {"sqn": sqn.to_dict(), "gba": GbaState().to_dict()},
+        },
+    )
+
+
+# ------------------------------------------------------------------ files
+
+
+def save_image(path: Path, image: CardImage) -> None:
+    """Write atomically, mode 0600."""
+    atomic_write(Path(path), image.to_json())
+
+
+def load_image(path: Path) -> CardImage:
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read ({exc.strerror})") from None
+    return CardImage.from_json(raw, source=str(path))
+
+
+# ------------------------------------------------------------------ card
+
+
+def make_application(image: CardImage) -> IsimApplication:
+    isim = image.isim
+    try:
+        app = IsimApplication(
+            aid=bytes.fromhex(isim["aid"]),
+            label=layout().applications[ISIM_ADF].label,
+            trust_domains=isim["trust_domains"],
+            k=bytes.fromhex(isim["k"]),
+            opc=bytes.fromhex(isim["opc"]),
+            sqn=new_sqn_array(0, 5, 2**28, None),
+        )
+        app.load_state(isim["state"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ImageError(f"card image: bad ISIM section ({exc})") from None
+    return app
+
+
+def make_card(image: CardImage, *, t0: bool = False) -> tuple[Card, IsimApplication]:
+    """The engine holding this image, with the ISIM plugged into its ADF."""
+    app = make_application(image)
+    try:
+        card = Card.from_dict(image.card, applications={app.aid.hex().upper(): app}, t0=t0)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ImageError(f"card image: bad file tree ({exc})") from None
+    gbabp = Card.find_in(card.adf(app.aid), "EF.GBABP")
+    if gbabp is not None:
+        codec = codec_for("EF.GBABP")
+
+        def store_gba_rand(rand: bytes) -> None:
+            # TS 33.220 G.3: the UICC keeps RAND in EF.GBABP; the ME writes B-TID and
+            # lifetime afterwards, so those start empty for the new bootstrap.
+            gbabp.body = codec.encode(GbaBootstrapping(rand=rand), len(gbabp.body))
+            card.mark_changed()
+
+        app.store_gba_rand = store_gba_rand
+    return card, app
+
+
+def snapshot(card: Card, app: IsimApplication, image: CardImage) -> CardImage:
+    """The image of the card as it is now (for the state file)."""
+    isim = dict(image.isim)
+    isim["state"] = app.state()
+    return CardImage(iccid=image.iccid, card=card.to_dict(), isim=isim)

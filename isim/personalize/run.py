@@ -1,0 +1,229 @@
+"""`isim personalize BATCH --template T --out DIR`: the two passes over a streamed batch.
+
+Pass 1 validates every row (formats and the trust rule, through `isim.profile`) and keeps
+only the ICCID and IMSI of each row as integers (`dedupe.py`). Any bad row: `BatchRejected`,
+and nothing is written; with a reject file the bad rows are left out instead.
+Pass 2 streams the batch again and writes, into the staging directory (`outputs.py`), one
+image and one scriptor script per card, the HSS file and the summary; then the staging
+directory is renamed into place. The batch is hashed in both passes: if it changed between
+them, the run fails and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from isim.errors import InputError, Problem
+from isim.fileio import SECRET_MODE, atomic_write
+
+from .batch import Batch, Row, open_batch
+from .dedupe import DuplicateIndex
+from .generate import GenerateError
+from .hss import TRANSPORT_MODE, TransportKey, hss_header, read_transport_key
+from .outputs import PUBLIC_MODE, Staging, write_new_file
+from .problems import ProblemLog, RowProblem
+from .template import Template, load_template
+from .work import IMAGES, SCRIPTS, Executor, Worker
+
+__all__ = [
+    "BatchRejected",
+    "Progress",
+    "RunOptions",
+    "Summary",
+    "personalize",
+    "row_chunks",
+    "validate_batch",
+]
+
+SUMMARY_FORMAT = "isim-personalize-summary/1"
+HSS_FILE = "hss.csv"
+SUMMARY_FILE = "summary.json"
+
+Progress = Callable[[str, int, int | None], None]  # (phase, rows done, rows in the phase)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    batch: Path
+    template: Path
+    out: Path | None = None  # None: validate and encode only (benchmarks)
+    jobs: int = 1
+    reject_file: Path | None = None
+    transport_key: Path | None = None
+    chunk_rows: int = 250
+
+
+@dataclass(frozen=True)
+class Summary:
+    format: str
+    rows: int
+    cards: int
+    rejected_rows: int
+    row_numbers: str  # "line" (CSV) or "item" (YAML/JSON list)
+    batch: str
+    batch_sha256: str
+    template_sha256: str
+    seconds: float
+    cards_per_second: float
+    jobs: int
+    out: str | None
+    reject_file: str | None
+    hss_transport: str | None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class BatchRejected(Exception):
+    """The batch has bad rows (and no reject file was given): nothing was written."""
+
+    def __init__(self, problems: ProblemLog, label: str, rows: int) -> None:
+        super().__init__(f"{len(problems.bad_rows)} of {rows} rows are invalid")
+        self.problems = problems
+        self.label = label
+        self.rows = rows
+
+
+@dataclass
+class Validation:
+    problems: ProblemLog
+    rows: int
+    digest: str
+
+    @property
+    def valid(self) -> int:
+        return self.rows - len(self.problems.bad_rows)
+
+
+def row_chunks(batch: Batch, template: Template, size: int,
+            skip: frozenset[int] = frozenset()) -> Iterator[list[Row]]:
+    """Rows with ICCID/IMSI ranges applied (to every row, so both passes number alike),
+    without the rows in `skip`, in lists of `size`."""
+    counters: dict[str, int] = {}
+    gen = template.generators
+    chunk: list[Row] = []
+    for row in batch.rows():
+        try:
+            gen.numbers(row.values, counters)
+        except GenerateError as exc:
+            column = "iccid" if "iccid" in str(exc) else "imsi"
+            row.problems.append(Problem(column, str(exc)))
+        if row.number in skip:
+            continue
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def validate_batch(batch: Batch, template: Template, executor: Executor, *,
+                   chunk_rows: int = 250, progress: Progress | None = None) -> Validation:
+    """Pass 1: every row checked, duplicates found; nothing written."""
+    problems = ProblemLog()
+    index = DuplicateIndex()
+    rows = 0
+    for result in executor.map("validate", row_chunks(batch, template, chunk_rows)):
+        for problem in result.problems:
+            problems.add(problem)
+        for number, iccid, imsi in result.identities:
+            index.add(number, iccid, imsi)
+        rows += len(result.identities) + len({p.row for p in result.problems})
+        if progress:
+            progress("validate", rows, None)
+    for dup in index.duplicates():
+        others = ", ".join(str(r) for r in dup.others)
+        problems.add_late(RowProblem(dup.row, dup.column,
+                                     f"same {dup.column} as {batch.row_label} {others}"))
+    return Validation(problems, rows, batch.digest)
+
+
+def personalize(options: RunOptions, progress: Progress | None = None) -> Summary:
+    """Validate the whole batch, then write every card's outputs (see the module doc)."""
+    start = time.monotonic()
+    template = load_template(options.template)
+    batch = open_batch(options.batch)
+    key = read_transport_key(options.transport_key) if options.transport_key else None
+    staging = Staging(options.out, (IMAGES, SCRIPTS)) if options.out is not None else None
+    executor = Executor(Worker(template, key, batch.row_label), max(1, options.jobs))
+    try:
+        check = validate_batch(batch, template, executor, chunk_rows=options.chunk_rows,
+                               progress=progress)
+        if check.rows == 0:
+            raise InputError("the batch has no rows", source=str(options.batch))
+        if check.problems.count and options.reject_file is None:
+            raise BatchRejected(check.problems, batch.row_label, check.rows)
+        chunks = row_chunks(batch, template, options.chunk_rows, check.problems.bad_rows)
+        cards = check.valid
+        transport = TRANSPORT_MODE if key else None
+        if staging is None:
+            done = _encode_only(executor, chunks, cards, progress)
+        else:
+            with staging:
+                done = _write(executor, chunks, staging.path, cards, key, progress)
+                if batch.digest != check.digest:
+                    raise InputError("the batch changed during the run", source=str(batch.path))
+                summary = _summary(options, batch, template, check, done, start, transport)
+                write_new_file(staging.path / SUMMARY_FILE,
+                               (json.dumps(summary.to_dict(), indent=2) + "\n").encode(),
+                               PUBLIC_MODE)
+                staging.commit()
+        if options.reject_file is not None:
+            atomic_write(Path(options.reject_file),
+                         check.problems.to_csv(batch.row_label).encode(), SECRET_MODE)
+    except BaseException:
+        executor.close(abort=True)
+        raise
+    executor.close()
+    return _summary(options, batch, template, check, done, start, transport)
+
+
+def _summary(options: RunOptions, batch: Batch, template: Template, check: Validation,
+             cards: int, start: float, transport: str | None) -> Summary:
+    seconds = time.monotonic() - start
+    return Summary(
+        format=SUMMARY_FORMAT,
+        rows=check.rows,
+        cards=cards,
+        rejected_rows=len(check.problems.bad_rows),
+        row_numbers=batch.row_label,
+        batch=str(options.batch),
+        batch_sha256=check.digest,
+        template_sha256=template.sha256,
+        seconds=round(seconds, 3),
+        cards_per_second=round(cards / seconds, 1) if seconds > 0 else 0.0,
+        jobs=max(1, options.jobs),
+        out=str(options.out) if options.out is not None else None,
+        reject_file=str(options.reject_file) if options.reject_file is not None else None,
+        hss_transport=transport,
+    )
+
+
+def _write(executor: Executor, chunks: Iterator[list[Row]], path: Path, total: int,
+           key: bytes | None, progress: Progress | None) -> int:
+    done = 0
+    fd = os.open(path / HSS_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as hss:
+        hss.write(hss_header(TransportKey(key) if key else None))
+        for written in executor.map("write", chunks, str(path)):
+            hss.write(written.hss)
+            done += written.cards
+            if progress:
+                progress("write", done, total)
+    return done
+
+
+def _encode_only(executor: Executor, chunks: Iterator[list[Row]], total: int,
+                 progress: Progress | None) -> int:
+    done = 0
+    for written in executor.map("write", chunks, None):
+        done += written.cards
+        if progress:
+            progress("encode", done, total)
+    return done

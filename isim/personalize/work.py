@@ -1,0 +1,147 @@
+"""The per-chunk work of both passes, run in-process (`--jobs 1`) or in worker processes.
+
+Chunks are lists of rows whose ICCID/IMSI generators have already been applied (in the
+parent, in batch order, so numbering does not depend on the number of jobs).
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from isim.errors import ProfileError
+from isim.profile import Profile, profile_from_mapping
+
+from .batch import Row
+from .card import card_output
+from .hss import TransportKey, hss_line
+from .outputs import write_new_file
+from .problems import RowProblem
+from .template import Template
+
+__all__ = ["Executor", "Worker"]
+
+IMAGES = "images"
+SCRIPTS = "scripts"
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class Validated:
+    problems: list[RowProblem]
+    identities: list[tuple[int, str, str | None]]  # (row, iccid, imsi) of the valid rows
+
+
+@dataclass(frozen=True)
+class Written:
+    cards: int
+    hss: str  # the chunk's HSS lines, in row order
+
+
+class Worker:
+    """What a (worker) process needs: the template and, for pass 2, the transport key."""
+
+    def __init__(self, template: Template, transport_key: bytes | None, row_label: str) -> None:
+        self.template = template
+        self.transport = TransportKey(transport_key) if transport_key else None
+        self.row_label = row_label
+
+    def validate(self, rows: list[Row]) -> Validated:
+        problems: list[RowProblem] = []
+        identities: list[tuple[int, str, str | None]] = []
+        gen = self.template.generators
+        for row in rows:
+            if row.problems:
+                problems.extend(RowProblem.of(row.number, p) for p in row.problems)
+                continue
+            values = self.template.row_mapping(row.values)
+            gen.placeholders(values)
+            try:
+                profile = profile_from_mapping(values)
+            except ProfileError as exc:
+                problems.extend(RowProblem.of(row.number, p) for p in exc.problems)
+                continue
+            identities.append((row.number, profile.iccid, profile.imsi))
+        return Validated(problems, identities)
+
+    def profile(self, row: Row) -> Profile:
+        """The final profile of a valid row: randoms generated now (pass 2)."""
+        values = self.template.row_mapping(row.values)
+        self.template.generators.secrets_for(values)
+        return profile_from_mapping(values)
+
+    def write(self, rows: list[Row], out: str | None) -> Written:
+        """Images and scripts into `out` (None: encode only, for benchmarks)."""
+        lines: list[str] = []
+        for row in rows:
+            card = card_output(self.profile(row), row_label=f"{self.row_label} {row.number}")
+            if out is not None:
+                write_new_file(Path(out, IMAGES, f"{card.iccid}.json"), card.image)
+                write_new_file(Path(out, SCRIPTS, f"{card.iccid}.apdu"), card.script.encode())
+            lines.append(hss_line(card.hss, self.transport))
+        return Written(len(rows), "".join(lines))
+
+
+_worker: Worker | None = None
+
+
+def _init_worker(worker: Worker) -> None:
+    """In a worker process: die with the parent (even SIGKILLed), leave SIGINT to it."""
+    global _worker
+    _worker = worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: orphans end when their queue closes
+        pass
+    if os.getppid() == 1:  # the parent died before prctl
+        os._exit(1)
+
+
+def _call(method: str, rows: list[Row], *args: Any) -> Any:
+    assert _worker is not None
+    return getattr(_worker, method)(rows, *args)
+
+
+class Executor:
+    """Runs chunk methods of `Worker` in order, in-process or on `jobs` processes with at
+    most 2 * jobs chunks in flight (memory stays flat, results come back in batch order)."""
+
+    def __init__(self, worker: Worker, jobs: int) -> None:
+        self.worker = worker
+        self.jobs = jobs
+        self._pool: Any = None
+        if jobs > 1:
+            ctx = multiprocessing.get_context("fork")
+            self._pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(worker,))
+
+    def map(self, method: str, chunks: Iterable[list[Row]], *args: Any) -> Iterator[Any]:
+        if self._pool is None:
+            call: Callable[..., Any] = getattr(self.worker, method)
+            for chunk in chunks:
+                yield call(chunk, *args)
+            return
+        pending: collections.deque[Any] = collections.deque()
+        for chunk in chunks:
+            pending.append(self._pool.apply_async(_call, (method, chunk, *args)))
+            if len(pending) >= 2 * self.jobs:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+    def close(self, *, abort: bool = False) -> None:
+        if self._pool is not None:
+            if abort:
+                self._pool.terminate()
+            else:
+                self._pool.close()
+            self._pool.join()
+            self._pool = None

@@ -1,0 +1,355 @@
+"""apdu.vpcd: the sans-IO engine, and the socket transport against an in-process fake vpcd
+that behaves like Debian's (length and body in two writes, no TCP_NODELAY)."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from apdu import vpcd
+from apdu.responders import UICC_ATR, TrivialCard
+from apdu.vpcd import FramingError, VirtualCard, VpcdEngine, VpcdTransport, frame
+
+SELECT_MF = bytes.fromhex("00A4000C023F00")
+
+
+class EchoCard(TrivialCard):
+    """Returns the C-APDU's data followed by 9000 (so responses differ per command)."""
+
+    def process(self, capdu: bytes) -> bytes:
+        super().process(capdu)
+        return capdu[5:] + b"\x90\x00"
+
+
+class FailingCard(TrivialCard):
+    def process(self, capdu: bytes) -> bytes:
+        raise RuntimeError("engine bug")
+
+
+def test_trivial_card_is_a_virtual_card() -> None:
+    assert isinstance(TrivialCard(), VirtualCard)
+
+
+# -- engine ------------------------------------------------------------------------------
+
+
+def test_control_codes() -> None:
+    card = TrivialCard()
+    events: list[str] = []
+    engine = VpcdEngine(card, trace=lambda ev, data: events.append(ev))
+    assert engine.receive(frame(b"\x01")) == []
+    assert card.powered
+    assert engine.receive(frame(b"\x04")) == [frame(UICC_ATR)]
+    assert engine.receive(frame(b"\x02")) == []
+    assert card.resets == 1
+    assert engine.receive(frame(b"\x00")) == []
+    assert not card.powered
+    assert engine.receive(frame(b"\x07")) == []  # unknown control code: ignored
+    assert events == ["power_on", "atr", "reset", "power_off"]
+
+
+def test_split_at_every_byte_and_batched() -> None:
+    card = EchoCard()
+    engine = VpcdEngine(card)
+    stream = frame(b"\x01") + frame(b"\x04") + frame(SELECT_MF) + frame(b"\x00\xb0\x00\x00\x10")
+    expected = [frame(UICC_ATR), frame(b"\x3f\x00\x90\x00"), frame(b"\x90\x00")]
+    # one byte at a time
+    out: list[bytes] = []
+    for i in range(len(stream)):
+        out += engine.receive(stream[i : i + 1])
+    assert out == expected
+    assert engine.pending == 0
+    # everything at once
+    assert VpcdEngine(EchoCard()).receive(stream) == expected
+
+
+def test_empty_message_is_a_framing_error() -> None:
+    with pytest.raises(FramingError):
+        VpcdEngine(TrivialCard()).receive(b"\x00\x00")
+
+
+def test_frame_limits() -> None:
+    assert frame(b"") == b"\x00\x00"
+    with pytest.raises(FramingError):
+        frame(bytes(0x10000))
+
+
+def test_card_exception_answers_6f00() -> None:
+    engine = VpcdEngine(FailingCard())
+    assert engine.receive(frame(SELECT_MF)) == [frame(b"\x6f\x00")]
+
+
+def test_after_command_sees_each_apdu() -> None:
+    seen: list[tuple[bytes, bytes]] = []
+    engine = VpcdEngine(EchoCard(), after_command=lambda c, r: seen.append((c, r)))
+    engine.receive(frame(b"\x04") + frame(SELECT_MF))
+    assert seen == [(SELECT_MF, b"\x3f\x00\x90\x00")]
+    assert engine.commands == 1
+
+
+def test_connection_lost_powers_off() -> None:
+    card = TrivialCard()
+    engine = VpcdEngine(card)
+    engine.receive(frame(b"\x01"))
+    engine.connection_lost()
+    assert not card.powered
+
+
+# -- a fake vpcd -------------------------------------------------------------------------
+
+
+class FakeVpcd:
+    """vpcd's side of one connection, written like Debian's: header and body in two
+    send() calls, Nagle on."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.sock.settimeout(5)
+
+    def send(self, body: bytes) -> None:
+        self.sock.sendall(len(body).to_bytes(2, "big"))
+        self.sock.sendall(body)
+
+    def recv(self) -> bytes:
+        head = self._exact(2)
+        return self._exact(int.from_bytes(head, "big"))
+
+    def _exact(self, n: int) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                raise EOFError("the card side closed the connection")
+            buf += chunk
+        return buf
+
+    def transact(self, body: bytes) -> bytes:
+        self.send(body)
+        return self.recv()
+
+    def insert(self) -> bytes:
+        """What vpcd does on insertion: power on, then ask for the ATR."""
+        self.send(b"\x01")
+        return self.transact(b"\x04")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _listener() -> socket.socket:
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(4)
+    lsock.settimeout(5)
+    return lsock
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    lsock = _listener()
+    yield lsock
+    lsock.close()
+
+
+def _run(transport: VpcdTransport) -> tuple[threading.Thread, list[BaseException]]:
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            transport.serve_forever()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread, errors
+
+
+def _finish(transport: VpcdTransport, thread: threading.Thread) -> None:
+    transport.stop()
+    thread.join(5)
+    assert not thread.is_alive(), "serve_forever did not stop"
+    transport.close()
+
+
+def test_connect_mode_round_trips(listener: socket.socket) -> None:
+    card = EchoCard()
+    transport = VpcdTransport(card, port=listener.getsockname()[1])
+    thread, errors = _run(transport)
+    fake = FakeVpcd(listener.accept()[0])
+    assert fake.insert() == UICC_ATR
+    assert card.powered
+    assert fake.transact(SELECT_MF) == b"\x3f\x00\x90\x00"
+    big = bytes([0x00, 0xD6, 0x00, 0x00, 0xFF]) + bytes(range(255))
+    assert fake.transact(big) == bytes(range(255)) + b"\x90\x00"
+    fake.send(b"\x02")  # reset: not answered
+    assert fake.transact(b"\x04") == UICC_ATR
+    assert card.resets == 1
+    fake.close()
+    _finish(transport, thread)
+    assert not errors
+    assert not card.powered  # the card left the reader
+
+
+def test_no_delayed_ack_stall(listener: socket.socket) -> None:
+    """With a naive card side each APDU from Debian's vpcd waits ~40 ms for a delayed ACK;
+    200 APDUs in under 2 s (10 ms each) shows TCP_QUICKACK/NODELAY work."""
+    transport = VpcdTransport(TrivialCard(), port=listener.getsockname()[1])
+    thread, _ = _run(transport)
+    fake = FakeVpcd(listener.accept()[0])
+    fake.insert()
+    start = time.perf_counter()
+    for _ in range(200):
+        assert fake.transact(SELECT_MF) == b"\x90\x00"
+    elapsed = time.perf_counter() - start
+    fake.close()
+    _finish(transport, thread)
+    assert elapsed < 2.0, f"200 APDUs took {elapsed:.2f}s: delayed-ACK stalls"
+
+
+def test_reconnects_after_vpcd_restart() -> None:
+    # Nothing listens yet: the transport must keep retrying (connection refused).
+    lsock = _listener()
+    port = lsock.getsockname()[1]
+    lsock.close()
+    card = TrivialCard()
+    transport = VpcdTransport(card, port=port, backoff_initial=0.02, backoff_max=0.1)
+    thread, errors = _run(transport)
+    time.sleep(0.3)
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", port))
+    lsock.listen(4)
+    lsock.settimeout(5)
+    try:
+        first = FakeVpcd(lsock.accept()[0])
+        assert first.insert() == UICC_ATR
+        # vpcd dies abruptly (RST) mid-session
+        first.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        first.close()
+        second = FakeVpcd(lsock.accept()[0])
+        assert second.insert() == UICC_ATR
+        assert second.transact(SELECT_MF) == b"\x90\x00"
+        assert transport.connections == 2
+        assert card.power_ons == 2
+        second.close()
+    finally:
+        lsock.close()
+        _finish(transport, thread)
+    assert not errors
+
+
+def test_stop_event_while_waiting_for_vpcd() -> None:
+    lsock = _listener()
+    port = lsock.getsockname()[1]
+    lsock.close()
+    stop = threading.Event()
+    transport = VpcdTransport(TrivialCard(), port=port, backoff_max=5.0)
+    thread = threading.Thread(target=transport.serve_forever, args=(stop,), daemon=True)
+    thread.start()
+    time.sleep(0.3)
+    stop.set()
+    thread.join(2)
+    assert not thread.is_alive()
+    transport.close()
+
+
+def test_listen_mode() -> None:
+    card = EchoCard()
+    transport = VpcdTransport(card, port=0, listen=True)
+    host, port = transport.bind()
+    assert host == "127.0.0.1" and port > 0
+    thread, errors = _run(transport)
+    for _ in range(2):  # vpcd connects, leaves, connects again
+        fake = FakeVpcd(socket.create_connection((host, port), timeout=5))
+        assert fake.insert() == UICC_ATR
+        assert fake.transact(SELECT_MF) == b"\x3f\x00\x90\x00"
+        fake.close()
+        deadline = time.monotonic() + 5
+        while card.powered and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not card.powered
+    _finish(transport, thread)
+    assert not errors
+    assert transport.connections == 2
+
+
+def test_listen_refuses_non_loopback_unless_asked() -> None:
+    with pytest.raises(ValueError, match="non-loopback"):
+        VpcdTransport(TrivialCard(), host="0.0.0.0", listen=True)
+    transport = VpcdTransport(TrivialCard(), host="0.0.0.0", port=0, listen=True,
+                              allow_remote=True)
+    assert transport.bind()[1] > 0
+    transport.close()
+
+
+def test_after_command_runs_before_the_response(listener: socket.socket) -> None:
+    order: list[str] = []
+    received = threading.Event()
+
+    def after(capdu: bytes, rapdu: bytes) -> None:
+        assert not received.is_set()
+        order.append("persisted")
+
+    transport = VpcdTransport(TrivialCard(), port=listener.getsockname()[1],
+                              after_command=after)
+    thread, errors = _run(transport)
+    fake = FakeVpcd(listener.accept()[0])
+    fake.insert()
+    assert fake.transact(SELECT_MF) == b"\x90\x00"
+    received.set()
+    order.append("response")
+    fake.close()
+    _finish(transport, thread)
+    assert order == ["persisted", "response"]
+    assert not errors
+
+
+def test_failing_after_command_sends_nothing_and_propagates(listener: socket.socket) -> None:
+    def after(capdu: bytes, rapdu: bytes) -> None:
+        raise OSError("disk full")
+
+    card = TrivialCard()
+    transport = VpcdTransport(card, port=listener.getsockname()[1], after_command=after)
+    thread, errors = _run(transport)
+    fake = FakeVpcd(listener.accept()[0])
+    fake.insert()
+    fake.send(SELECT_MF)
+    with pytest.raises((EOFError, ConnectionResetError)):
+        fake.recv()
+    thread.join(5)
+    assert not thread.is_alive()
+    transport.close()
+    assert len(errors) == 1 and isinstance(errors[0], OSError)
+    assert not card.powered
+
+
+def test_framing_error_drops_the_connection(listener: socket.socket) -> None:
+    transport = VpcdTransport(TrivialCard(), port=listener.getsockname()[1], reconnect=False)
+    thread, errors = _run(transport)
+    fake = FakeVpcd(listener.accept()[0])
+    fake.sock.sendall(b"\x00\x00")
+    with pytest.raises((EOFError, ConnectionResetError)):
+        fake.recv()
+    thread.join(5)
+    assert not thread.is_alive() and not errors
+    transport.close()
+
+
+def test_module_logs_but_never_prints(capsys: pytest.CaptureFixture[str],
+                                      listener: socket.socket) -> None:
+    transport = VpcdTransport(FailingCard(), port=listener.getsockname()[1])
+    thread, _ = _run(transport)
+    fake = FakeVpcd(listener.accept()[0])
+    fake.insert()
+    assert fake.transact(SELECT_MF) == b"\x6f\x00"
+    fake.close()
+    _finish(transport, thread)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+    assert vpcd.log.name == "apdu.vpcd"

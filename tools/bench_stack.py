@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""Full-stack round trips per second: pyscard -> pcscd -> vpcd -> card, one run.
+
+    tools/bench_stack.py [--seconds 2] [--card module:factory] [--apdu HEX]
+
+Rows: the trivial responder (apdu.responders.TrivialCard: the stack's own limit), the same
+behind a naive socket (no TCP_NODELAY / TCP_QUICKACK: Debian's vpcd then stalls on delayed
+ACKs), the card made by ``--card`` (a zero-argument callable returning an
+apdu.vpcd.VirtualCard, e.g. the isim engine), and Debian's vicc when installed
+(python3-virtualsmartcard; needs pycryptodome's ``Crypto`` in this Python).  Every card
+runs in its own process, as `isim emulate` would.  Starts a private pcscd
+(tests/stack.py), so run it as root.  Figures are also given as ratios to the trivial
+responder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from stack import PcscStack, StackError, pcsc_stack, wait_for_card  # noqa: E402
+
+from apdu import pcsc, vpcd  # noqa: E402
+
+VICC = Path("/usr/bin/vicc")
+VICC_LIB = Path("/usr/lib/python3/site-packages/virtualsmartcard")
+SELECT_MF_NO_FCP = "00A4000C023F00"  # vicc crashes on SELECT with P2=04
+
+
+def load_factory(spec: str) -> Callable[[], vpcd.VirtualCard]:
+    module, _, attr = spec.partition(":")
+    if not module or not attr:
+        raise SystemExit(f"--card wants module:factory, got {spec!r}")
+    obj: object = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise SystemExit(f"{spec} is not callable")
+    return obj  # type: ignore[return-value]
+
+
+def serve(factory: str, port: int, naive: bool) -> None:
+    """Child process: serve one card to vpcd until killed."""
+    if naive:  # what a plain socket loop does: no NODELAY, no QUICKACK re-arming
+        vpcd._TCP_QUICKACK = None
+        vpcd._tune = lambda sock: None
+    card = load_factory(factory)()
+    vpcd.VpcdTransport(card, port=port).serve_forever()
+
+
+@dataclass
+class Result:
+    name: str
+    rate: float | None
+    note: str = ""
+
+
+def measure(stack: PcscStack, argv: list[str], env: dict[str, str], apdu: bytes,
+            seconds: float) -> float:
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        try:
+            wait_for_card(stack.reader_name, timeout=15)
+        except StackError as exc:
+            err = proc.stderr.read().decode(errors="replace") if proc.poll() is not None else ""
+            raise StackError(f"{exc}\n{err}") from exc
+        with pcsc.connect(stack.reader_name) as card:
+            first = card.transmit(apdu)
+            if first[-2:] != b"\x90\x00":
+                raise StackError(f"the card answered {first.hex().upper()} to "
+                                 f"{apdu.hex().upper()}")
+            for _ in range(20):
+                card.transmit(apdu)
+            count = 0
+            start = time.perf_counter()
+            deadline = start + seconds
+            while True:
+                card.transmit(apdu)
+                count += 1
+                if count % 16 == 0 and time.perf_counter() >= deadline:
+                    break
+            return count / (time.perf_counter() - start)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        wait_for_card(stack.reader_name, present=False, timeout=15)
+
+
+def vicc_available() -> str | None:
+    if not VICC.exists() or not VICC_LIB.is_dir():
+        return "python3-virtualsmartcard not installed"
+    if importlib.util.find_spec("Crypto") is None:
+        return "pycryptodome's Crypto module missing (pip install pycryptodome)"
+    return None
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="per row (default 2)")
+    parser.add_argument("--card", help="module:factory of the card to compare")
+    parser.add_argument("--apdu", default=SELECT_MF_NO_FCP,
+                        help="C-APDU to repeat, hex (default %(default)s)")
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive row")
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--naive", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve(args.serve, args.port, args.naive)
+        return 0
+    apdu = bytes.fromhex(args.apdu)
+    rows: list[tuple[str, list[str], dict[str, str]]] = []
+    try:
+        with pcsc_stack(activate=True) as stack:
+            env = dict(stack.env, PYTHONPATH=os.pathsep.join(
+                [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
+            me = [sys.executable, str(Path(__file__).resolve()), "--port",
+                  str(stack.vpcd_port), "--serve"]
+            rows.append(("trivial responder (apdu.vpcd)",
+                         [*me, "apdu.responders:TrivialCard"], env))
+            if not args.no_naive:
+                rows.append(("trivial, naive socket (no NODELAY/QUICKACK)",
+                             [*me, "apdu.responders:TrivialCard", "--naive"], env))
+            if args.card:
+                rows.append((f"--card {args.card}", [*me, args.card], env))
+            rows.append(("trivial responder again (noise check)", rows[0][1], env))
+            missing = vicc_available()
+            if missing is None:
+                vicc_env = dict(stack.env, PYTHONPATH=str(VICC_LIB))
+                rows.append(("Debian vicc (iso7816)",
+                             [sys.executable, str(VICC), "-t", "iso7816", "-H", "127.0.0.1",
+                              "-P", str(stack.vpcd_port)], vicc_env))
+            results: list[Result] = []
+            for name, cmd, cmd_env in rows:
+                try:
+                    results.append(Result(name, measure(stack, cmd, cmd_env, apdu,
+                                                        args.seconds)))
+                except (StackError, pcsc.ReaderError) as exc:
+                    results.append(Result(name, None, str(exc).splitlines()[0]))
+            if missing is not None:
+                results.append(Result("Debian vicc (iso7816)", None, missing))
+    except StackError as exc:
+        print(f"bench_stack: {exc}", file=sys.stderr)
+        return 3
+    print(f"C-APDU {apdu.hex().upper()}, {args.seconds:g} s per row, {stack.kind} pcscd")
+    trivial = [r.rate for r in results if r.name.startswith("trivial responder") and r.rate]
+    base = sum(trivial) / len(trivial) if trivial else None
+    print(f"  ratios relative to the mean trivial rate, {base or 0:.0f} APDU/s")
+    for r in results:
+        if r.rate is None:
+            print(f"  {r.name:48} {'-':>9}           ({r.note})")
+        else:
+            ratio = f"{r.rate / base:8.3f}x" if base else ""
+            print(f"  {r.name:48} {r.rate:9.0f} APDU/s {ratio}  {1e6 / r.rate:8.0f} us/APDU")
+    return 0
+
+
+if __name__ == "__main__":
+    threading.current_thread().name = "bench"
+    sys.exit(main(sys.argv[1:]))
