@@ -213,7 +213,10 @@ def _tlvs(data: bytes, start: int, end: int) -> list[tuple[int, bytes, int]]:
     return out
 
 
-def _security_condition(tag: int, value: bytes) -> Condition:
+MAX_TEMPLATE_DEPTH = 8  # nested OR/AND templates; deeper records are rejected
+
+
+def _security_condition(tag: int, value: bytes, depth: int = 0) -> Condition:
     if tag == TAG_ALWAYS:
         return ALWAYS
     if tag == TAG_NEVER:
@@ -222,7 +225,9 @@ def _security_condition(tag: int, value: bytes) -> Condition:
         refs = [v[0] for t, v, _ in _tlvs(value, 0, len(value)) if t == TAG_KEY_REFERENCE and v]
         return key(*refs) if len(refs) == 1 else NEVER
     if tag in (TAG_OR, TAG_AND):
-        inner = [_security_condition(t, v) for t, v, _ in _tlvs(value, 0, len(value))]
+        if depth >= MAX_TEMPLATE_DEPTH:
+            raise ArrError(f"security condition templates nested deeper than {depth}")
+        inner = [_security_condition(t, v, depth + 1) for t, v, _ in _tlvs(value, 0, len(value))]
         if not inner:
             return NEVER
         result = inner[0]
@@ -270,9 +275,13 @@ def parse_rule(record: bytes) -> tuple[AccessRule, int]:
     return AccessRule(tuple(rules)), end
 
 
-@lru_cache(maxsize=4096)
 def decode_rule(record: bytes) -> AccessRule:
-    """Decode an EF.ARR record (cached: records repeat across files)."""
+    """Decode an EF.ARR record (cached: records repeat across files); ArrError if malformed."""
+    return _decode_cached(bytes(record))
+
+
+@lru_cache(maxsize=4096)
+def _decode_cached(record: bytes) -> AccessRule:
     return parse_rule(record)[0]
 
 

@@ -7,6 +7,7 @@ a digest-free transformation of the challenge and counts calls (its persistent s
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ from apdu.application import FileContents
 from apdu.engine import Card
 from apdu.sw import SW_AUTH_CONTEXT_NOT_SUPPORTED, SW_OK
 
-__all__ = ["DEMO_PINS", "DemoApplication", "demo_card"]
+__all__ = ["DEMO_PINS", "DemoApplication", "demo_card", "demo_check"]
 
 DEMO_PINS: dict[str, dict[str, Any]] = {
     "01": {"value": "1234", "unblock": "12345678"},
@@ -71,4 +72,30 @@ def demo_card(
 
     d = card_dict(pins=pins or DEMO_PINS, contents=contents or {})
     apps = [DemoApplication(bytes.fromhex(a["aid"]), a.get("label", "")) for a in d["adfs"]]
-    return Card.from_dict(d, applications=apps, rng=rng, t0=t0)
+    card = Card.from_dict(d, applications=apps, rng=rng, t0=t0)
+    _INITIAL[card] = {ef: ef.content() for adf in card.adfs for ef in _efs(card, adf)}
+    return card
+
+
+_INITIAL: weakref.WeakKeyDictionary[Card, dict[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def _efs(card: Card, adf: Any) -> list[Any]:
+    return [ef for ef in card.applications and adf.children if not ef.is_df]
+
+
+def demo_check(card: Card) -> list[str]:
+    """The demo guard's rule, checked on the card's state (for tools/fuzz_engine.py): a
+    changed transparent EF of an ADF never starts with 00; a changed record EF keeps at least
+    one non-empty record."""
+    initial = _INITIAL.get(card, {})
+    problems = []
+    for ef, first in initial.items():
+        now = ef.content()
+        if now == first:
+            continue
+        if ef.transparent and now.startswith(b"\x00"):
+            problems.append(f"{ef.name}: starts with 00")
+        if not ef.transparent and not any(r.strip(b"\xff") for r in now):
+            problems.append(f"{ef.name}: no record left")
+    return problems

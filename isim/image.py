@@ -33,7 +33,7 @@ from isim.contents import ISIM_ADF, CardContents, EFContent, card_contents
 from isim.errors import InputError
 from isim.fileio import atomic_write
 from isim.gba import GbaState
-from isim.profile import Profile
+from isim.profile import Profile, load_profile
 
 FORMAT = "isim-card-image/1"
 
@@ -179,6 +179,19 @@ def load_image(path: Path) -> CardImage:
     except OSError as exc:
         raise ImageError(f"{path}: cannot read ({exc.strerror})") from None
     return CardImage.from_json(raw, source=str(path))
+
+
+def load_card_source(path: str | Path) -> CardImage:
+    """A card image (or state file), or a profile built into one (the format is detected).
+    Raises InputError when unreadable, ProfileError / CodecError when a profile is invalid."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise ImageError(f"cannot read ({exc.strerror})", source=str(path)) from None
+    if FORMAT.encode() in head:
+        return load_image(Path(path))
+    return build_image(load_profile(path))
 
 
 # ------------------------------------------------------------------ card

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import operator
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,7 +26,9 @@ def access_rules() -> st.SearchStrategy[AccessRule]:
     condition = st.one_of(
         st.just(ALWAYS),
         st.just(NEVER),
-        st.lists(alternative, min_size=1, max_size=3).map(lambda alts: arr._condition(tuple(alts))),
+        st.lists(alternative, min_size=1, max_size=3).map(
+            lambda alts: functools.reduce(operator.or_, (key(*alt) for alt in alts))
+        ),
     )
     byte = st.integers(0, 255)
     mode = st.one_of(
@@ -136,6 +141,18 @@ def test_round_trip(rule: AccessRule) -> None:
     decoded, end = arr.parse_rule(encoded + b"\xff" * 5)
     assert end == len(encoded)
     assert decoded == rule
+
+
+def test_deep_nesting_is_rejected() -> None:
+    inner = H("9000")
+    for _ in range(arr.MAX_TEMPLATE_DEPTH + 1):
+        inner = bytes((0xA0, len(inner))) + inner
+    with pytest.raises(ArrError, match="nested"):
+        arr.parse_rule(H("800101") + inner)
+
+
+def test_decode_rule_accepts_bytearray() -> None:
+    assert arr.decode_rule(bytearray(REAL_CARD)) == arr.decode_rule(REAL_CARD)
 
 
 @given(st.binary(max_size=64))

@@ -21,9 +21,13 @@ OPC1 = "cd63cb71954a9f4e48a5994e37a02baf"
 RAND1 = "23553cbe9637a89d218ae64dae47bf35"
 
 
+# what every profile needs besides the keys (isim.profile)
+BASE = "trust_domains: [3gppnetwork.org]\niccid: '8988211000000430010'\nimsi: '001010000000001'\n"
+
+
 def write_profile(tmp_path: Path, body: str, name: str = "p.yaml") -> Path:
     p = tmp_path / name
-    p.write_text(body, encoding="utf-8")
+    p.write_text(body if name.endswith(".json") else BASE + body, encoding="utf-8")
     return p
 
 
@@ -38,7 +42,7 @@ def profile(tmp_path: Path) -> Path:
     # extra keys are ignored; sqn one SEQ below the 35.208 set-1 SQN (same IND 7)
     return write_profile(
         tmp_path,
-        f"imsi: '001010000000001'\nimpi: a@b.org\nk: {K1}\nopc: {OPC1}\nsqn: ff9bb4d0b5e7\n",
+        f"k: {K1}\nopc: {OPC1}\nsqn: ff9bb4d0b5e7\n",
     )
 
 
@@ -83,13 +87,17 @@ def test_op_profile_and_explicit_sqn(tmp_path: Path) -> None:
 def test_default_sqn_zero_and_hex_digits_not_numbers(tmp_path: Path) -> None:
     p = write_profile(tmp_path, f"k: {K1}\nopc: {OPC1}\n")
     assert json.loads(run(str(p), "--json")[1])["sqn"] == "000000000020"
-    # YAML would read 000000000040 as a number; it is hex here
-    p2 = write_profile(tmp_path, f"k: {K1}\nopc: {OPC1}\nsqn: 000000000040\n", "p2.yaml")
+    p2 = write_profile(tmp_path, f"k: {K1}\nopc: {OPC1}\nsqn: '000000000040'\n", "p2.yaml")
     assert json.loads(run(str(p2), "--json")[1])["sqn"] == "000000000060"
+    # YAML would read 000000000040 as a number: the profile refuses it rather than guess
+    p3 = write_profile(tmp_path, f"k: {K1}\nopc: {OPC1}\nsqn: 000000000040\n", "p3.yaml")
+    assert run(str(p3), "--json")[0] == 2
 
 
 def test_json_profile(tmp_path: Path) -> None:
-    p = write_profile(tmp_path, json.dumps({"k": K1, "opc": OPC1, "sqn": "ff9bb4d0b5e7"}), "p.json")
+    body = {"trust_domains": ["3gppnetwork.org"], "iccid": "8988211000000430010",
+            "imsi": "001010000000001", "k": K1, "opc": OPC1, "sqn": "ff9bb4d0b5e7"}
+    p = write_profile(tmp_path, json.dumps(body), "p.json")
     code, out, _ = run(str(p), "--rand", RAND1, "--amf", "b9b9", "--json")
     assert code == 0
     assert json.loads(out)["autn"] == "55f328b43577b9b94a9ffac354dfafb3"
@@ -185,10 +193,10 @@ def test_missing_and_binary_profile(tmp_path: Path) -> None:
         assert len(err.strip().splitlines()) == 1
 
 
-def test_op_and_matching_opc_accepted(tmp_path: Path) -> None:
+def test_op_and_opc_together_refused(tmp_path: Path) -> None:
     assert derive_opc(H(K1), H(OP1)).hex() == OPC1
     p = write_profile(tmp_path, f"k: {K1}\nop: {OP1}\nopc: {OPC1}\n")
-    assert run(str(p), "--json")[0] == 0
+    assert run(str(p), "--json")[0] == 2  # a profile gives exactly one of op / opc
 
 
 def test_sqn_ind_bits_from_profile(tmp_path: Path) -> None:

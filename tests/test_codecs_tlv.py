@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from isim.codecs import CodecError, codec_for, decode_fcp, encode_fcp
@@ -48,6 +48,12 @@ def test_ber_length(n: int, encoded: str) -> None:
 
 
 @given(st.text(max_size=400))
+@example("a" * 127)
+@example("a" * 128)
+@example("a" * 255)
+@example("a" * 256)
+@example("\u00e9" * 200)
+@example("x" * 70000)  # 83 form, beyond any EF
 @settings(max_examples=300)
 def test_fast_encode_equals_asn1tools(value: str) -> None:
     assert encode_tag80(value.encode()) == compiled().encode("IMPI", value)

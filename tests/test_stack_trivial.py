@@ -158,7 +158,7 @@ def test_transport_survives_pcscd_restart(pcsc_stack: PcscStack) -> None:
             first.process.wait(10)
             with private_stack(port=first.vpcd_port) as second:
                 assert _opensc_select(second), second.log_tail()
-                assert transport.connections == 2
+                assert transport.connections >= 2  # (a dying pcscd may accept once more)
     assert card.commands >= 2  # opensc-tool also probes the card
 
 

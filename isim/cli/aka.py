@@ -1,9 +1,10 @@
 """`isim aka`: network-side IMS AKA tool (authentication vector, resynchronisation).
 
-    isim aka PROFILE [--rand HEX] [--sqn HEX] [--amf HEX] [--json]
-    isim aka PROFILE --resync AUTS --rand HEX [--json]
+    isim aka CARD [--rand HEX] [--sqn HEX] [--amf HEX] [--json]
+    isim aka CARD --resync AUTS --rand HEX [--json]
 
-This is the HSS/AuC view: it prints XRES, CK, IK and AK (never K or OPc). Exit codes: 0 ok,
+CARD is a profile, a card image or an emulator state file (then SQN_MS is the running
+card's). This is the HSS/AuC view: it prints XRES, CK, IK and AK (never K or OPc). Exit codes: 0 ok,
 1 MAC-S verification failed (resync), 2 bad input.
 """
 
@@ -14,15 +15,16 @@ import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
-import yaml
 
 from isim.aka import generate_vector, resync
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
-from isim.milenage import Milenage, derive_opc
-from isim.sqn import SqnConfig, next_sqn
+from isim.errors import IsimError, ProfileError
+from isim.image import load_card_source
+from isim.milenage import Milenage
+from isim.sqn import SqnArray, next_sqn
 
 
 class _BadInput(Exception):
@@ -43,76 +45,28 @@ def _hex(value: str, name: str, length: int) -> bytes:
 
 
 @dataclass(frozen=True)
-class _AkaProfile:
-    """The attributes of isim.profile.Profile that `isim aka` uses (same names)."""
-
+class _Subscriber:
     k: bytes
     opc: bytes
-    sqn: int
-    sqn_ind_bits: int = 5
+    sqn: int  # the card's SQN_MS: the highest SQN it accepted (a profile's initial sqn)
+    sqn_ind_bits: int
 
 
-def _load_profile(path: Path) -> _AkaProfile:
-    """Read k, opc/op, sqn and sqn_ind_bits from a YAML or JSON profile; ignore other keys.
-
-    Temporary stand-in for isim.profile.load_profile (same attribute names). YAML is read
-    with every scalar as a string so that hex such as 000000000001 is not turned into a number.
-    """
+def _load_subscriber(path: Path) -> _Subscriber:
+    """K, OPc and SQN_MS from a profile, a card image or an emulator state file."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _BadInput(f"{path}: cannot read profile ({exc.__class__.__name__})") from None
-    data: Any
-    try:
-        data = json.loads(text)
-    except ValueError:
-        try:
-            data = yaml.load(text, Loader=yaml.BaseLoader)
-        except yaml.YAMLError:
-            raise _BadInput(f"{path}: not a YAML/JSON profile") from None
-    if not isinstance(data, dict):
-        raise _BadInput(f"{path}: profile is not a mapping")
-
-    def text_field(key: str) -> str | None:
-        v = data.get(key)
-        if v is None:
-            return None
-        if not isinstance(v, str):
-            raise _BadInput(f"{path}: {key} must be a hex string")
-        return v
-
-    k_text = text_field("k")
-    if k_text is None:
-        raise _BadInput(f"{path}: no k in profile")
-    k = _hex(k_text, "k", 16)
-    opc_text, op_text = text_field("opc"), text_field("op")
-    if opc_text is None and op_text is None:
-        raise _BadInput(f"{path}: profile has neither opc nor op")
-    opc = _hex(opc_text, "opc", 16) if opc_text is not None else None
-    if op_text is not None:
-        derived = derive_opc(k, _hex(op_text, "op", 16))
-        if opc is not None and opc != derived:
-            raise _BadInput(f"{path}: opc does not match op")
-        opc = derived
-    assert opc is not None
-    sqn_value = data.get("sqn", "0")
-    if isinstance(sqn_value, int) and not isinstance(sqn_value, bool):  # JSON number
-        sqn = sqn_value
-    elif isinstance(sqn_value, str):
-        try:
-            sqn = int(sqn_value.strip(), 16)
-        except ValueError:
-            raise _BadInput(f"{path}: sqn: not a hex string") from None
-    else:
-        raise _BadInput(f"{path}: sqn must be a hex string")
-    if not 0 <= sqn < 1 << 48:
-        raise _BadInput(f"{path}: sqn must fit 48 bits")
-    ind_value = data.get("sqn_ind_bits", 5)
-    try:
-        ind_bits = SqnConfig(ind_bits=int(ind_value)).ind_bits
-    except (TypeError, ValueError):
-        raise _BadInput(f"{path}: sqn_ind_bits must be an integer in 0..16") from None
-    return _AkaProfile(k=k, opc=opc, sqn=sqn, sqn_ind_bits=ind_bits)
+        image = load_card_source(path)
+        sqn = SqnArray.from_dict(image.isim["state"]["sqn"])
+        return _Subscriber(
+            k=bytes.fromhex(image.isim["k"]),
+            opc=bytes.fromhex(image.isim["opc"]),
+            sqn=sqn.sqn_ms,
+            sqn_ind_bits=sqn.config.ind_bits,
+        )
+    except ProfileError as exc:
+        raise _BadInput("; ".join(f"{path}: {p}" for p in exc.problems)) from None
+    except (IsimError, KeyError, ValueError) as exc:
+        raise _BadInput(f"{path}: {exc}") from None
 
 
 def _fail(message: str) -> NoReturn:
@@ -139,7 +93,7 @@ def aka_command(
 ) -> None:
     """Print an IMS AKA authentication vector for PROFILE, or verify an AUTS."""
     try:
-        prof = _load_profile(profile)
+        prof = _load_subscriber(profile)
         milenage = Milenage(prof.k, prof.opc)
         if auts_hex is not None:
             if rand_hex is None:

@@ -20,21 +20,9 @@ from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
 from isim.codecs.errors import CodecError
 from isim.emulator import Emulator, StateError
 from isim.errors import InputError, ProfileError
-from isim.image import FORMAT, CardImage, ImageError, build_image, load_image
-from isim.profile import load_profile
+from isim.image import ImageError, load_card_source
 
 log = logging.getLogger("isim.emulate")
-
-
-def load_card_source(path: str) -> CardImage:
-    """A card image file, or a profile built into one (the image format is detected)."""
-    try:
-        head = Path(path).read_bytes()[:4096]
-    except OSError as exc:
-        raise InputError(f"cannot read ({exc.strerror})", source=path) from None
-    if FORMAT.encode() in head:
-        return load_image(Path(path))
-    return build_image(load_profile(path))
 
 
 def _hostport(value: str, what: str) -> tuple[str, int]:

@@ -19,7 +19,7 @@ from .errors import CodecError, SizeError
 
 T = TypeVar("T")
 
-__all__ = ["Codec", "Decoded", "hex_bytes", "require"]
+__all__ = ["Codec", "Decoded", "hex_bytes"]
 
 _FF = 0xFF
 # Exceptions a subclass may raise on bad input; the base turns them into CodecError.
@@ -159,8 +159,3 @@ def hex_bytes(value: Any, what: str) -> bytes:
         return bytes.fromhex(value)
     except ValueError:
         raise ValueError(f"{what} is not hex: {value!r}") from None
-
-
-def require(condition: bool, ef: str, problem: str) -> None:
-    if not condition:
-        raise CodecError(ef, problem)

@@ -178,7 +178,10 @@ class FromPreferredCodec(Codec[bool]):
         return {"from_preferred": value}
 
     def _from_json(self, obj: Mapping[str, Any]) -> bool:
-        return obj["from_preferred"]
+        value = obj["from_preferred"]
+        if not isinstance(value, bool):
+            raise CodecError(self.ef, "'from_preferred' must be true or false")
+        return value
 
 
 # -- EF.IMSDCI (4.2.23) ---------------------------------------------------------------------

@@ -47,7 +47,8 @@ def ber_length(n: int) -> bytes:
         return bytes((0x81, n))
     if n <= 0xFFFF:
         return bytes((0x82, n >> 8, n & 0xFF))
-    raise ValueError(f"length {n} does not fit a 2-byte BER length")
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")  # beyond any EF; kept for BER
+    return bytes((0x80 | len(body),)) + body
 
 
 def encode_tag80(value: bytes) -> bytes:
@@ -136,6 +137,8 @@ def decode_type(ef: str, type_name: str, data: bytes) -> tuple[Any, int]:
         return compiled().decode_with_length(type_name, bytes(data))
     except (asn1tools.Error, ValueError, IndexError, TypeError, KeyError) as exc:
         raise CodecError(ef, _problem(exc)) from None
+    except RecursionError:
+        raise CodecError(ef, "malformed TLV: templates nested too deeply") from None
 
 
 def encode_type(ef: str, type_name: str, value: Any) -> bytes:

@@ -137,6 +137,8 @@ def validate_batch(batch: Batch, template: Template, executor: Executor, *,
         rows += len(result.identities) + len({p.row for p in result.problems})
         if progress:
             progress("validate", rows, None)
+    if progress:
+        progress("validate", rows, rows)
     for dup in index.duplicates():
         others = ", ".join(str(r) for r in dup.others)
         problems.add_late(RowProblem(dup.row, dup.column,
