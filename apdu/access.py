@@ -276,7 +276,9 @@ def read_record(
     if number < 0:
         return _EMPTY, -number
     record = ef.records[number - 1]  # type: ignore[union-attr]
-    if ne and ne != 256 and ne != len(record):
+    # wrong Le -> 6CXX before the record pointer moves (in T=0 Le=00 means 256)
+    want = (ne or 256) if card.t0 else ne
+    if want and want != len(record) and (want != 256 or card.t0):
         return _EMPTY, SW_WRONG_LE | len(record)
     if mode != 4:
         ch.record = number

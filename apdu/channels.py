@@ -14,6 +14,7 @@ from apdu.sw import (
     SW_FUNCTION_NOT_SUPPORTED,
     SW_INCORRECT_P1_P2,
     SW_OK,
+    SW_WRONG_LE,
     SW_WRONG_LENGTH,
 )
 
@@ -60,6 +61,8 @@ def manage_channel(
         return _EMPTY, SW_WRONG_LENGTH
     channels = card.channels
     if p1 == 0x00:
+        if p2 == 0 and card.t0 and ne != 1:
+            return _EMPTY, SW_WRONG_LE | 1  # T=0: ask for P3=01 before opening anything
         if p2 == 0:
             free = next((i for i in range(1, MAX_CHANNELS) if channels[i] is None), None)
             if free is None:

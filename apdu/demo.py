@@ -81,7 +81,7 @@ _INITIAL: weakref.WeakKeyDictionary[Card, dict[Any, Any]] = weakref.WeakKeyDicti
 
 
 def _efs(card: Card, adf: Any) -> list[Any]:
-    return [ef for ef in card.applications and adf.children if not ef.is_df]
+    return [ef for ef in adf.children if not ef.is_df]
 
 
 def demo_check(card: Card) -> list[str]:

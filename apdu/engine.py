@@ -34,7 +34,14 @@ answers 61XX (or its warning SW) and keeps the data for GET RESPONSE on the same
 (any other command discards it; GET RESPONSE with nothing pending -> 6F00); a command
 without data whose Le (00 = 256) differs from the response length -> 6CXX.
 
-Every input ends in a valid SW; an unexpected exception is answered 6F00.
+Every input ends in a valid SW; an unexpected exception is answered 6F00. A new Card is
+powered (MF selected on channel 0); after power_off() every C-APDU is answered 6F00 until
+power_on() / reset().
+
+Lookups for the layers above: `card.ef("ADF.ISIM/EF.IMPI")`, `card.adf(aid)`,
+`Card.find_in(df, "EF.GBABP")`, `card.applications[adf]`; EF objects expose `body`
+(transparent) / `records` (record EFs) and `lcsi`; whoever changes them directly must call
+`card.mark_changed()`.
 """
 
 from __future__ import annotations
@@ -203,13 +210,17 @@ class Card:
         rng: Callable[[int], bytes] | None = None,
         t0: bool = False,
     ) -> Card:
-        atr = bytes.fromhex(d["atr"]) if d.get("atr") else DEFAULT_ATR
-        mf = df_from_dict(dict(d["mf"]))
-        adfs = [df_from_dict(dict(a)) for a in d.get("adfs", [])]
+        try:
+            atr = bytes.fromhex(d["atr"]) if d.get("atr") else DEFAULT_ATR
+            mf = df_from_dict(dict(d["mf"]))
+            adfs = [df_from_dict(dict(a)) for a in d.get("adfs", [])]
+            pin_store = PinStore(dict(d.get("pins", {})))
+        except (KeyError, TypeError, AttributeError) as e:  # messages carry no PIN values
+            raise ValueError(f"invalid card dict: {type(e).__name__}: {e}") from None
         return cls(
             mf,
             adfs,
-            PinStore(dict(d.get("pins", {}))),
+            pin_store,
             atr=atr,
             applications=applications,
             rng=rng,

@@ -33,7 +33,9 @@ __all__ = [
     "EF",
     "LCSI_ACTIVATED",
     "LCSI_DEACTIVATED",
+    "STRUCTURES",
     "df_from_dict",
+    "ef_from_dict",
     "node_to_dict",
 ]
 

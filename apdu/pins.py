@@ -62,7 +62,9 @@ def is_pin_block(block: bytes) -> bool:
 
 def encode_pin(digits: str) -> bytes:
     """The 8-byte block of a PIN given as 4..8 digits."""
-    block = digits.encode("ascii", "strict").ljust(PIN_BLOCK, b"\xff")
+    if not (digits.isascii() and digits.isdigit()):
+        raise ValueError("a PIN must be 4..8 decimal digits")
+    block = digits.encode("ascii").ljust(PIN_BLOCK, b"\xff")
     if not is_pin_block(block):
         raise ValueError("a PIN must be 4..8 decimal digits")
     return block

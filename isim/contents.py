@@ -16,6 +16,7 @@ from apdu.arr import encode_rule
 from apdu.layout import DFSpec, EFSpec, layout
 from isim.codecs import codec_for
 from isim.codecs.binary import AdministrativeData
+from isim.codecs.errors import CodecError
 from isim.codecs.identities import PcscfAddress
 from isim.codecs.uicc import ApplicationTemplate
 from isim.profile import Profile, pcscf_address_type
@@ -113,9 +114,7 @@ def _default(spec: EFSpec) -> bytes | tuple[bytes, ...]:
 
 def _records(spec: EFSpec, encoded: list[bytes]) -> tuple[bytes, ...]:
     if len(encoded) > spec.records:
-        from isim.codecs.errors import SizeError
-
-        raise SizeError(spec.name, f"{len(encoded)} records given, the file has {spec.records}")
+        raise CodecError(spec.name, f"{len(encoded)} records given, the file has {spec.records}")
     empty = b"\xff" * spec.record_length
     return (*encoded, *([empty] * (spec.records - len(encoded))))
 
@@ -124,7 +123,9 @@ def _dir_records(spec: EFSpec, label: str) -> tuple[bytes, ...]:
     codec = codec_for(spec.name)
     apps = layout().applications
     encoded = [
-        codec.encode(ApplicationTemplate(aid=df.aid or b"", label=label or df.label), spec.record_length)
+        codec.encode(
+            ApplicationTemplate(aid=df.aid or b"", label=label or df.label), spec.record_length
+        )
         for df in apps.values()
     ]
     return _records(spec, encoded)
@@ -193,8 +194,8 @@ def _plan(
 def card_contents(profile: Profile) -> CardContents:
     """Every EF of the card described by a validated profile.
 
-    Raises `isim.codecs.errors.SizeError` (naming the EF and the sizes) when a value does not
-    fit the file; nothing is truncated.
+    Raises `CodecError` (`SizeError` for a value too large: naming the EF and the sizes) when
+    a value does not fit the file; nothing is truncated.
     """
     mf = layout().mf
     dfs = []

@@ -17,7 +17,7 @@ from isim.app import IsimApplication
 from isim.codecs import codec_for
 from isim.codecs.errors import CodecError
 from isim.contents import ISIM_ADF
-from isim.errors import IsimError
+from isim.errors import CardContentError, InputError
 from isim.image import CardImage, ImageError, load_image, make_card, save_image, snapshot
 
 IDENTITY_FILES = ("EF.IMPI", "EF.IMPU", "EF.DOMAIN")
@@ -61,7 +61,7 @@ def image_identity_problems(image: CardImage) -> list[str]:
     return problems + [str(v) for v in violations]
 
 
-class StateError(IsimError):
+class StateError(InputError):
     """A state file that cannot be used: corrupt, or another card's."""
 
 
@@ -105,7 +105,7 @@ class Emulator:
         if not allow_rule_violations:
             problems = image_identity_problems(image)
             if problems:
-                raise ImageError(
+                raise CardContentError(
                     "card image breaks the trust-domain rule or the ISIM formats: "
                     + "; ".join(problems)
                 )
@@ -116,11 +116,10 @@ class Emulator:
 
     def after_command(self, capdu: bytes, rapdu: bytes) -> None:
         """Persist before the response leaves (the transport calls this first)."""
-        if self.card.take_state_changed():
-            if self.state_path is not None:
-                self.image = snapshot(self.card, self.app, self.image)
-                save_image(self.state_path, self.image)
-                self.saves += 1
+        if self.card.take_state_changed() and self.state_path is not None:
+            self.image = snapshot(self.card, self.app, self.image)
+            save_image(self.state_path, self.image)
+            self.saves += 1
 
     def transmit(self, capdu: bytes) -> bytes:
         """In-process transport: one command, persisted, answered."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["InputError", "IsimError", "Problem", "ProfileError"]
+__all__ = ["CardContentError", "InputError", "IsimError", "Problem", "ProfileError"]
 
 
 class IsimError(Exception):
@@ -81,3 +81,8 @@ class ProfileError(IsimError):
 
     def __str__(self) -> str:
         return self._summary()
+
+
+class CardContentError(IsimError):
+    """A card (image, state file) whose content breaks the trust-domain rule or an ISIM
+    format. The CLI maps it to exit code 1."""

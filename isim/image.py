@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,11 +187,12 @@ def load_card_source(path: str | Path) -> CardImage:
     Raises InputError when unreadable, ProfileError / CodecError when a profile is invalid."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(4096)
+            raw = fh.read()
     except OSError as exc:
         raise ImageError(f"cannot read ({exc.strerror})", source=str(path)) from None
-    if FORMAT.encode() in head:
-        return load_image(Path(path))
+    # The whole file: to_json sorts keys, so "format" comes after the (large) "card" tree.
+    if raw.lstrip()[:1] == b"{" and b'"format"' in raw and FORMAT.encode() in raw:
+        return CardImage.from_json(raw, source=str(path))
     return build_image(load_profile(path))
 
 
@@ -218,7 +220,9 @@ def make_card(image: CardImage, *, t0: bool = False) -> tuple[Card, IsimApplicat
     """The engine holding this image, with the ISIM plugged into its ADF."""
     app = make_application(image)
     try:
-        card = Card.from_dict(image.card, applications={app.aid.hex().upper(): app}, t0=t0)
+        card = Card.from_dict(
+            image.card, applications={app.aid.hex().upper(): app}, rng=os.urandom, t0=t0
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise ImageError(f"card image: bad file tree ({exc})") from None
     gbabp = Card.find_in(card.adf(app.aid), "EF.GBABP")

@@ -42,11 +42,13 @@ class RecordingApp(DemoApplication):
         return super().check_update(ef_name, record, new_content, file_contents)
 
 
-def make(contents: dict[str, Any] | None = None, pins: dict[str, Any] | None = None,
-         **kw: Any) -> tuple[Card, RecordingApp]:
+def make(
+    contents: dict[str, Any] | None = None, pins: dict[str, Any] | None = None, **kw: Any
+) -> tuple[Card, RecordingApp]:
     app = RecordingApp(AID)
-    card = Card.from_dict(card_dict(pins=pins or DEMO_PINS, contents=contents or {}, **kw),
-                          applications=[app])
+    card = Card.from_dict(
+        card_dict(pins=pins or DEMO_PINS, contents=contents or {}, **kw), applications=[app]
+    )
     return card, app
 
 
@@ -60,8 +62,13 @@ IMPUS = [b"\x80\x0csip:a@b.org", b"\x80\x0dsip:c@d.org"]
 
 @pytest.fixture
 def card() -> Card:
-    c, _ = make({"ADF.ISIM/EF.IMPI": IMPI, "ADF.ISIM/EF.IMPU": IMPUS,
-                 "MF/EF.ICCID": bytes.fromhex("988812010000400310F0")})
+    c, _ = make(
+        {
+            "ADF.ISIM/EF.IMPI": IMPI,
+            "ADF.ISIM/EF.IMPU": IMPUS,
+            "MF/EF.ICCID": bytes.fromhex("988812010000400310F0"),
+        }
+    )
     isim(c)
     return c
 
@@ -220,11 +227,17 @@ def test_update_record_and_guard_sees_the_other_records() -> None:
 
 def cyclic_card() -> Card:
     d = card_dict(pins=DEMO_PINS)
-    d["mf"]["files"].append({
-        "name": "EF.CYC", "fid": "6F50", "sfi": None, "structure": "cyclic",
-        "arr": {"file": "2F06", "record": 2}, "record_length": 2,
-        "content": ["0101", "0202", "0303"],
-    })
+    d["mf"]["files"].append(
+        {
+            "name": "EF.CYC",
+            "fid": "6F50",
+            "sfi": None,
+            "structure": "cyclic",
+            "arr": {"file": "2F06", "record": 2},
+            "record_length": 2,
+            "content": ["0101", "0202", "0303"],
+        }
+    )
     return Card.from_dict(d)
 
 

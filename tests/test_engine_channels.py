@@ -145,6 +145,17 @@ def test_t0_case2_wrong_le_gives_6cxx(t0card: Card) -> None:
     assert tx(card, f"80F20000{len(full):02X}") == (full, 0x9000)
 
 
+def test_t0_wrong_le_has_no_side_effects(t0card: Card) -> None:
+    card = t0card
+    assert tx(card, "0070000000") == (b"", 0x6C01)
+    assert tx(card, "0070000001") == (b"\x01", 0x9000)  # the first channel: nothing opened
+    tx(card, "00A4000C022F00")
+    assert tx(card, "00B2000200") == (b"", 0x6C26)
+    rec1, sw = tx(card, "00B2000226")
+    assert sw == 0x9000
+    assert tx(card, "00B2000426") == (rec1, 0x9000)  # the pointer is on record 1
+
+
 def test_t0_warning_with_data_keeps_it_for_get_response(t0card: Card) -> None:
     card = t0card
     tx(card, f"00A4040C10{AID_HEX}")

@@ -75,8 +75,13 @@ def test_parse_cases_1_to_4() -> None:
     assert (c4.case, c4.data, c4.ne) == (4, b"\x3f\x00", 16)
     assert parse(bytes.fromhex("4FB0000001")).channel == 19
     assert parse(bytes.fromhex("81F2000000")).proprietary
-    for bad, sw in (("00A4", 0x6700), ("A0A4000000", 0x6E00), ("00A4000C033F00", 0x6700),
-                    ("00B00000000080", 0x6700), ("0CA4000C023F00", 0x6882)):
+    for bad, sw in (
+        ("00A4", 0x6700),
+        ("A0A4000000", 0x6E00),
+        ("00A4000C033F00", 0x6700),
+        ("00B00000000080", 0x6700),
+        ("0CA4000C023F00", 0x6882),
+    ):
         with pytest.raises(CommandError) as e:
             parse(bytes.fromhex(bad))
         assert e.value.sw == sw

@@ -18,21 +18,107 @@ from apdu.layout import layout
 AID = layout().applications["ADF.ISIM"].aid
 assert AID is not None
 
-VALID_SW1 = {0x61, 0x62, 0x63, 0x67, 0x68, 0x69, 0x6A, 0x6B, 0x6C, 0x6D, 0x6E, 0x6F, 0x90, 0x91,
-             0x98}
-INS = [0xA4, 0xB0, 0xD6, 0xB2, 0xDC, 0xA2, 0x20, 0x24, 0x26, 0x28, 0x2C, 0x04, 0x44, 0x88,
-       0x84, 0x70, 0xC0, 0xF2, 0x10, 0xAA, 0x12, 0xC2, 0xB1]
-CLA = [0x00, 0x00, 0x00, 0x01, 0x02, 0x03, 0x40, 0x4F, 0x80, 0x81, 0xC0, 0xA0, 0x0C, 0x10,
-       0x60, 0xFF]
+VALID_SW1 = {
+    0x61,
+    0x62,
+    0x63,
+    0x67,
+    0x68,
+    0x69,
+    0x6A,
+    0x6B,
+    0x6C,
+    0x6D,
+    0x6E,
+    0x6F,
+    0x90,
+    0x91,
+    0x98,
+}
+INS = [
+    0xA4,
+    0xB0,
+    0xD6,
+    0xB2,
+    0xDC,
+    0xA2,
+    0x20,
+    0x24,
+    0x26,
+    0x28,
+    0x2C,
+    0x04,
+    0x44,
+    0x88,
+    0x84,
+    0x70,
+    0xC0,
+    0xF2,
+    0x10,
+    0xAA,
+    0x12,
+    0xC2,
+    0xB1,
+]
+CLA = [
+    0x00,
+    0x00,
+    0x00,
+    0x01,
+    0x02,
+    0x03,
+    0x40,
+    0x4F,
+    0x80,
+    0x81,
+    0xC0,
+    0xA0,
+    0x0C,
+    0x10,
+    0x60,
+    0xFF,
+]
 P1 = [0x00, 0x01, 0x02, 0x03, 0x04, 0x08, 0x09, 0x80, 0x82, 0x83, 0x84, 0x86, 0x9E, 0xFF]
-P2 = [0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0A, 0x0C, 0x0E, 0x24, 0x44, 0x4C, 0x81,
-      0xF4, 0xFF]
+P2 = [
+    0x00,
+    0x01,
+    0x02,
+    0x03,
+    0x04,
+    0x05,
+    0x06,
+    0x0A,
+    0x0C,
+    0x0E,
+    0x24,
+    0x44,
+    0x4C,
+    0x81,
+    0xF4,
+    0xFF,
+]
 DATA = [
-    b"", b"\x3f\x00", b"\x2f\x00", b"\x2f\xe2", b"\x2f\x05", b"\x2f\x06", b"\x6f\x02",
-    b"\x6f\x03", b"\x6f\x04", b"\x6f\x06", b"\x6f\xad", b"\x7f\xff", b"\x7f\xff\x6f\x04",
-    AID, AID[:7],
-    b"1234\xff\xff\xff\xff", b"11111111", b"1234\xff\xff\xff\xff12345678",
-    b"123456781234\xff\xff\xff\xff", b"\xff" * 128, b"\x80\x03abc" + b"\xff" * 123,
+    b"",
+    b"\x3f\x00",
+    b"\x2f\x00",
+    b"\x2f\xe2",
+    b"\x2f\x05",
+    b"\x2f\x06",
+    b"\x6f\x02",
+    b"\x6f\x03",
+    b"\x6f\x04",
+    b"\x6f\x06",
+    b"\x6f\xad",
+    b"\x7f\xff",
+    b"\x7f\xff\x6f\x04",
+    AID,
+    AID[:7],
+    b"1234\xff\xff\xff\xff",
+    b"11111111",
+    b"1234\xff\xff\xff\xff12345678",
+    b"123456781234\xff\xff\xff\xff",
+    b"\xff" * 128,
+    b"\x80\x03abc" + b"\xff" * 123,
 ]
 
 
@@ -47,8 +133,9 @@ class GuardApp:
         self.state_changed = False
         self.decisions: list[tuple[str, int | None, bytes, bool]] = []
 
-    def check_update(self, ef_name: str, record: int | None, new_content: bytes,
-                     file_contents: FileContents) -> bool:
+    def check_update(
+        self, ef_name: str, record: int | None, new_content: bytes, file_contents: FileContents
+    ) -> bool:
         ok = sum(new_content) % 3 != 0
         if record is not None:
             records = file_contents(ef_name)
@@ -72,10 +159,14 @@ class GuardApp:
 
 @st.composite
 def structured(draw: st.DrawFn) -> bytes:
-    header = bytes([draw(st.sampled_from(CLA) | st.integers(0, 255)),
-                    draw(st.sampled_from(INS) | st.integers(0, 255)),
-                    draw(st.sampled_from(P1) | st.integers(0, 255)),
-                    draw(st.sampled_from(P2) | st.integers(0, 255))])
+    header = bytes(
+        [
+            draw(st.sampled_from(CLA) | st.integers(0, 255)),
+            draw(st.sampled_from(INS) | st.integers(0, 255)),
+            draw(st.sampled_from(P1) | st.integers(0, 255)),
+            draw(st.sampled_from(P2) | st.integers(0, 255)),
+        ]
+    )
     data = draw(st.sampled_from(DATA) | st.binary(max_size=260))
     le = draw(st.none() | st.integers(0, 255))
     body = b""
@@ -96,8 +187,10 @@ def updates(draw: st.DrawFn) -> bytes:
         data = draw(st.binary(min_size=1, max_size=20))
         return bytes([0x00, 0xD6, p1, draw(st.integers(0, 8)), len(data)]) + data
     p2 = draw(st.sampled_from([0x24, 0x04, 0x02, 0x03]))
-    record = draw(st.sampled_from([b"\xff" * 128, b"\x80\x03abc" + b"\xff" * 123])
-                  | st.binary(min_size=128, max_size=128))
+    record = draw(
+        st.sampled_from([b"\xff" * 128, b"\x80\x03abc" + b"\xff" * 123])
+        | st.binary(min_size=128, max_size=128)
+    )
     return bytes([0x00, 0xDC, draw(st.integers(0, 9)), p2, 0x80]) + record
 
 
@@ -107,8 +200,9 @@ STEP = st.one_of(APDU, APDU, APDU, st.sampled_from(["reset", "power_off", "power
 
 def make_card(t0: bool) -> tuple[Card, GuardApp]:
     app = GuardApp(AID)
-    card = Card.from_dict(card_dict(pins=DEMO_PINS), applications=[app],
-                          rng=lambda n: bytes(n), t0=t0)
+    card = Card.from_dict(
+        card_dict(pins=DEMO_PINS), applications=[app], rng=lambda n: bytes(n), t0=t0
+    )
     return card, app
 
 
@@ -126,14 +220,15 @@ def check_guard(before: dict[EF, Any], after: dict[EF, Any], decisions: list[Any
             continue
         approved = [d for d in decisions if d[0] == ef.name and d[3]]
         assert approved, f"{ef.name} changed without the guard's approval"
-        name, record, content, _ = approved[-1]
+        _, record, content, _ = approved[-1]
         if record is None:
             assert new == content
         else:
             assert new[record - 1] == content
             if not ef.cyclic:
                 assert [r for i, r in enumerate(new) if i != record - 1] == [
-                    r for i, r in enumerate(old) if i != record - 1]
+                    r for i, r in enumerate(old) if i != record - 1
+                ]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -142,8 +237,11 @@ def test_random_sequences_never_raise_and_honour_the_guard(t0: bool, steps: list
     card, app = make_card(t0)
     # unlock everything half of the time so that updates reach the guard
     if len(steps) % 2:
-        for h in ("002000010831323334FFFFFFFF", "0020000A083131313131313131",
-                  "00A4040C10" + AID.hex()):
+        for h in (
+            "002000010831323334FFFFFFFF",
+            "0020000A083131313131313131",
+            "00A4040C10" + AID.hex(),
+        ):
             card.process(bytes.fromhex(h))
     efs = _efs(card.adfs[0])
     for step in steps:

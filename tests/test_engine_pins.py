@@ -33,8 +33,12 @@ def card() -> Card:
 def test_pin_block_coding() -> None:
     assert encode_pin("1234") == b"1234\xff\xff\xff\xff"
     assert is_pin_block(b"12345678")
-    for bad in (b"123\xff\xff\xff\xff\xff", b"12a4\xff\xff\xff\xff", b"1234\xff\xff\xff1",
-                b"1234\xff\xff\xff"):
+    for bad in (
+        b"123\xff\xff\xff\xff\xff",
+        b"12a4\xff\xff\xff\xff",
+        b"1234\xff\xff\xff1",
+        b"1234\xff\xff\xff",
+    ):
         assert not is_pin_block(bad)
     with pytest.raises(ValueError):
         encode_pin("12")

@@ -42,7 +42,9 @@ def fcp(data: bytes) -> dict[int, bytes]:
     return tlvs(data[2:])
 
 
-def select_aid(card: Card, aid: str = AID_HEX, p2: str = "04", cla: str = "00") -> tuple[bytes, int]:
+def select_aid(
+    card: Card, aid: str = AID_HEX, p2: str = "04", cla: str = "00"
+) -> tuple[bytes, int]:
     return tx(card, f"{cla}A404{p2}{len(aid) // 2:02X}{aid}" + ("00" if p2 == "04" else ""))
 
 
@@ -128,7 +130,7 @@ def test_select_adf_by_aid_and_truncated_aid(card: Card) -> None:
     t = fcp(data)
     assert t[0x84] == AID
     assert 0x83 not in t and 0xC6 in t
-    assert select_aid(card, AID_HEX[:14]) [1] == 0x9000  # right-truncated (7 bytes)
+    assert select_aid(card, AID_HEX[:14])[1] == 0x9000  # right-truncated (7 bytes)
     assert select_aid(card, AID_HEX[:14], "0C") == (b"", 0x9000)
     assert select_aid(card, "A0000000871002")[1] == 0x6A82
     assert select_aid(card, AID_HEX + "00")[1] == 0x6700  # 17 bytes

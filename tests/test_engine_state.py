@@ -70,8 +70,10 @@ def test_round_trip_keeps_contents_lcsi_and_pin_state() -> None:
 def test_builder_sizes_contents_and_errors() -> None:
     d = card_dict(
         pins=DEMO_PINS,
-        sizes={"ADF.ISIM/EF.IMPU": {"records": 2, "record_length": 64},
-               "ADF.ISIM/EF.IMPI": {"size": 40}},
+        sizes={
+            "ADF.ISIM/EF.IMPU": {"records": 2, "record_length": 64},
+            "ADF.ISIM/EF.IMPI": {"size": 40},
+        },
         contents={"ADF.ISIM/EF.IMPU": [b"\x80\x01a"], "MF/EF.ICCID": bytes(10)},
         omit={"ADF.ISIM/EF.SMS"},
     )
@@ -88,11 +90,13 @@ def test_builder_sizes_contents_and_errors() -> None:
     # EF.ARR gets the layout's access rules
     arr = card.ef("ADF.ISIM/EF.ARR")
     assert arr.records[0].startswith(b"\x80\x01")
-    for bad in ({"contents": {"ADF.ISIM/EF.IMPI": bytes(200)}},
-                {"contents": {"ADF.ISIM/EF.NOPE": b""}},
-                {"contents": {"ADF.ISIM/EF.IMPU": [b""] * 9}},
-                {"sizes": {"ADF.ISIM/EF.IMPI": {"bytes": 3}}},
-                {"omit": ["X/Y"]}):
+    for bad in (
+        {"contents": {"ADF.ISIM/EF.IMPI": bytes(200)}},
+        {"contents": {"ADF.ISIM/EF.NOPE": b""}},
+        {"contents": {"ADF.ISIM/EF.IMPU": [b""] * 9}},
+        {"sizes": {"ADF.ISIM/EF.IMPI": {"bytes": 3}}},
+        {"omit": ["X/Y"]},
+    ):
         with pytest.raises(ValueError):
             card_dict(pins=DEMO_PINS, **bad)
 
@@ -112,13 +116,18 @@ def test_builder_sizes_contents_and_errors() -> None:
         lambda d: d["mf"]["files"][1].__setitem__("arr", {"file": "2F06", "record": 0}),
         lambda d: d["adfs"][0].__setitem__("aid", ""),
         lambda d: d["pins"]["01"].__setitem__("value", "12"),
+        lambda d: d["pins"]["01"].__setitem__("value", "12\u00e94"),
+        lambda d: d.pop("mf"),
+        lambda d: d["mf"]["files"][0].pop("content"),
+        lambda d: d["adfs"][0].__setitem__("files", [{"name": "EF.X"}]),
     ],
 )
 def test_from_dict_refuses_inconsistent_cards(mutate: Any) -> None:
     d = copy.deepcopy(card_dict(pins=DEMO_PINS))
     mutate(d)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as e:
         Card.from_dict(d)
+    assert "1234" not in str(e.value) and "\u00e9" not in str(e.value)
 
 
 def test_applications_attach_by_aid() -> None:
@@ -134,8 +143,15 @@ def test_state_changed_signalling() -> None:
     card = demo_card()
     assert card.state_changed is False
     serial = card.state_serial
-    for h in ("00A40004023F0000", "00A4000C022F00", "00B2010400", "80F2000000", PIN1,
-              "0070000001", "00200001"):
+    for h in (
+        "00A40004023F0000",
+        "00A4000C022F00",
+        "00B2010400",
+        "80F2000000",
+        PIN1,
+        "0070000001",
+        "00200001",
+    ):
         tx(card, h)
     assert card.state_changed is False and card.state_serial == serial
     tx(card, "002000010830303030FFFFFFFF")
@@ -157,8 +173,9 @@ class CountingApp:
         self.calls: list[tuple[int, int, bytes]] = []
         self.fail = fail
 
-    def check_update(self, ef_name: str, record: int | None, new_content: bytes,
-                     file_contents: FileContents) -> bool:
+    def check_update(
+        self, ef_name: str, record: int | None, new_content: bytes, file_contents: FileContents
+    ) -> bool:
         if self.fail:
             raise RuntimeError("guard broke")
         return True

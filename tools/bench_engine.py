@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from apdu.demo import demo_card  # noqa: E402
-from apdu.engine import Card  # noqa: E402
+from apdu.demo import demo_card
+from apdu.engine import Card
 
 ISIM_AID = "A0000000871004FFFFFFFF8907090000"
 

@@ -6,8 +6,14 @@ Each subcommand lives in its own module of this package and registers itself on 
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
+
+from isim.codecs.errors import CodecError
+from isim.errors import CardContentError, InputError, ProfileError
 
 # Exit codes shared by every subcommand (public contract).
 EXIT_OK = 0
@@ -24,6 +30,24 @@ SUBCOMMAND_MODULES = (
     "inspect",
     "trust_check",
 )
+
+
+@contextmanager
+def reporting(source: str, command: str) -> Iterator[None]:
+    """Turn the library's errors into one line each on stderr and the exit code:
+    a profile or card that breaks a rule or format -> 1, an unreadable input -> 2."""
+    try:
+        yield
+    except ProfileError as exc:
+        for p in exc.problems:
+            click.echo(f"{source}: {p.where}: {p.message}", err=True)
+        sys.exit(EXIT_VIOLATION)
+    except (CodecError, CardContentError) as exc:
+        click.echo(f"{source}: {exc}", err=True)
+        sys.exit(EXIT_VIOLATION)
+    except InputError as exc:
+        click.echo(f"isim {command}: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -11,10 +11,8 @@ import sys
 
 import click
 
-from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
-from isim.codecs.errors import CodecError
+from isim.cli import EXIT_OK, main, reporting
 from isim.contents import card_contents
-from isim.errors import InputError, ProfileError
 from isim.image import build_image, save_image
 from isim.profile import load_profile
 
@@ -26,19 +24,9 @@ from isim.profile import load_profile
 @click.option("--json", "as_json", is_flag=True, help="Print the EFs as JSON.")
 def build(profile: str, output: str | None, as_json: bool) -> None:
     """Encode every EF of the card described by PROFILE."""
-    try:
+    with reporting(profile, "build"):
         prof = load_profile(profile)
         contents = card_contents(prof)
-    except InputError as exc:
-        click.echo(f"{exc}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
-    except ProfileError as exc:
-        for p in exc.problems:
-            click.echo(f"{profile}: {p.where}: {p.message}", err=True)
-        sys.exit(EXIT_VIOLATION)
-    except CodecError as exc:
-        click.echo(f"{profile}: {exc}", err=True)
-        sys.exit(EXIT_VIOLATION)
     files = []
     for f in contents:
         data = f.data

@@ -16,11 +16,9 @@ import click
 
 from apdu.trace import mask_capdu, mask_rapdu
 from apdu.vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdTransport
-from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
-from isim.codecs.errors import CodecError
-from isim.emulator import Emulator, StateError
-from isim.errors import InputError, ProfileError
-from isim.image import ImageError, load_card_source
+from isim.cli import EXIT_BAD_INPUT, EXIT_OK, main, reporting
+from isim.emulator import Emulator
+from isim.image import load_card_source
 
 log = logging.getLogger("isim.emulate")
 
@@ -58,20 +56,9 @@ def emulate(source: str, state: str | None, vpcd: str | None, listen: str | None
         raise click.UsageError("--vpcd and --listen are exclusive")
     host, port = _hostport(listen or vpcd or f"{DEFAULT_HOST}:{DEFAULT_PORT}",
                            "--listen" if listen else "--vpcd")
-    try:
+    with reporting(source, "emulate"):
         emu = Emulator.open(load_card_source(source), state_path=Path(state) if state else None,
                             t0=t0, allow_rule_violations=unsafe)
-    except ProfileError as exc:
-        for p in exc.problems:
-            click.echo(f"{source}: {p.where}: {p.message}", err=True)
-        sys.exit(EXIT_VIOLATION)
-    except CodecError as exc:
-        click.echo(f"{source}: {exc}", err=True)
-        sys.exit(EXIT_VIOLATION)
-    except (InputError, StateError) as exc:
-        click.echo(f"isim emulate: {exc}", err=True)
-        sys.exit(EXIT_BAD_INPUT if not isinstance(exc, ImageError) or "rule" not in str(exc)
-                 else EXIT_VIOLATION)
     if unsafe:
         click.echo("isim emulate: WARNING: rule-breaking images allowed (validator testing)",
                    err=True)

@@ -90,9 +90,12 @@ class _RichProgress:
         )
         self._tasks: dict[str, Any] = {}
         self._start: dict[str, float] = {}
-        self._progress.start()
+        self._started = False
 
     def __call__(self, phase: str, done: int, total: int | None) -> None:
+        if not self._started:  # not before: worker processes are forked before the first call
+            self._progress.start()
+            self._started = True
         if phase not in self._tasks:
             self._tasks[phase] = self._progress.add_task(phase, total=total, rate="-")
             self._start[phase] = time.monotonic()
@@ -101,7 +104,8 @@ class _RichProgress:
         self._progress.update(self._tasks[phase], completed=done, total=total, rate=rate)
 
     def close(self) -> None:
-        self._progress.stop()
+        if self._started:
+            self._progress.stop()
 
 
 def _progress(enabled: bool) -> _PlainProgress | _RichProgress:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -46,18 +47,18 @@ class CardView:
     trust_domains: list[str]  # the configured IMS Trust Domain Name(s)
 
 
-def read_card(card: str) -> CardView:
+def read_card(card: str, trust_domains: Sequence[str] | None = None) -> CardView:
     """Read the home domain, P-CSCF records and trust domains of CARD.
 
-    Profiles go through `isim.profile.load_profile`. TODO(lead): card images (`isim.image`)
-    and `reader:N` (apdu.pcsc: READ BINARY EF.DOMAIN, READ RECORD EF.P-CSCF; the trust domains
-    then come from configuration, as a card does not store them) are not wired yet.
+    CARD is a profile (`isim.profile.load_profile`), a card image (read through the
+    in-process engine by `isim.inspect`, the same APDUs as a reader) or `reader:N` (a PC/SC
+    reader: index or name). `trust_domains` replaces the profile's or image's own; a card in
+    a reader does not store them, so `reader:N` needs them (TODO(lead): a `--trust-domain`
+    option passed here).
     """
-    if card.startswith("reader:"):
-        raise CannotDecide(f"{card}: reading a card in a PC/SC reader is not supported yet")
     path = Path(card)
-    if _is_card_image(path):
-        raise CannotDecide(f"{card}: card images are not supported yet; give the profile")
+    if card.startswith("reader:") or _image_file(path):
+        return _read_through_inspect(card, trust_domains)
     try:
         from isim.profile import load_profile
     except ImportError:
@@ -66,11 +67,50 @@ def read_card(card: str) -> CardView:
         profile = load_profile(path)
     except (IsimError, OSError, ValueError) as exc:  # InputError, ProfileError
         raise CannotDecide(f"{card}: cannot read the card: {exc}") from None
+    domains = trust_domains if trust_domains is not None else profile.trust_domains or []
     return CardView(
         home_domain=str(profile.domain),
         pcscf=[str(p) for p in profile.pcscf or []],
-        trust_domains=[str(t) for t in profile.trust_domains or []],
+        trust_domains=[str(t) for t in domains],
     )
+
+
+def _image_file(path: Path) -> bool:
+    """A card image: JSON with the image format anywhere (keys are sorted, so "format" comes
+    after the large "card" tree and `_is_card_image`'s 4 KiB head misses it)."""
+    from isim.image import FORMAT
+
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return False
+    return raw.lstrip()[:1] == b"{" and FORMAT.encode() in raw
+
+
+def _read_through_inspect(card: str, trust_domains: Sequence[str] | None) -> CardView:
+    from isim.inspect import CardUnreadable, image_source, inspect_source, reader_source
+    from isim.trust import FILE_DOMAIN
+
+    try:
+        if card.startswith("reader:"):
+            if trust_domains is None:
+                raise CannotDecide(f"{card}: a card does not store its IMS trust domains; "
+                                   "they must be configured")
+            name = card.removeprefix("reader:")
+            with reader_source(int(name) if name.isdigit() else name) as src:
+                ins = inspect_source(src, trust_domains)
+        else:
+            ins = inspect_source(image_source(Path(card)), trust_domains)
+    except CardUnreadable as exc:
+        raise CannotDecide(f"{card}: cannot read the card: {exc}") from None
+    values: dict[str, list[Any]] = {n: d.values for n, d in ins.decoded.items()}
+    domain = (values.get(FILE_DOMAIN) or [None])[0]
+    if not isinstance(domain, str):
+        problems = [str(f) for f in ins.findings if f.file == FILE_DOMAIN]
+        raise CannotDecide(f"{card}: no home network domain read from {FILE_DOMAIN}"
+                           + (f" ({'; '.join(problems)})" if problems else ""))
+    pcscf = [v.address for v in values.get("EF.P-CSCF", []) if v is not None and v.address]
+    return CardView(home_domain=domain, pcscf=pcscf, trust_domains=list(ins.trust_domains or []))
 
 
 def _is_card_image(path: Path) -> bool:

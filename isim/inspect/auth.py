@@ -77,11 +77,7 @@ class Authenticator:
 
     def unlock(self) -> bool:
         """Try the next untried secret; True when one was newly verified (retry the READ)."""
-        for secret in self.secrets:
-            if secret.state == "unused":
-                if self._verify(secret):
-                    return True
-        return False
+        return any(secret.state == "unused" and self._verify(secret) for secret in self.secrets)
 
     def missing_hint(self) -> str:
         given = {s.option for s in self.secrets}
@@ -100,7 +96,7 @@ class Authenticator:
             secret.state = "not needed"
             self._event("info", f"{secret.name} already verified or disabled: not presented")
             return False
-        if sw == SW_AUTH_METHOD_BLOCKED or sw == SW_VERIFICATION_FAILED:
+        if sw in (SW_AUTH_METHOD_BLOCKED, SW_VERIFICATION_FAILED):
             secret.state = "blocked"
             self._event("error", f"{secret.name} is blocked: not presented")
             return False

@@ -19,7 +19,7 @@ from apdu.sw import (
 from isim.codecs import ApplicationTemplate, CodecError, codec_for
 from isim.contents import ISIM_ADF
 
-from .auth import AuthEvent, Authenticator, Secret
+from .auth import Authenticator, AuthEvent, Secret
 from .fcp import FcpInfo, parse_fcp
 from .link import INS_READ_BINARY, INS_READ_RECORD, INS_SELECT, CardUnreadable, Link, Transmit
 
@@ -118,7 +118,7 @@ class _Reader:
                 return body, f"file larger than READ BINARY can address ({offset} bytes)"
             n = min(_MAX_CHUNK, limit - offset)
             data, sw = self._read(INS_READ_BINARY, offset >> 8, offset & 0xFF, n)
-            if sw == SW_OK or sw == SW_WARNING_END_OF_FILE:
+            if sw in (SW_OK, SW_WARNING_END_OF_FILE):
                 body += data
                 if sw == SW_WARNING_END_OF_FILE or not data:
                     if size is not None:

@@ -166,6 +166,7 @@ def personalize(options: RunOptions, progress: Progress | None = None) -> Summar
         transport = TRANSPORT_MODE if key else None
         if staging is None:
             done = _encode_only(executor, chunks, cards, progress)
+            summary = _summary(options, batch, template, check, done, start, transport)
         else:
             with staging:
                 done = _write(executor, chunks, staging.path, cards, key, progress)
@@ -183,7 +184,8 @@ def personalize(options: RunOptions, progress: Progress | None = None) -> Summar
         executor.close(abort=True)
         raise
     executor.close()
-    return _summary(options, batch, template, check, done, start, transport)
+    check.problems.close()
+    return summary
 
 
 def _summary(options: RunOptions, batch: Batch, template: Template, check: Validation,

@@ -110,13 +110,19 @@ def personalize_card(card: PcscCard, profile: Profile) -> int:
 
 
 def _reader_name(reader: int | str) -> str:
+    """The full PC/SC name of a reader given by index, name or unique part of a name."""
     names = list_readers()
     if isinstance(reader, int) or reader.isdigit():
         n = int(reader)
         if not 0 <= n < len(names):
             raise ReaderError(f"no reader number {n} ({len(names)} readers)")
         return names[n]
-    return reader
+    if reader in names:
+        return reader
+    matches = [name for name in names if reader.lower() in name.lower()]
+    if len(matches) != 1:
+        raise ReaderError(f"{reader!r} names {len(matches)} of the readers {names}")
+    return matches[0]
 
 
 def _wait(reader: str, present: bool, timeout: float | None) -> None:

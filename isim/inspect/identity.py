@@ -1,0 +1,73 @@
+"""IMPI / IMPU / DOMAIN: consistency with each other and the trust-domain rule (`isim.trust`).
+
+* The rule (errors): `isim.trust.check_identities` on what the card holds. Values that did
+  not decode are left out (their format error is reported already), and "at least one IMPU"
+  is only judged when every IMPU record was read and decoded.
+* IMPI realm different from the home network domain: a warning (real test profiles do it).
+* An IMPU host different from the home domain is not reported: operators register public
+  identities under other domains, and the rule already bounds every host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from isim import trust
+
+from .findings import ERROR, WARNING, Finding
+
+if TYPE_CHECKING:
+    from .checks import DecodedEF
+    from .reader import CardRead
+
+__all__ = ["identity_findings"]
+
+
+def _single(decoded: dict[str, DecodedEF], name: str) -> Any:
+    ef = decoded.get(name)
+    if ef is None or not ef.values:
+        return None
+    return ef.values[0]
+
+
+def _realm_finding(impi: Any, domain: Any) -> list[Finding]:
+    if not isinstance(impi, str) or not isinstance(domain, str):
+        return []
+    try:
+        realm = trust.normalize_domain(trust.nai_realm(impi))
+        home = trust.normalize_domain(domain)
+    except trust.DomainError:
+        return []  # not a name: the rule check says why
+    if realm == home:
+        return []
+    return [Finding(WARNING, "identities", trust.FILE_IMPI, None,
+                    f"IMPI realm {realm!r} differs from the home network domain {home!r} "
+                    f"({trust.FILE_DOMAIN})")]
+
+
+def _rule_findings(decoded: dict[str, DecodedEF], impi: Any, domain: Any,
+                   trust_domains: Sequence[str] | None) -> list[Finding]:
+    if trust_domains is None:
+        return [Finding(ERROR, "rule", None, None,
+                        "trust-domain rule not checked: give --trust-domain (a card does not "
+                        "store its trust domains)")]
+    impu = decoded.get(trust.FILE_IMPU)
+    impus = [v if isinstance(v, str) else None for v in (impu.values if impu else [])]
+    judge_count = impu is not None and impu.complete
+    out = []
+    for v in trust.check_identities(impi if isinstance(impi, str) else None, impus,
+                                    domain if isinstance(domain, str) else None,
+                                    list(trust_domains)):
+        if v.file == trust.FILE_IMPU and v.record is None and not v.value and not judge_count:
+            continue  # "at least one IMPU" cannot be judged on a partly read EF.IMPU
+        message = f"{v.value!r}: {v.reason}" if v.value else v.reason
+        out.append(Finding(ERROR, "rule", v.file, v.record, message))
+    return out
+
+
+def identity_findings(card: CardRead, decoded: dict[str, DecodedEF],
+                      trust_domains: Sequence[str] | None) -> list[Finding]:
+    impi = _single(decoded, trust.FILE_IMPI)
+    domain = _single(decoded, trust.FILE_DOMAIN)
+    return _realm_finding(impi, domain) + _rule_findings(decoded, impi, domain, trust_domains)
