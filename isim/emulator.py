@@ -8,6 +8,9 @@ the response. A SIGKILL at any moment leaves the state before or after the last 
 
 from __future__ import annotations
 
+import contextlib
+import glob
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +64,25 @@ def image_identity_problems(image: CardImage) -> list[str]:
     return problems + [str(v) for v in violations]
 
 
+def remove_stale_temp_files(state_path: Path) -> None:
+    """Delete the temp files (`.NAME.tmp-PID`, isim.fileio.atomic_write) that a process
+    killed in the middle of a save left next to the state file: they hold keys and would
+    pile up, one per crash. Files of a process still alive are left alone."""
+    for tmp in state_path.parent.glob(f".{glob.escape(state_path.name)}.tmp-*"):
+        pid = tmp.name.rpartition("-")[2]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # alive (or the PID was reused): not ours to delete
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError):
+            continue
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
 class StateError(InputError):
     """A state file that cannot be used: corrupt, or another card's."""
 
@@ -110,8 +132,10 @@ class Emulator:
                     + "; ".join(problems)
                 )
         emu = cls(image, Path(state_path) if state_path else None, t0)
-        if emu.state_path is not None and not emu.state_path.exists():
-            save_image(emu.state_path, image)
+        if emu.state_path is not None:
+            remove_stale_temp_files(emu.state_path)
+            if not emu.state_path.exists():
+                save_image(emu.state_path, image)
         return emu
 
     def after_command(self, capdu: bytes, rapdu: bytes) -> None:

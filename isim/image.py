@@ -58,9 +58,9 @@ class CardImage:
         return {"format": FORMAT, "iccid": self.iccid, "card": self.card, "isim": self.isim}
 
     def to_json(self) -> bytes:
-        body = self._body()
+        body = self._body()  # "format" first: `is_card_image` reads only the head
         body["sha256"] = _digest(body)
-        return json.dumps(body, indent=1, sort_keys=True).encode("utf-8") + b"\n"
+        return json.dumps(body, indent=1).encode("utf-8") + b"\n"
 
     @classmethod
     def from_json(cls, raw: bytes, *, source: str = "image") -> CardImage:
@@ -182,17 +182,23 @@ def load_image(path: Path) -> CardImage:
     return CardImage.from_json(raw, source=str(path))
 
 
+def is_card_image(path: str | Path) -> bool:
+    """A card image or state file (JSON announcing FORMAT), as opposed to a profile."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(256)
+    except OSError:
+        return False
+    return head.lstrip()[:1] == b"{" and FORMAT.encode() in head
+
+
 def load_card_source(path: str | Path) -> CardImage:
     """A card image (or state file), or a profile built into one (the format is detected).
     Raises InputError when unreadable, ProfileError / CodecError when a profile is invalid."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise ImageError(f"cannot read ({exc.strerror})", source=str(path)) from None
-    # The whole file: to_json sorts keys, so "format" comes after the (large) "card" tree.
-    if raw.lstrip()[:1] == b"{" and b'"format"' in raw and FORMAT.encode() in raw:
-        return CardImage.from_json(raw, source=str(path))
+    if not Path(path).exists():
+        raise ImageError("no such file", source=str(path))
+    if is_card_image(path):
+        return load_image(Path(path))
     return build_image(load_profile(path))
 
 

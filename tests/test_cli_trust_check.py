@@ -28,19 +28,18 @@ def pki() -> PKI:
 
 
 @pytest.fixture
-def card(monkeypatch: pytest.MonkeyPatch) -> str:
-    """A card whose first P-CSCF record is an IP address and the second the FQDN.
-
-    The card-reading function is replaced: profile/image loading belongs to other modules.
-    """
-    seen: list[str] = []
-
-    def fake_read_card(spec: str) -> tc.CardView:
-        seen.append(spec)
-        return CARD
-
-    monkeypatch.setattr(tc, "read_card", fake_read_card)
-    return "card.yaml"
+def card(tmp_path: Path) -> str:
+    """A real profile whose first P-CSCF record is an IP address and the second the FQDN."""
+    path = tmp_path / "card.yaml"
+    path.write_text(
+        f"trust_domains: {TRUST}\n"
+        "iccid: '8988211000000430010'\nimsi: '001010123456789'\n"
+        f"pcscf: ['10.0.0.1', '{PCSCF}']\n"
+        "k: 465b5ce8b199b49faa5f0a2ee238a6bc\nopc: cd63cb71954a9f4e48a5994e37a02baf\n",
+        encoding="utf-8",
+    )
+    assert tc.read_card(str(path)) == CARD
+    return str(path)
 
 
 @pytest.fixture
@@ -159,13 +158,12 @@ def test_chain_and_connect_exclusive(tmp_path: Path, pki: PKI, card: str, roots:
     assert invoke(card, "--roots", str(roots)).exit_code == EXIT_BAD_INPUT
 
 
-def test_card_without_fqdn_pcscf(
-    tmp_path: Path, pki: PKI, roots: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    view = tc.CardView(home_domain=HOME, pcscf=["10.0.0.1"], trust_domains=TRUST)
-    monkeypatch.setattr(tc, "read_card", lambda spec: view)
+def test_card_without_fqdn_pcscf(tmp_path: Path, pki: PKI, card: str, roots: Path) -> None:
+    only_ip = Path(card).read_text().replace(f", '{PCSCF}'", "")
+    assert PCSCF not in only_ip
+    Path(card).write_text(only_ip)
     chain = write_pem(tmp_path / "chain.pem", pki.leaf(dns=[PCSCF]))
-    result = invoke("card.yaml", "--chain", str(chain), "--roots", str(roots))
+    result = invoke(card, "--chain", str(chain), "--roots", str(roots))
     assert result.exit_code == EXIT_BAD_INPUT
     assert "--pcscf" in result.output
 

@@ -28,10 +28,9 @@ from cryptography import x509
 
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
 from isim.errors import IsimError
+from isim.image import is_card_image
 from isim.tlscheck import TrustReport, check_pcscf, fetch_chain, load_pem_chain
 from isim.trust import DomainError, normalize_domain
-
-CARD_IMAGE_FORMAT = "isim-card-image/"
 
 
 class CannotDecide(Exception):
@@ -52,12 +51,11 @@ def read_card(card: str, trust_domains: Sequence[str] | None = None) -> CardView
 
     CARD is a profile (`isim.profile.load_profile`), a card image (read through the
     in-process engine by `isim.inspect`, the same APDUs as a reader) or `reader:N` (a PC/SC
-    reader: index or name). `trust_domains` replaces the profile's or image's own; a card in
-    a reader does not store them, so `reader:N` needs them (TODO(lead): a `--trust-domain`
-    option passed here).
+    reader: index or name). `trust_domains` (`--trust-domain`) replaces the profile's or
+    image's own; a card in a reader does not store them, so `reader:N` needs them.
     """
     path = Path(card)
-    if card.startswith("reader:") or _image_file(path):
+    if card.startswith("reader:") or is_card_image(path):
         return _read_through_inspect(card, trust_domains)
     try:
         from isim.profile import load_profile
@@ -73,18 +71,6 @@ def read_card(card: str, trust_domains: Sequence[str] | None = None) -> CardView
         pcscf=[str(p) for p in profile.pcscf or []],
         trust_domains=[str(t) for t in domains],
     )
-
-
-def _image_file(path: Path) -> bool:
-    """A card image: JSON with the image format anywhere (keys are sorted, so "format" comes
-    after the large "card" tree and `_is_card_image`'s 4 KiB head misses it)."""
-    from isim.image import FORMAT
-
-    try:
-        raw = path.read_bytes()
-    except OSError:
-        return False
-    return raw.lstrip()[:1] == b"{" and FORMAT.encode() in raw
 
 
 def _read_through_inspect(card: str, trust_domains: Sequence[str] | None) -> CardView:
@@ -111,16 +97,6 @@ def _read_through_inspect(card: str, trust_domains: Sequence[str] | None) -> Car
                            + (f" ({'; '.join(problems)})" if problems else ""))
     pcscf = [v.address for v in values.get("EF.P-CSCF", []) if v is not None and v.address]
     return CardView(home_domain=domain, pcscf=pcscf, trust_domains=list(ins.trust_domains or []))
-
-
-def _is_card_image(path: Path) -> bool:
-    """A JSON card image announces itself with `"format": "isim-card-image/N"`."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(4096)
-    except OSError:
-        return False
-    return CARD_IMAGE_FORMAT.encode() in head
 
 
 def first_fqdn(records: list[str]) -> str | None:
@@ -185,9 +161,10 @@ def evaluate(
     pcscf: str | None,
     realm: str | None,
     timeout: float,
+    trust_domains: Sequence[str] | None = None,
 ) -> tuple[TrustReport, str]:
     """Everything but output; returns the report and where the chain came from."""
-    view = read_card(card)
+    view = read_card(card, trust_domains or None)
     roots = _read_pem(roots_path, "roots")
     dialled = _dialled_name(pcscf, view)
     if chain_path is not None:
@@ -235,6 +212,9 @@ def _fail(message: str, as_json: bool) -> NoReturn:
               help="Digest realm of the 401 challenge (not given: realm check skipped).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               help="Seconds for --connect.")
+@click.option("--trust-domain", "trust_domains", multiple=True, metavar="D",
+              help="IMS Trust Domain Name (repeatable); replaces the card's own, and is "
+                   "required for reader:N since a card does not store them.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def trust_check(
     card: str,
@@ -244,13 +224,16 @@ def trust_check(
     pcscf: str | None,
     realm: str | None,
     timeout: float,
+    trust_domains: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Decide whether the UE should trust a P-CSCF's TLS certificate (TS 33.203 Annex F)."""
     if (chain_path is None) == (connect is None):
         raise click.UsageError("give exactly one of --chain PEM or --connect HOST:PORT")
     try:
-        report, source = evaluate(card, chain_path, connect, roots_path, pcscf, realm, timeout)
+        report, source = evaluate(
+            card, chain_path, connect, roots_path, pcscf, realm, timeout, trust_domains
+        )
     except CannotDecide as exc:
         _fail(str(exc), as_json)
     if as_json:
