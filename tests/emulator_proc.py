@@ -59,7 +59,7 @@ class EmulatorProcess:
             argv.append("--t0")
         self.argv = isim_argv(*argv, *extra)
         self.env = isim_env(env)
-        self._log = tempfile.TemporaryFile()  # no pipe: a chatty child never blocks
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close(); no pipe to fill
         self.proc: subprocess.Popen[bytes] | None = None
 
     # -- life cycle --------------------------------------------------------------------

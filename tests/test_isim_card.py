@@ -279,7 +279,7 @@ def test_pin1_enabled_protects_reads_and_authenticate() -> None:
     assert tx(emu, SET1_APDU)[1] == 0x6982
     assert tx(emu, "0020000108" + b"9999".hex() + "FFFFFFFF")[1] == 0x63C2
     ok(emu, VERIFY_PIN1)
-    assert decode("EF.IMPI", read_binary(emu)) == "001010123456789@ims.mnc001.mcc001.3gppnetwork.org"
+    assert decode("EF.IMPI", read_binary(emu)) == _alice_profile().impi
     assert ok(emu, SET1_APDU).hex() == SET1_RESPONSE
 
 

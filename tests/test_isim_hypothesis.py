@@ -24,7 +24,8 @@ VALID_SW1 = frozenset({0x61, 0x62, 0x63, 0x67, 0x68, 0x69, 0x6A, 0x6B, 0x6C, 0x6
                        0x90, 0x91, 0x98})
 DATA_SW1 = frozenset({0x61, 0x62, 0x63, 0x90, 0x91, 0x98})
 VERIFY_ADM1 = bytes.fromhex("0020000A08") + b"12345678"
-FIDS = ["6F02", "6F03", "6F04", "6F02", "6F03", "6F04", "6FD5", "6F07", "6F09", "2F00", "2FE2", "3F00", "7FFF"]
+FIDS = ["6F02", "6F03", "6F04", "6F02", "6F03", "6F04", "6FD5", "6F07", "6F09", "2F00", "2FE2",
+        "3F00", "7FFF"]
 DOMAINS = ["ims.example.com", "3gppnetwork.org", "ims.mnc001.mcc001.3gppnetwork.org",
            "IMS.Example.COM", "evil.example.net", "example.com", "3gppnetwork.org.evil.com",
            "xn--bcher-kva.example", "ims.example.com.", "a..b", "", "localhost", "192.0.2.1"]

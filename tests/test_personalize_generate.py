@@ -11,10 +11,14 @@ from isim.personalize.generate import (
     Generators,
     NumberRange,
     luhn_digit,
-    luhn_valid,
     random_digits,
 )
 from isim.profile import profile_from_mapping
+
+
+def luhn_valid(number: str) -> bool:
+    return len(number) >= 2 and number.isascii() and number.isdigit() and (
+        luhn_digit(number[:-1]) == number[-1])
 
 # ICCIDs with known check digits (ITU-T E.118 examples and pySim's test card).
 KNOWN = [

@@ -211,12 +211,12 @@ def _start(args: list[str | Path]) -> subprocess.Popen[bytes]:
 
 
 def _wait_partial(parent: Path, proc: subprocess.Popen[bytes], out: Path) -> Path:
+    partial = parent / f".{out.name}.partial-{proc.pid}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        partials = [p for p in parent.iterdir() if p.is_dir() and ".partial-" in p.name]
-        if partials and len(list((partials[0] / "images").iterdir())) > 50:
+        if partial.is_dir() and len(list((partial / "images").iterdir())) > 50:
             assert not out.exists()  # the final directory never exists half-written
-            return partials[0]
+            return partial
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.05)
     raise AssertionError("the run never started writing")

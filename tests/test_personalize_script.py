@@ -7,9 +7,10 @@ import re
 import pytest
 
 from apdu.layout import layout
+from apdu.pins import encode_pin
 from isim.contents import card_contents
 from isim.image import build_image, make_card
-from isim.personalize.card import card_output, card_script, pin_block
+from isim.personalize.card import card_output, card_script
 from isim.personalize.script import Command, _block, check_log, render_scriptor
 from isim.profile import Profile, profile_from_mapping
 
@@ -47,7 +48,7 @@ def test_script_is_scriptor_safe_and_complete() -> None:
     refs = layout().key_references
     assert apdus[0] == bytes.fromhex("00A4000C023F00")  # SELECT MF, no response data
     assert apdus[1] == bytes([0, 0x20, 0, refs["ADM1"], 8]) + b"88888888"
-    assert apdus[2] == bytes([0, 0x20, 0, refs["PIN1"], 8]) + pin_block("2468")
+    assert apdus[2] == bytes([0, 0x20, 0, refs["PIN1"], 8]) + encode_pin("2468")
     contents = card_contents(p)
     ins = [a[1] for a in apdus]
     updates = ins.count(0xD6) + ins.count(0xDC)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from apdu.layout import layout
+from apdu.pins import encode_pin
 from isim.contents import CardContents, card_contents
 from isim.image import build_image
 from isim.profile import Profile
@@ -12,10 +13,7 @@ from isim.profile import Profile
 from .hss import HssRecord
 from .script import Script, personalization_commands, render_scriptor
 
-__all__ = ["CardOutput", "card_output", "card_script", "pin_block"]
-
-PIN_BLOCK = 8  # VERIFY data: the PIN in ASCII, padded with FF to 8 bytes (TS 102 221 9.5.2)
-
+__all__ = ["CardOutput", "card_output", "card_script"]
 
 @dataclass(frozen=True)
 class CardOutput:
@@ -25,14 +23,10 @@ class CardOutput:
     hss: HssRecord
 
 
-def pin_block(pin: str) -> bytes:
-    return pin.encode("ascii").ljust(PIN_BLOCK, b"\xff")
-
-
 def card_script(profile: Profile, contents: CardContents | None = None) -> Script:
     """The APDUs (writes, then read-back) that personalize a card to `profile`."""
     refs = layout().key_references
-    pin1 = (refs["PIN1"], pin_block(profile.pin1)) if profile.pin1_enabled else None
+    pin1 = (refs["PIN1"], encode_pin(profile.pin1)) if profile.pin1_enabled else None
     return personalization_commands(
         contents or card_contents(profile), adm1=(refs["ADM1"], profile.adm1), pin1=pin1
     )

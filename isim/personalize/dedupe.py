@@ -1,7 +1,9 @@
 """Duplicate ICCIDs and IMSIs in a batch of up to millions of rows, in little memory.
 
 Each value is kept as a 64-bit integer in an `array` (8 bytes a row, not a Python object),
-next to the row number (4 bytes). A digit string of n digits is stored in the array of
+next to the row number (4 bytes), spread over BUCKETS arrays by value; at the end of the pass
+the buckets are searched one at a time, so the transient Python objects are those of one
+bucket (1/64 of the batch). A digit string of n digits is stored in the array of
 length n as `int(digits)`, so leading zeros stay significant ("0012" and "12" differ). An
 ICCID's Luhn digit is dropped first (it follows from the other digits, and validation has
 checked it), which keeps 20-digit ICCIDs below 2**64.
@@ -9,7 +11,6 @@ checked it), which keeps 20-digit ICCIDs below 2**64.
 
 from __future__ import annotations
 
-import itertools
 from array import array
 from dataclasses import dataclass, field
 
@@ -26,36 +27,39 @@ class Duplicate:
     others: tuple[int, ...]
 
 
+BUCKETS = 64  # the end-of-pass search holds Python objects for one bucket at a time
+
+
 @dataclass
 class _Column:
     name: str
     drop_last: bool
-    values: dict[int, array] = field(default_factory=dict)  # digit count -> values
-    rows: dict[int, array] = field(default_factory=dict)  # digit count -> row numbers
+    # (digit count, value % BUCKETS) -> values, and the row numbers alongside
+    values: dict[tuple[int, int], array] = field(default_factory=dict)
+    rows: dict[tuple[int, int], array] = field(default_factory=dict)
 
     def add(self, digits: str, row: int) -> None:
         if self.drop_last:
             digits = digits[:-1]
-        n = len(digits)
-        if n not in self.values:
-            self.values[n] = array("Q")
-            self.rows[n] = array("I")
-        self.values[n].append(int(digits))
-        self.rows[n].append(row)
+        value = int(digits)
+        key = (len(digits), value % BUCKETS)
+        if key not in self.values:
+            self.values[key] = array("Q")
+            self.rows[key] = array("I")
+        self.values[key].append(value)
+        self.rows[key].append(row)
 
     def duplicates(self) -> list[Duplicate]:
         out: list[Duplicate] = []
-        for n, values in self.values.items():
-            ordered = sorted(values)  # transient: one column and one length at a time
-            repeated = {a for a, b in itertools.pairwise(ordered) if a == b}
-            del ordered
-            if not repeated:
-                continue
-            groups: dict[int, list[int]] = {}
-            for value, row in zip(values, self.rows[n], strict=True):
-                if value in repeated:
-                    groups.setdefault(value, []).append(row)
-            for rows in groups.values():
+        for key, values in self.values.items():
+            seen: dict[int, int] = {}
+            repeated: dict[int, list[int]] = {}
+            for value, row in zip(values, self.rows[key], strict=True):
+                first = seen.setdefault(value, row)
+                if first != row:
+                    repeated.setdefault(value, [first]).append(row)
+            del seen
+            for rows in repeated.values():
                 out.extend(
                     Duplicate(self.name, row, tuple(r for r in rows if r != row)) for row in rows
                 )

@@ -31,7 +31,6 @@ __all__ = [
     "Generators",
     "NumberRange",
     "luhn_digit",
-    "luhn_valid",
     "random_digits",
 ]
 
@@ -58,16 +57,6 @@ def luhn_digit(body: str) -> str:
                 d -= 9
         total += d
     return str((10 - total % 10) % 10)
-
-
-def luhn_valid(number: str) -> bool:
-    """True when the last digit of `number` is the Luhn digit of the rest."""
-    return (
-        len(number) >= 2
-        and number.isascii()
-        and number.isdigit()
-        and luhn_digit(number[:-1]) == number[-1]
-    )
 
 
 def random_digits(n: int) -> str:

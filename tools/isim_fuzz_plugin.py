@@ -1,0 +1,90 @@
+"""The ISIM plugged into tools/fuzz_engine.py (its --card / --check hooks).
+
+    python tools/fuzz_engine.py --card tools.isim_fuzz_plugin:isim_card \\
+                                --check tools.isim_fuzz_plugin:isim_check [-n 1000000]
+
+`isim_card()` is the alice card (examples/alice.yaml) with the ISIM application attached,
+its ADM1 set to "11111111" and PIN1 "1234": the keys the fuzzer's corpus presents, so
+random writes reach the trust-rule guard of EF.IMPI / EF.IMPU / EF.DOMAIN.
+`isim_check(card)` decodes those three EFs and reports any rule or format violation (only
+when the card's persistent state changed since the last check).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from apdu.engine import Card  # noqa: E402
+from isim import trust  # noqa: E402
+from isim.codecs import codec_for  # noqa: E402
+from isim.codecs.errors import CodecError  # noqa: E402
+from isim.image import CardImage, build_image, make_card  # noqa: E402
+from isim.profile import load_profile  # noqa: E402
+
+__all__ = ["identity_problems", "isim_card", "isim_check"]
+
+FUZZ_ADM1 = b"11111111"  # apdu.demo's ADM1, presented by fuzz_engine's corpus
+
+
+@functools.cache
+def _image() -> CardImage:
+    profile = load_profile(ROOT / "examples" / "alice.yaml")
+    return build_image(dataclasses.replace(profile, adm1=FUZZ_ADM1))
+
+
+def isim_card() -> Card:
+    """A fresh alice card with the ISIM attached (fuzz_engine --card)."""
+    image = _image()
+    card, _app = make_card(CardImage(image.iccid, copy.deepcopy(image.card), image.isim))
+    return card
+
+
+def identity_problems(card: Card) -> list[str]:
+    """Trust-rule and format problems of the card's IMPI, IMPUs and home domain."""
+    image = _image()
+    adf = card.adf(bytes.fromhex(image.isim["aid"]))
+    problems: list[str] = []
+    values: dict[str, list[str | None]] = {}
+    for name in ("EF.IMPI", "EF.IMPU", "EF.DOMAIN"):
+        ef = Card.find_in(adf, name)
+        if ef is None:
+            problems.append(f"{name}: missing")
+            values[name] = [None]
+            continue
+        content = ef.content()
+        chunks = content if isinstance(content, list) else [content]
+        decoded: list[str | None] = []
+        for chunk in chunks:
+            try:
+                decoded.append(codec_for(name).decode_detailed(bytes(chunk)).value)
+            except CodecError as exc:
+                problems.append(f"{name}: {exc}")
+                decoded.append(None)
+        values[name] = decoded
+    for name in ("EF.IMPI", "EF.DOMAIN"):
+        if not values[name][0]:
+            problems.append(f"{name}: empty")
+    violations = trust.check_identities(values["EF.IMPI"][0], values["EF.IMPU"],
+                                        values["EF.DOMAIN"][0], image.isim["trust_domains"])
+    return problems + [str(v) for v in violations]
+
+
+_checked: tuple[int, int] = (0, -1)  # (id of the card, state_serial) last checked
+
+
+def isim_check(card: Card) -> list[str]:
+    """fuzz_engine --check: the rule holds after every APDU (re-checked on state change)."""
+    global _checked
+    key = (id(card), card.state_serial)
+    if key == _checked:
+        return []
+    _checked = key
+    return identity_problems(card)
