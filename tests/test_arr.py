@@ -2,45 +2,19 @@
 
 from __future__ import annotations
 
-import functools
-import operator
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import access_rules
 
 from apdu import arr
-from apdu.arr import ALWAYS, NEVER, AccessMode, AccessRule, ArrError, key
+from apdu.arr import NEVER, AccessMode, AccessRule, ArrError, key
 from apdu.layout import layout
 from isim.codecs.tlv import compiled
 
 H = bytes.fromhex
 # digest 1.2: record 1 of a real ISIM card's EF.ARR
 REAL_CARD = H("800103A406830101950108800118A40683010A9501088401D4A40683010A950108")
-
-
-def access_rules() -> st.SearchStrategy[AccessRule]:
-    """Random rules, conditions normalised the way decoding builds them."""
-    keys = st.sampled_from([0x01, 0x02, 0x0A, 0x0B, 0x11, 0x81, 0x8A])
-    alternative = st.frozensets(keys, min_size=1, max_size=3)
-    condition = st.one_of(
-        st.just(ALWAYS),
-        st.just(NEVER),
-        st.lists(alternative, min_size=1, max_size=3).map(
-            lambda alts: functools.reduce(operator.or_, (key(*alt) for alt in alts))
-        ),
-    )
-    byte = st.integers(0, 255)
-    mode = st.one_of(
-        st.builds(AccessMode, am_byte=byte),
-        st.builds(AccessMode, ins=byte),
-        st.builds(
-            AccessMode, cla=st.none() | byte, ins=byte, p1=st.none() | byte, p2=st.none() | byte
-        ),
-    )
-    return st.lists(st.tuples(mode, condition), min_size=1, max_size=4).map(
-        lambda rules: AccessRule(tuple(rules))
-    )
 
 
 def test_real_card_record() -> None:

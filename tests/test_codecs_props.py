@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from strategies import access_rules
 
 from apdu.layout import EFSpec, layout
 from isim.codecs import (
@@ -41,12 +42,6 @@ short_text = st.text(max_size=12)
 
 def _no_trailing_ff(max_size: int) -> st.SearchStrategy[bytes]:
     return st.binary(max_size=max_size).map(lambda b: b.rstrip(b"\xff"))
-
-
-def _arr_rule() -> st.SearchStrategy[Any]:
-    from test_arr import access_rules  # the ARR strategy lives with the ARR tests
-
-    return access_rules()
 
 
 def _xcap_part() -> st.SearchStrategy[XcapPolicyPart]:
@@ -112,7 +107,7 @@ STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
     "pl": st.lists(
         st.text("abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=2), min_size=1, max_size=5
     ).map(tuple),
-    "arr": st.deferred(_arr_rule),
+    "arr": access_rules(),
 }
 
 # Codecs whose content is a single top-level TLV: any truncation must be rejected.

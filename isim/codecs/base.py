@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
-import asn1tools
 import construct
 
 from apdu.layout import EFSpec
@@ -23,13 +22,13 @@ __all__ = ["Codec", "Decoded", "hex_bytes"]
 
 _FF = 0xFF
 # Exceptions a subclass may raise on bad input; the base turns them into CodecError.
+# (asn1tools errors are turned into CodecError where asn1tools is called: codecs/tlv.py.)
 _INPUT_ERRORS = (
     ValueError,
     IndexError,
     KeyError,
     TypeError,
     OverflowError,
-    asn1tools.Error,
     construct.ConstructError,
 )
 

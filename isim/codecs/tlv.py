@@ -11,8 +11,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import asn1tools
-
 import specs
 
 from .errors import CodecError
@@ -35,8 +33,17 @@ PADDING = 0xFF
 @cache
 def compiled() -> Any:
     """The ISIM and UICC ASN.1 modules compiled for BER (once per process)."""
+    import asn1tools  # imported on first use: it costs ~150 ms, the fast paths never need it
+
     files = [str(specs.path("isim.asn")), str(specs.path("uicc.asn"))]
     return asn1tools.compile_files(files, "ber")
+
+
+def _asn1_error() -> type[Exception]:
+    """asn1tools' base exception (asn1tools is loaded whenever one can be raised)."""
+    import asn1tools
+
+    return asn1tools.Error
 
 
 def ber_length(n: int) -> bytes:
@@ -135,7 +142,7 @@ def decode_type(ef: str, type_name: str, data: bytes) -> tuple[Any, int]:
     """Decode one ASN.1 value at the start of `data`: (value, bytes consumed)."""
     try:
         return compiled().decode_with_length(type_name, bytes(data))
-    except (asn1tools.Error, ValueError, IndexError, TypeError, KeyError) as exc:
+    except (_asn1_error(), ValueError, IndexError, TypeError, KeyError) as exc:
         raise CodecError(ef, _problem(exc)) from None
     except RecursionError:
         raise CodecError(ef, "malformed TLV: templates nested too deeply") from None
@@ -144,7 +151,7 @@ def decode_type(ef: str, type_name: str, data: bytes) -> tuple[Any, int]:
 def encode_type(ef: str, type_name: str, value: Any) -> bytes:
     try:
         return bytes(compiled().encode(type_name, value))
-    except (asn1tools.Error, ValueError, TypeError, KeyError) as exc:
+    except (_asn1_error(), ValueError, TypeError, KeyError) as exc:
         raise CodecError(ef, f"cannot encode: {exc}") from None
 
 
