@@ -8,7 +8,7 @@ start from `card_contents(profile)`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -120,7 +120,7 @@ def _records(spec: EFSpec, encoded: list[bytes]) -> tuple[bytes, ...]:
 
 
 def _dir_records(spec: EFSpec, label: str) -> tuple[bytes, ...]:
-    codec = codec_for(spec.name)
+    codec = codec_for(spec)
     apps = layout().applications
     encoded = [
         codec.encode(
@@ -131,39 +131,45 @@ def _dir_records(spec: EFSpec, label: str) -> tuple[bytes, ...]:
     return _records(spec, encoded)
 
 
-def _isim_value(spec: EFSpec, p: Profile) -> bytes | tuple[bytes, ...] | None:
-    """Profile-driven content of an ADF.ISIM EF, or None for the spec default."""
-    name = spec.name
-    if name == "EF.IMPI":
-        return codec_for(name).encode(p.impi, spec.size)
-    if name == "EF.DOMAIN":
-        return codec_for(name).encode(p.domain, spec.size)
-    if name == "EF.IMPU":
-        codec = codec_for(name)
-        return _records(spec, [codec.encode(u, spec.record_length) for u in p.impu])
-    if name == "EF.IST":
-        return codec_for(name).encode(frozenset(p.ist), spec.size)
-    if name == "EF.AD":
-        return codec_for(name).encode(AdministrativeData(ue_operation_mode=p.ad), spec.size)
-    if name == "EF.P-CSCF":
-        codec = codec_for(name)
-        return _records(
-            spec,
-            [
-                codec.encode(
-                    PcscfAddress(_PCSCF_TYPES[pcscf_address_type(a)], a), spec.record_length
+Content = bytes | tuple[bytes, ...]
+Producer = Callable[[Profile], Content]
+
+
+def _producer(spec: EFSpec) -> Producer | None:
+    """How a file's content comes from the profile; None: the spec default, for every card."""
+    codec = codec_for(spec)
+    size, rlen = spec.size, spec.record_length
+    match spec.name:
+        case "EF.IMPI":
+            return lambda p: codec.encode(p.impi, size)
+        case "EF.DOMAIN":
+            return lambda p: codec.encode(p.domain, size)
+        case "EF.IMPU":
+            return lambda p: _records(spec, [codec.encode(u, rlen) for u in p.impu])
+        case "EF.IST":
+            ist = lru_cache(maxsize=16)(lambda services: codec.encode(frozenset(services), size))
+            return lambda p: ist(p.ist)  # batch-wide values: encoded once per distinct value
+        case "EF.AD":
+            ad = lru_cache(maxsize=16)(
+                lambda mode: codec.encode(AdministrativeData(ue_operation_mode=mode), size)
+            )
+            return lambda p: ad(p.ad)
+        case "EF.P-CSCF":
+            pcscf = lru_cache(maxsize=16)(
+                lambda addresses: _records(
+                    spec,
+                    [
+                        codec.encode(PcscfAddress(_PCSCF_TYPES[pcscf_address_type(a)], a), rlen)
+                        for a in addresses
+                    ],
                 )
-                for a in p.pcscf
-            ],
-        )
-    return None
-
-
-def _mf_value(spec: EFSpec, p: Profile) -> bytes | tuple[bytes, ...] | None:
-    if spec.name == "EF.ICCID":
-        return codec_for(spec.name).encode(p.iccid, spec.size)
-    if spec.name == "EF.DIR":
-        return _dir_records(spec, p.label)
+            )
+            return lambda p: pcscf(p.pcscf)
+        case "EF.ICCID":
+            return lambda p: codec.encode(p.iccid, size)
+        case "EF.DIR":
+            records = lru_cache(maxsize=16)(lambda label: _dir_records(spec, label))
+            return lambda p: records(p.label)
     return None
 
 
@@ -171,24 +177,40 @@ def _sizes_key(sizes: Mapping[str, Mapping[str, int]]) -> tuple[tuple[str, tuple
     return tuple(sorted((name, tuple(sorted(v.items()))) for name, v in sizes.items()))
 
 
+@dataclass(frozen=True, slots=True)
+class _PlannedFile:
+    spec: EFSpec
+    constant: EFContent | None  # the same for every card of this plan
+    produce: Producer | None
+
+
 @lru_cache(maxsize=256)
 def _plan(
     services: frozenset[int], sizes: tuple[tuple[str, tuple], ...]
-) -> tuple[tuple[DFSpec, tuple[EFSpec, ...]], ...]:
-    """The files a card has, with their effective specs, for a set of services and sizes."""
+) -> tuple[tuple[DFSpec, tuple[_PlannedFile, ...]], ...]:
+    """The files a card has (effective specs) and how each is filled, for a set of services
+    and size overrides: computed once, used for every card of a batch."""
     lay = layout()
     overrides = {name: dict(items) for name, items in sizes}
-    return tuple(
-        (
-            df,
-            tuple(
-                effective_spec(base, overrides, df.name)
-                for base in df.files.values()
-                if df is lay.mf or file_present(base, services)
-            ),
-        )
-        for df in lay.dfs()
-    )
+    plan = []
+    for df in lay.dfs():
+        files = []
+        for base in df.files.values():
+            if df is not lay.mf and not file_present(base, services):
+                continue
+            spec = effective_spec(base, overrides, df.name)
+            produce = None if spec.name == df.arr_file else _producer(spec)
+            constant = None
+            if produce is None:
+                data = (
+                    _arr_records(df.name, spec.record_length, spec.records)
+                    if spec.name == df.arr_file
+                    else _default(spec)
+                )
+                constant = EFContent(df.name, spec, data)
+            files.append(_PlannedFile(spec, constant, produce))
+        plan.append((df, tuple(files)))
+    return tuple(plan)
 
 
 def card_contents(profile: Profile) -> CardContents:
@@ -197,18 +219,16 @@ def card_contents(profile: Profile) -> CardContents:
     Raises `CodecError` (`SizeError` for a value too large: naming the EF and the sizes) when
     a value does not fit the file; nothing is truncated.
     """
-    mf = layout().mf
     dfs = []
-    for df, specs in _plan(frozenset(profile.ist), _sizes_key(profile.sizes)):
-        value_of = _mf_value if df is mf else _isim_value
-        files = []
-        for spec in specs:
-            if spec.name == df.arr_file:
-                data: bytes | tuple[bytes, ...] | None = _arr_records(
-                    df.name, spec.record_length, spec.records
-                )
-            else:
-                data = value_of(spec, profile)
-            files.append(EFContent(df.name, spec, _default(spec) if data is None else data))
-        dfs.append((df, tuple(files)))
+    for df, planned in _plan(frozenset(profile.ist), _sizes_key(profile.sizes)):
+        name = df.name
+        dfs.append(
+            (
+                df,
+                tuple(
+                    f.constant or EFContent(name, f.spec, f.produce(profile))  # type: ignore[misc]
+                    for f in planned
+                ),
+            )
+        )
     return CardContents(tuple(dfs))
