@@ -169,7 +169,13 @@ def personalize(options: RunOptions, progress: Progress | None = None) -> Summar
             summary = _summary(options, batch, template, check, done, start, transport)
         else:
             with staging:
-                done = _write(executor, chunks, staging.path, cards, key, progress)
+                try:
+                    done = _write(executor, chunks, staging.path, cards, key, progress)
+                except BaseException:
+                    # stop the workers before the staging directory is removed: a worker
+                    # still writing into it would leave a partial directory behind
+                    executor.close(abort=True)
+                    raise
                 if batch.digest != check.digest:
                     raise InputError("the batch changed during the run", source=str(batch.path))
                 summary = _summary(options, batch, template, check, done, start, transport)
