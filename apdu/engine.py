@@ -69,7 +69,7 @@ from apdu.sw import (
     SW_WRONG_LENGTH,
 )
 
-__all__ = ["Card", "Handler"]
+__all__ = ["KNOWN_INS", "Card", "Handler"]
 
 Handler = Callable[["Card", Channel, int, int, bytes, int], tuple[bytes, int]]
 _EMPTY = b""
@@ -142,6 +142,9 @@ _PROPRIETARY: dict[int, Handler] = {
     0x10: misc.terminal_profile,
     0xAA: misc.terminal_capability,
 }
+
+# Every INS this card implements, for fuzzers and property tests.
+KNOWN_INS: tuple[int, ...] = (*_INTERINDUSTRY, *_PROPRIETARY)
 
 
 class Card:

@@ -44,6 +44,12 @@ SW_AUTH_MAC_FAILURE = 0x9862  # authentication error, incorrect MAC
 SW_AUTH_CONTEXT_NOT_SUPPORTED = 0x9864  # authentication error, security context not supported
 
 
+# SW1 values a UICC may answer with (TS 102 221 clause 10.2: 61/62/63, 67-6F, 90/91/92/93/98)
+VALID_SW1 = frozenset(
+    {0x61, 0x62, 0x63, 0x67, 0x68, 0x69, 0x6A, 0x6B, 0x6C, 0x6D, 0x6E, 0x6F, 0x90, 0x91, 0x98}
+)
+
+
 def sw_bytes(sw: int) -> bytes:
     """The two status bytes SW1 SW2."""
     return sw.to_bytes(2, "big")

@@ -791,8 +791,10 @@ def _parse_text(text: str, source: str) -> Any:
         raise InputError(f"not valid YAML: {problem}{where}", source=source) from None
 
 
-def parse_profile(raw: bytes, *, source: str = "") -> Profile:
-    """A profile from the bytes of a YAML or JSON document (recognised by content)."""
+def parse_mapping(raw: bytes, *, source: str = "", what: str = "profile") -> dict[str, Any]:
+    """The mapping of a YAML or JSON document (recognised by content): UTF-8, no duplicate
+    keys, at most MAX_PROFILE_BYTES. Raises `InputError`, or `ProfileError` for a duplicate
+    key (a silent override hides typos)."""
     if len(raw) > MAX_PROFILE_BYTES:
         raise InputError(f"larger than {MAX_PROFILE_BYTES} bytes", source=source)
     try:
@@ -807,17 +809,13 @@ def parse_profile(raw: bytes, *, source: str = "") -> Profile:
     except RecursionError:
         raise InputError("nested too deeply", source=source) from None
     if not isinstance(data, Mapping):
-        what = "empty" if data is None else _type_name(data)
-        raise InputError(f"not a mapping of profile keys (the document is {what})", source=source)
-    return profile_from_mapping(data, source=source)
+        kind = "empty" if data is None else _type_name(data)
+        raise InputError(f"not a mapping of {what} keys (the document is {kind})", source=source)
+    return dict(data)
 
 
-def load_profile(path: str | Path) -> Profile:
-    """Read and validate a profile file (YAML or JSON, recognised by content).
-
-    Raises `InputError` when the file cannot be read or parsed, `ProfileError` when it breaks
-    a rule.
-    """
+def read_mapping(path: str | Path, *, what: str = "profile") -> dict[str, Any]:
+    """`parse_mapping` of a file; unreadable files raise `InputError`."""
     source = str(path)
     try:
         with open(path, "rb") as fh:
@@ -830,4 +828,18 @@ def load_profile(path: str | Path) -> Profile:
         raise InputError("permission denied", source=source) from None
     except OSError as exc:
         raise InputError(exc.strerror or str(exc), source=source) from None
-    return parse_profile(raw, source=source)
+    return parse_mapping(raw, source=source, what=what)
+
+
+def parse_profile(raw: bytes, *, source: str = "") -> Profile:
+    """A profile from the bytes of a YAML or JSON document (recognised by content)."""
+    return profile_from_mapping(parse_mapping(raw, source=source), source=source)
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Read and validate a profile file (YAML or JSON, recognised by content).
+
+    Raises `InputError` when the file cannot be read or parsed, `ProfileError` when it breaks
+    a rule.
+    """
+    return profile_from_mapping(read_mapping(path), source=str(path))

@@ -11,55 +11,15 @@ from hypothesis import strategies as st
 from apdu.application import FileContents
 from apdu.build import card_dict
 from apdu.demo import DEMO_PINS
-from apdu.engine import Card
+from apdu.engine import KNOWN_INS, Card
 from apdu.files import EF
 from apdu.layout import layout
+from apdu.sw import VALID_SW1
 
 AID = layout().applications["ADF.ISIM"].aid
 assert AID is not None
 
-VALID_SW1 = {
-    0x61,
-    0x62,
-    0x63,
-    0x67,
-    0x68,
-    0x69,
-    0x6A,
-    0x6B,
-    0x6C,
-    0x6D,
-    0x6E,
-    0x6F,
-    0x90,
-    0x91,
-    0x98,
-}
-INS = [
-    0xA4,
-    0xB0,
-    0xD6,
-    0xB2,
-    0xDC,
-    0xA2,
-    0x20,
-    0x24,
-    0x26,
-    0x28,
-    0x2C,
-    0x04,
-    0x44,
-    0x88,
-    0x84,
-    0x70,
-    0xC0,
-    0xF2,
-    0x10,
-    0xAA,
-    0x12,
-    0xC2,
-    0xB1,
-]
+INS = [*KNOWN_INS, 0x12, 0xC2, 0xB1]  # and some this card does not implement
 CLA = [
     0x00,
     0x00,

@@ -11,23 +11,19 @@ A row's profile is the template with the row's values on top.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from isim.errors import InputError
-from isim.profile import KEYS
+from isim.errors import InputError, ProfileError
+from isim.profile import KEYS, parse_mapping
 
 from .generate import GenerateError, Generators
 
 __all__ = ["PER_CARD_KEYS", "Template", "load_template"]
 
 PER_CARD_KEYS = ("iccid", "imsi", "impi", "impu", "k", "opc")
-MAX_TEMPLATE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -52,19 +48,10 @@ def load_template(path: str | Path) -> Template:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read template: {exc.strerror or exc}", source=source) from None
-    if len(raw) > MAX_TEMPLATE_BYTES:
-        raise InputError(f"template larger than {MAX_TEMPLATE_BYTES} bytes", source=source)
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 (bad byte at offset {exc.start})", source=source) from None
-    try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise InputError(f"cannot parse template: {exc}", source=source) from None
-    if not isinstance(data, dict):
-        raise InputError("template must be a mapping of profile keys", source=source)
-    data = dict(data)
+        data = parse_mapping(raw, source=source, what="template")
+    except ProfileError as exc:  # a duplicate key
+        raise InputError("; ".join(str(p) for p in exc.problems), source=source) from None
     spec = data.pop("generate", None)
     shared_only = sorted(set(data) & set(PER_CARD_KEYS))
     if shared_only:
