@@ -58,7 +58,7 @@ def encode_command(ef: str, json_text: str, size: int | None) -> None:
     """Encode JSON (as printed by `isim decode`; `-` reads stdin) for EF and print hex."""
     codec = _codec("encode", ef)
     if json_text == "-":
-        json_text = click.get_text_stream("stdin").read()
+        json_text = sys.stdin.read()
     try:
         obj = json.loads(json_text)
     except json.JSONDecodeError as exc:
