@@ -43,7 +43,7 @@ import difflib
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -62,10 +62,12 @@ __all__ = [
     "Problem",
     "Profile",
     "ProfileError",
+    "checked_identities",
     "load_profile",
     "parse_profile",
     "pcscf_address_type",
     "profile_from_mapping",
+    "trusted_profile",
 ]
 
 MAX_PROFILE_BYTES = 1 << 20  # a profile is a few hundred bytes; refuse anything absurd
@@ -462,43 +464,124 @@ def _identity_problems(
         c.add(key, message, v.file, v.record)
 
 
-def _validate(c: _Checker) -> dict[str, Any]:
-    data = c.data
-    for key in data:
-        if key not in _KEYSET:
-            c.add(str(key), f"unknown key{_did_you_mean(str(key), KEYS)}")
+def _trust_domains(c: _Checker) -> tuple[str, ...] | None:
+    """The normal forms of `trust_domains` (None when it has problems, which go to `c`)."""
+    tds = c.string_list("trust_domains")
+    if tds is None:
+        return None
+    if not tds:
+        c.add("trust_domains", "must name at least one trust domain")
+    normal: list[str] = []
+    ok = bool(tds)
+    for i, td in enumerate(tds, start=1):
+        if td is None:
+            ok = False
+            continue
+        try:
+            n = trust.normalize_domain(td)
+        except trust.DomainError as exc:
+            c.add("trust_domains", f"entry {i} {td!r}: {exc}")
+            ok = False
+            continue
+        if n not in normal:
+            normal.append(n)
+    return tuple(normal) if ok else None
 
-    # trust domains
+
+def _cached(check: Callable[..., Any], key: str, value: Any, *args: Any) -> Any:
+    """(result, problems) of `check(c, *args)` on a one-key mapping {key: value}, memoized per
+    value when it is hashable (template values recur in every row of a batch). The result
+    is shared: callers must not mutate it."""
+    try:
+        return _cached_check(check, key, _freeze(value), args)
+    except TypeError:  # unhashable (a mapping or nested list inside): not cached
+        c = _Checker({key: value})
+        return check(c, *args), tuple(c.problems)
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable stand-in that tells values apart as the checks do (type included)."""
+    if isinstance(value, list):
+        return (list, *(_freeze(v) for v in value))
+    if isinstance(value, tuple):
+        return (tuple, *(_freeze(v) for v in value))
+    hash(value)  # unhashable: TypeError
+    return (type(value), value)
+
+
+def _thaw(frozen: Any) -> Any:
+    kind, *rest = frozen
+    if kind is list or kind is tuple:
+        return kind(_thaw(v) for v in rest)
+    return rest[0]
+
+
+@lru_cache(maxsize=1024)
+def _cached_check(check: Callable[..., Any], key: str, frozen: Any, args: tuple) -> Any:
+    c = _Checker({key: _thaw(frozen)})
+    return check(c, *args), tuple(c.problems)
+
+
+def _pcscf(c: _Checker) -> tuple[str | None, ...]:
+    """The P-CSCF addresses (TS 31.103 clause 4.2.8); a bad entry is None."""
+    pcscf = c.string_list("pcscf") or []
+    for record, addr in enumerate(pcscf, start=1):
+        if addr is None or pcscf_address_type(addr):
+            continue
+        try:
+            trust.normalize_domain(addr)
+        except trust.DomainError as exc:
+            c.add(
+                "pcscf", f"{addr!r}: not an IP address or domain name: {exc}", "EF.P-CSCF", record
+            )
+    return tuple(pcscf)
+
+
+def _ist(c: _Checker, pcscf: bool) -> tuple[int, ...]:
+    """EF.IST services (TS 31.103 clause 4.2.7) of a given `ist`."""
+    raw = c.data["ist"]
+    if not isinstance(raw, list | tuple):
+        c.add("ist", f"must be a list of service numbers, not {_type_name(raw)}")
+        return (1,) if pcscf else ()
+    services: set[int] = set()
+    for item in raw:
+        if type(item) is int and 1 <= item <= IST_MAX_SERVICE:
+            services.add(item)
+            continue
+        c.add("ist", f"{item!r} is not an ISIM service number (1..{IST_MAX_SERVICE})")
+    if pcscf and not services & {1, 5}:
+        c.add("ist", "pcscf is given but neither service 1 nor 5 is in the IST")
+    return tuple(sorted(services))
+
+
+def _validate(c: _Checker, *, derive_opc: bool = True, trusted: bool = False) -> dict[str, Any]:
+    """Every check of a profile; the Profile field values (None where a problem was found).
+
+    `derive_opc=False` leaves `opc` None when `op` is given (pass 1 of a batch needs only the
+    verdict). `trusted=True` is for a mapping already found valid (the same bytes, template
+    and code): the checks that can only add problems (the trust rule, the sizes, duplicate
+    IMPUs, the Luhn digit) are skipped; the values are the same, since on a valid mapping
+    those checks change nothing. A caller must fall back to a full check on any problem.
+    """
+    data = c.data
+    if not _KEYSET.issuperset(data):
+        for key in data:
+            if key not in _KEYSET:
+                c.add(str(key), f"unknown key{_did_you_mean(str(key), KEYS)}")
+
+    # trust domains (the template's: normalized once per distinct value)
     trust_domains: tuple[str, ...] | None = None
     if "trust_domains" not in data:
         c.add("trust_domains", "required: the IMS trust domain name(s), e.g. [ims.example.com]")
     else:
-        tds = c.string_list("trust_domains")
-        if tds is not None:
-            if not tds:
-                c.add("trust_domains", "must name at least one trust domain")
-            normal: list[str] = []
-            ok = bool(tds)
-            for i, td in enumerate(tds, start=1):
-                if td is None:
-                    ok = False
-                    continue
-                try:
-                    n = trust.normalize_domain(td)
-                except trust.DomainError as exc:
-                    c.add("trust_domains", f"entry {i} {td!r}: {exc}")
-                    ok = False
-                    continue
-                if n not in normal:
-                    normal.append(n)
-            if ok:
-                trust_domains = tuple(normal)
+        trust_domains, found = _cached(_trust_domains, "trust_domains", data["trust_domains"])
+        c.problems.extend(found)
 
     # card identity
     iccid = c.text("iccid", _ICCID, "19 or 20 decimal digits")
     if "iccid" not in data:
         c.add("iccid", "required: 19 or 20 digits ending in a Luhn check digit")
-    elif iccid is not None and not _luhn_ok(iccid):
+    elif iccid is not None and not trusted and not _luhn_ok(iccid):
         c.add("iccid", "Luhn check digit is wrong (ITU-T E.118)")
         iccid = None
 
@@ -542,7 +625,7 @@ def _validate(c: _Checker) -> dict[str, Any]:
         if "domain" in missing:
             domain = identities.home_domain(imsi, mnc_length)
 
-    if impus is not None:
+    if impus is not None and not trusted:
         seen: dict[str, int] = {}
         for record, uri in enumerate(impus, start=1):
             if uri is None:
@@ -555,36 +638,18 @@ def _validate(c: _Checker) -> dict[str, Any]:
     # "at least one IMPU" only when the list itself is known to be empty, not when it is
     # missing (imsi problem) or when its entries were bad (already reported)
     require_impu = impus is not None and None not in impus
-    _identity_problems(c, trust_domains, impi, impus or [], domain, derived, require_impu)
+    if not trusted:
+        _identity_problems(c, trust_domains, impi, impus or [], domain, derived, require_impu)
 
-    # P-CSCF (TS 31.103 clause 4.2.8)
-    pcscf = c.string_list("pcscf") or []
-    for record, addr in enumerate(pcscf, start=1):
-        if addr is None or pcscf_address_type(addr):
-            continue
-        try:
-            trust.normalize_domain(addr)
-        except trust.DomainError as exc:
-            c.add(
-                "pcscf", f"{addr!r}: not an IP address or domain name: {exc}", "EF.P-CSCF", record
-            )
-
-    # IST (TS 31.103 clause 4.2.7)
+    # P-CSCF and IST: the template's, checked once per distinct value
+    pcscf: tuple[str | None, ...] = ()
+    if "pcscf" in data:
+        pcscf, found = _cached(_pcscf, "pcscf", data["pcscf"])
+        c.problems.extend(found)
     ist: tuple[int, ...] = (1,) if pcscf else ()
     if "ist" in data:
-        raw = data["ist"]
-        if not isinstance(raw, list | tuple):
-            c.add("ist", f"must be a list of service numbers, not {_type_name(raw)}")
-        else:
-            services: set[int] = set()
-            for item in raw:
-                if type(item) is int and 1 <= item <= IST_MAX_SERVICE:
-                    services.add(item)
-                    continue
-                c.add("ist", f"{item!r} is not an ISIM service number (1..{IST_MAX_SERVICE})")
-            ist = tuple(sorted(services))
-            if pcscf and not services & {1, 5}:
-                c.add("ist", "pcscf is given but neither service 1 nor 5 is in the IST")
+        ist, found = _cached(_ist, "ist", data["ist"], bool(pcscf))
+        c.problems.extend(found)
 
     # keys
     k = c.hex_bytes("k", _HEX32, 32)
@@ -596,10 +661,10 @@ def _validate(c: _Checker) -> dict[str, Any]:
         c.add("opc", "give exactly one of opc and op, not both")
     elif "opc" not in data and "op" not in data:
         c.add("opc", "required: opc (or op), 32 hex digits")
-    elif op is not None and k is not None:
-        from isim.milenage import derive_opc  # lazy: only profiles with OP need Milenage
+    elif op is not None and k is not None and derive_opc:
+        from isim import milenage  # lazy: only profiles with OP need Milenage
 
-        opc = derive_opc(k, op)
+        opc = milenage.derive_opc(k, op)
 
     sqn_text = c.text("sqn", _HEX12, "12 hex digits", default="000000000000")
     sqn = int(sqn_text, 16) if sqn_text is not None else 0
@@ -624,7 +689,48 @@ def _validate(c: _Checker) -> dict[str, Any]:
         c.add("label", "must not be empty")
     description = c.string("description", "")
 
-    # what the card can hold (TS 31.103 clause 4.2: each value is an `80 L V` object)
+    if not trusted:
+        _size_problems(c, impi, domain, impus, pcscf, label, sizes)
+    return {
+        "trust_domains": trust_domains,
+        "iccid": iccid,
+        "imsi": imsi,
+        "mnc_length": mnc_length,
+        "impi": impi,
+        "impu": tuple(impus) if impus is not None else None,
+        "domain": domain,
+        "pcscf": tuple(pcscf),
+        "ist": ist,
+        "k": k,
+        "opc": opc,
+        "op": op,
+        "sqn": sqn,
+        "sqn_ind_bits": sqn_ind_bits,
+        "sqn_delta": sqn_delta,
+        "sqn_limit": sqn_limit,
+        "pin1": pin1,
+        "pin1_enabled": pin1_enabled,
+        "puk1": puk1,
+        "pin2": pin2,
+        "pin2_enabled": pin2_enabled,
+        "puk2": puk2,
+        "adm1": adm1,
+        "ad": ad,
+        "sizes": MappingProxyType({n: MappingProxyType(v) for n, v in sizes.items()})
+        if sizes
+        else _NO_SIZES,
+        "label": label,
+        "description": description,
+    }
+
+
+_NO_SIZES: Mapping[str, Mapping[str, int]] = MappingProxyType({})  # read-only: shareable
+
+
+def _size_problems(c: _Checker, impi: str | None, domain: str | None,
+                   impus: list[str | None] | None, pcscf: tuple[str | None, ...],
+                   label: str | None, sizes: Mapping[str, Mapping[str, int]]) -> None:
+    """What the card can hold (TS 31.103 clause 4.2: each value is an `80 L V` object)."""
     if impi and (sz := _ef_dims("EF.IMPI", sizes)[0]) < (need := _tlv_size(len(impi.encode()))):
         c.add("impi", f"needs {need} bytes, EF.IMPI holds {sz}", "EF.IMPI")
     if domain:
@@ -655,36 +761,6 @@ def _validate(c: _Checker) -> dict[str, Any]:
         n = len(label.encode())
         if _tlv_size(18 + _tlv_size(n)) > rec_len:
             c.add("label", f"{n} bytes is too long for an EF.DIR record of {rec_len} bytes")
-
-    return {
-        "trust_domains": trust_domains,
-        "iccid": iccid,
-        "imsi": imsi,
-        "mnc_length": mnc_length,
-        "impi": impi,
-        "impu": tuple(impus) if impus is not None else None,
-        "domain": domain,
-        "pcscf": tuple(pcscf),
-        "ist": ist,
-        "k": k,
-        "opc": opc,
-        "op": op,
-        "sqn": sqn,
-        "sqn_ind_bits": sqn_ind_bits,
-        "sqn_delta": sqn_delta,
-        "sqn_limit": sqn_limit,
-        "pin1": pin1,
-        "pin1_enabled": pin1_enabled,
-        "puk1": puk1,
-        "pin2": pin2,
-        "pin2_enabled": pin2_enabled,
-        "puk2": puk2,
-        "adm1": adm1,
-        "ad": ad,
-        "sizes": MappingProxyType({n: MappingProxyType(v) for n, v in sizes.items()}),
-        "label": label,
-        "description": description,
-    }
 
 
 def _adm(c: _Checker) -> bytes | None:
@@ -727,7 +803,42 @@ def profile_from_mapping(data: Mapping[str, Any], *, source: str = "") -> Profil
     values = _validate(c)
     if c.problems:
         raise ProfileError(c.problems, source=source)
-    return Profile(**values, source=source)
+    return _new_profile(values, source)
+
+
+def _new_profile(values: dict[str, Any], source: str) -> Profile:
+    """`Profile(**values, source=source)` without its 29 `object.__setattr__` calls (frozen
+    dataclass): `values` has every field, and Profile has no `__post_init__`."""
+    profile = object.__new__(Profile)
+    values["source"] = source
+    profile.__dict__.update(values)
+    return profile
+
+
+def checked_identities(data: Mapping[str, Any]) -> tuple[str, str | None]:
+    """(ICCID, IMSI) of a profile mapping that `profile_from_mapping` accepts; raises the
+    `ProfileError` it would raise. Cheaper: no Profile is built and OPc is not derived (for
+    the validating pass of a batch)."""
+    if not isinstance(data, Mapping):
+        profile_from_mapping(data)  # raises
+    c = _Checker(data)
+    values = _validate(c, derive_opc=False)
+    if c.problems:
+        raise ProfileError(c.problems)
+    return values["iccid"], values["imsi"]
+
+
+def trusted_profile(data: Mapping[str, Any], *, source: str = "") -> Profile:
+    """`profile_from_mapping(data)` for a mapping already found valid by it (or by
+    `checked_identities`), e.g. a batch row seen unchanged by the validating pass: the
+    checks that cannot change a valid mapping's values are skipped. Any problem found
+    anyway means the caller was wrong: the full check is run, which raises."""
+    if isinstance(data, Mapping):
+        c = _Checker(data)
+        values = _validate(c, trusted=True)
+        if not c.problems:
+            return _new_profile(values, source)
+    return profile_from_mapping(data, source=source)
 
 
 # --------------------------------------------------------------------------------------------
