@@ -339,14 +339,15 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-_LUHN_DOUBLE = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+_LUHN_DOUBLE = str.maketrans("0123456789", "0246813579")  # 2d, less 9 when it has 2 digits
 
 
 def _luhn_ok(digits: str) -> bool:
-    """Luhn check over the whole string, check digit last (ITU-T E.118 / ISO/IEC 7812-1)."""
+    """Luhn check over the whole string, check digit last (ITU-T E.118 / ISO/IEC 7812-1).
+    `digits` is ASCII decimal digits; each byte is 48 + its digit."""
     rev = digits[::-1]
-    total = sum(map(int, rev[0::2])) + sum(_LUHN_DOUBLE[int(ch)] for ch in rev[1::2])
-    return total % 10 == 0
+    total = sum(rev[0::2].encode()) + sum(rev[1::2].translate(_LUHN_DOUBLE).encode())
+    return (total - 48 * len(digits)) % 10 == 0
 
 
 def _layout_files() -> dict[str, Any]:
@@ -492,34 +493,29 @@ def _cached(check: Callable[..., Any], key: str, value: Any, *args: Any) -> Any:
     """(result, problems) of `check(c, *args)` on a one-key mapping {key: value}, memoized per
     value when it is hashable (template values recur in every row of a batch). The result
     is shared: callers must not mutate it."""
-    try:
-        return _cached_check(check, key, _freeze(value), args)
-    except TypeError:  # unhashable (a mapping or nested list inside): not cached
-        c = _Checker({key: value})
-        return check(c, *args), tuple(c.problems)
-
-
-def _freeze(value: Any) -> Any:
-    """A hashable stand-in that tells values apart as the checks do (type included)."""
-    if isinstance(value, list):
-        return (list, *(_freeze(v) for v in value))
-    if isinstance(value, tuple):
-        return (tuple, *(_freeze(v) for v in value))
-    hash(value)  # unhashable: TypeError
-    return (type(value), value)
-
-
-def _thaw(frozen: Any) -> Any:
-    kind, *rest = frozen
+    # Cached only for str/int/bool/None values (or lists of them): equal values of those
+    # types are alike in every message; 1 == True and 0.0 == -0.0 are not, hence the types.
+    kind = type(value)
+    cache_key: tuple[Any, ...] | None = None
     if kind is list or kind is tuple:
-        return kind(_thaw(v) for v in rest)
-    return rest[0]
+        types = tuple(map(type, value))
+        if _CACHEABLE.issuperset(types):
+            cache_key = (check, key, args, kind, tuple(value), types)
+    elif kind in _CACHEABLE:
+        cache_key = (check, key, args, kind, value)
+    found = _CHECKS.get(cache_key) if cache_key is not None else None
+    if found is None:
+        c = _Checker({key: value})
+        found = check(c, *args), tuple(c.problems)
+        if cache_key is not None:
+            if len(_CHECKS) >= 1024:
+                _CHECKS.clear()
+            _CHECKS[cache_key] = found
+    return found
 
 
-@lru_cache(maxsize=1024)
-def _cached_check(check: Callable[..., Any], key: str, frozen: Any, args: tuple) -> Any:
-    c = _Checker({key: _thaw(frozen)})
-    return check(c, *args), tuple(c.problems)
+_CHECKS: dict[tuple[Any, ...], tuple[Any, tuple[Problem, ...]]] = {}
+_CACHEABLE = frozenset({str, int, bool, type(None)})
 
 
 def _pcscf(c: _Checker) -> tuple[str | None, ...]:

@@ -553,3 +553,20 @@ def test_any_mapping_gives_a_profile_or_a_profile_error(
 def test_any_bytes_give_a_profile_or_an_isim_error(raw: bytes) -> None:
     with contextlib.suppress(IsimError):  # anything else (TypeError...) fails the test
         parse_profile(raw)
+
+
+def test_fast_paths_agree_with_profile_from_mapping() -> None:
+    from isim.profile import checked_identities, trusted_profile
+
+    data = {**BASE, "pcscf": ["pcscf.ims.example.com"], "ist": [1, 2]}
+    full = profile_from_mapping(data)
+    assert trusted_profile(data) == full
+    assert checked_identities(data) == (full.iccid, full.imsi)
+    # the per-value cache tells 1 from True (same hash, different message)
+    for ist in ([True], [1.0], [1]):
+        bad = {**data, "ist": ist}
+        try:
+            profile_from_mapping(bad)
+            assert ist == [1] and type(ist[0]) is int
+        except ProfileError as exc:
+            assert repr(ist[0]) in str(exc)

@@ -45,7 +45,8 @@ def _child(kind: str, batch: Path, template: Path, jobs: int, out: Path | None) 
         executor = Executor(Worker(tpl, None, b.row_label), jobs)
         check = validate_batch(b, tpl, executor)
         done = sum(w.cards for w in executor.map(
-            "encode", row_chunks(b, tpl, 250, check.problems.bad_rows)))
+            "encode", row_chunks(b, tpl, 250, check.problems.bad_rows,
+                                 trust=check.checkpoints)))
         executor.close()
         assert check.problems.count == 0 and done == check.rows
     else:

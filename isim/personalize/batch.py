@@ -53,13 +53,20 @@ class Batch:
     path: Path
     kind: str  # "csv" | "list"
     digest: str = ""  # SHA-256 (hex) of the bytes the last complete pass read
+    _sha: Any = field(default=None, repr=False, compare=False)
+
+    def digest_so_far(self) -> bytes:
+        """SHA-256 of the bytes the current pass has read so far (every line of every row
+        yielded, and nothing after the last one: rows are read lazily)."""
+        assert self._sha is not None, "no pass is running"
+        return self._sha.digest()
 
     @property
     def row_label(self) -> str:
         return "line" if self.kind == "csv" else "item"
 
     def rows(self) -> Iterator[Row]:
-        sha = hashlib.sha256()
+        sha = self._sha = hashlib.sha256()
         it = _csv_rows(self.path, sha) if self.kind == "csv" else _list_rows(self.path, sha)
         yield from it
         self.digest = sha.hexdigest()

@@ -15,7 +15,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from isim.errors import InputError, Problem
@@ -94,32 +94,66 @@ class Validation:
     problems: ProblemLog
     rows: int
     digest: str
+    # rows read -> SHA-256 of the batch bytes up to there, at each pass-1 chunk end (-1: EOF)
+    checkpoints: dict[int, bytes] = field(default_factory=dict)
 
     @property
     def valid(self) -> int:
         return self.rows - len(self.problems.bad_rows)
 
 
+class Chunk(list[Row]):
+    """Rows sent to a worker; `trusted`: pass 1 found every one valid and read exactly
+    these bytes (so pass 2 may skip the checks that cannot change a valid row)."""
+
+    trusted: bool = False
+
+
 def row_chunks(batch: Batch, template: Template, size: int,
-            skip: frozenset[int] = frozenset()) -> Iterator[list[Row]]:
+               skip: frozenset[int] = frozenset(), *, record: dict[int, bytes] | None = None,
+               trust: dict[int, bytes] | None = None) -> Iterator[list[Row]]:
     """Rows with ICCID/IMSI ranges applied (to every row, so both passes number alike),
-    without the rows in `skip`, in lists of `size`."""
+    without the rows in `skip`, in lists of `size`.
+
+    Pass 1 gives `record`: at each chunk end it stores the digest of the batch bytes read so
+    far under the count of rows read (-1: the whole batch). Pass 2 gives those as `trust`
+    (and the bad rows as `skip`): chunks then end at the same row counts, and a chunk is
+    `trusted` when the digest there is pass 1's. Why that is safe: SHA-256 covers every
+    byte from the start of the file through the chunk's last row, so these rows are the
+    very rows pass 1 read, numbered and generated alike (the ranges depend only on the rows
+    before), validated by the same template and code; those not in `skip` were valid. A
+    chunk read after a change never matches and gets the full check, as before; the change
+    itself still fails the run at the end (`personalize` compares the whole digests), so
+    nothing is committed either way.
+    """
     counters: dict[str, int] = {}
     gen = template.generators
-    chunk: list[Row] = []
+    chunk = Chunk()
+    read = 0
     for row in batch.rows():
+        read += 1
         try:
             gen.numbers(row.values, counters)
         except GenerateError as exc:
             column = "iccid" if "iccid" in str(exc) else "imsi"
             row.problems.append(Problem(column, str(exc)))
-        if row.number in skip:
+        if row.number not in skip:
+            chunk.append(row)
+        if trust is not None:
+            if read not in trust:
+                continue
+            chunk.trusted = trust[read] == batch.digest_so_far()
+        elif len(chunk) < size:
             continue
-        chunk.append(row)
-        if len(chunk) >= size:
+        elif record is not None:
+            record[read] = batch.digest_so_far()
+        if chunk:
             yield chunk
-            chunk = []
+            chunk = Chunk()
+    if record is not None:
+        record[-1] = batch.digest_so_far()
     if chunk:
+        chunk.trusted = trust is not None and trust.get(-1) == batch.digest_so_far()
         yield chunk
 
 
@@ -129,7 +163,9 @@ def validate_batch(batch: Batch, template: Template, executor: Executor, *,
     problems = ProblemLog()
     index = DuplicateIndex()
     rows = 0
-    for result in executor.map("validate", row_chunks(batch, template, chunk_rows)):
+    checkpoints: dict[int, bytes] = {}
+    chunks = row_chunks(batch, template, chunk_rows, record=checkpoints)
+    for result in executor.map("validate", chunks):
         for problem in result.problems:
             problems.add(problem)
         for number, iccid, imsi in result.identities:
@@ -143,7 +179,7 @@ def validate_batch(batch: Batch, template: Template, executor: Executor, *,
         others = ", ".join(str(r) for r in dup.others)
         problems.add_late(RowProblem(dup.row, dup.column,
                                      f"same {dup.column} as {batch.row_label} {others}"))
-    return Validation(problems, rows, batch.digest)
+    return Validation(problems, rows, batch.digest, checkpoints)
 
 
 def personalize(options: RunOptions, progress: Progress | None = None) -> Summary:
@@ -161,7 +197,8 @@ def personalize(options: RunOptions, progress: Progress | None = None) -> Summar
             raise InputError("the batch has no rows", source=str(options.batch))
         if check.problems.count and options.reject_file is None:
             raise BatchRejected(check.problems, batch.row_label, check.rows)
-        chunks = row_chunks(batch, template, options.chunk_rows, check.problems.bad_rows)
+        chunks = row_chunks(batch, template, options.chunk_rows, check.problems.bad_rows,
+                            trust=check.checkpoints)
         cards = check.valid
         transport = TRANSPORT_MODE if key else None
         if staging is None:
