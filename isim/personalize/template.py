@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from isim.documents import parse_mapping
 from isim.errors import InputError, ProfileError
-from isim.profile import KEYS, parse_mapping
+from isim.profile import KEYS
 
 from .generate import GenerateError, Generators
 
