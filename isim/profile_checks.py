@@ -499,9 +499,9 @@ def validate(c: Checker, *, derive_opc: bool = True, trusted: bool = False) -> d
     elif "opc" not in data and "op" not in data:
         c.add("opc", "required: opc (or op), 32 hex digits")
     elif op is not None and k is not None and derive_opc:
-        from isim import milenage  # lazy: only profiles with OP need Milenage
+        from isim.milenage import derive_opc as opc_of  # lazy: only profiles with OP
 
-        opc = milenage.derive_opc(k, op)
+        opc = opc_of(k, op)
 
     sqn_text = c.text("sqn", _HEX12, "12 hex digits", default="000000000000")
     sqn = int(sqn_text, 16) if sqn_text is not None else 0
@@ -587,6 +587,26 @@ def _size_problems(
         for record, uri in enumerate(impus, start=1):
             if uri and (need := _tlv_size(len(uri.encode()))) > rec_len:
                 c.add("impu", f"needs {need} bytes, a record holds {rec_len}", "EF.IMPU", record)
+    if sizes:
+        _pcscf_label_problems(c, pcscf, label, sizes)
+    elif pcscf or label:  # the template's values, the same problems for every row
+        for problem in _pcscf_label_cached(pcscf, label):
+            c.problems.append(problem)
+
+
+@lru_cache(maxsize=64)
+def _pcscf_label_cached(pcscf: tuple[str | None, ...], label: str | None) -> tuple[Problem, ...]:
+    c = Checker({})
+    _pcscf_label_problems(c, pcscf, label, _NO_SIZES)
+    return tuple(c.problems)
+
+
+def _pcscf_label_problems(
+    c: Checker,
+    pcscf: tuple[str | None, ...],
+    label: str | None,
+    sizes: Mapping[str, Mapping[str, int]],
+) -> None:
     if pcscf:
         _, rec_len, records = _ef_dims("EF.P-CSCF", sizes)
         if len(pcscf) > records:

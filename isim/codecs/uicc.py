@@ -84,7 +84,8 @@ class IccidCodec(Codec[str]):
         if not isinstance(value, str) or not value.isascii() or not value.isdigit():
             raise CodecError(self.ef, f"ICCID must be decimal digits, not {value!r}")
         digits = value + "F" * (len(value) % 2)
-        return bytes(int(digits[i + 1] + digits[i], 16) for i in range(0, len(digits), 2))
+        # each byte: the second digit of its pair, then the first, as two hex digits
+        return bytes.fromhex("".join(map(str.__add__, digits[1::2], digits[0::2])))
 
     def _to_json(self, value: str) -> dict[str, Any]:
         return {"iccid": value}
