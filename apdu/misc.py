@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 _EMPTY = b""
+_MISSING = object()
 APPLICATION_PIN = 0x01  # TS 102 221 table 9.3: PIN Appl 1, the PIN of the application
 
 
@@ -53,12 +54,16 @@ def authenticate(
     if APPLICATION_PIN in pins.pins and APPLICATION_PIN not in pins.satisfied:
         return _EMPTY, SW_SECURITY_STATUS_NOT_SATISFIED
     try:
-        out, sw = app.authenticate(p1, p2, bytes(data))
+        out, sw = app.authenticate(p1, p2, data if type(data) is bytes else bytes(data))
     finally:
-        if getattr(app, "state_changed", True):
+        changed = getattr(app, "state_changed", _MISSING)
+        if changed is _MISSING:  # no such attribute: assume every AUTHENTICATE changes state
             card.mark_changed()
-            if hasattr(app, "state_changed"):
-                app.state_changed = False
+        elif changed:
+            card.mark_changed()
+            app.state_changed = False
+    if type(out) is bytes and type(sw) is int and 0 <= sw <= 0xFFFF and len(out) <= 256:
+        return out, sw  # the usual case, checked without conversions
     if not isinstance(out, bytes | bytearray) or not isinstance(sw, int) or not 0 <= sw <= 0xFFFF:
         return _EMPTY, SW_TECHNICAL_PROBLEM
     if len(out) > 256:

@@ -44,6 +44,8 @@ AMF_RESYNC = b"\x00\x00"
 
 TAG_SUCCESS = 0xDB  # TS 31.102 7.1.2.1 / 31.103 7.1.2: successful 3G/IMS context
 TAG_SYNC_FAILURE = 0xDC
+_SUCCESS_HEAD = bytes([TAG_SUCCESS, 8])  # DB, length of RES
+_LEN16 = b"\x10"  # length of CK, of IK
 
 
 @dataclass(frozen=True)
@@ -88,21 +90,43 @@ class ImsAka:
         """
         if len(autn) != 16:
             raise ValueError(f"AUTN must be 16 bytes, got {len(autn)}")
-        mr = self.milenage.with_rand(rand)
-        res, ck, ik, ak = mr.f2345()
-        # AUTN = (SQN xor AK) || AMF || MAC-A (33.102 6.3.2)
-        sqn = _xor(autn[:6], ak)
-        amf = autn[6:8]
-        if not hmac.compare_digest(mr.f1(sqn, amf), autn[8:16]):
+        checked = self.milenage.verify_autn(rand, autn)
+        if checked is None:
             return MacFailure()
-        sqn_int = int.from_bytes(sqn, "big")
-        if not self.sqn.check(sqn_int):
-            sqn_ms = self.sqn.sqn_ms.to_bytes(6, "big")
-            auts = _xor(sqn_ms, mr.f5star()) + mr.f1star(sqn_ms, AMF_RESYNC)
-            return SyncFailure(auts)
-        if commit:
-            self.sqn.accept(sqn_int)
-        return Success(res, ck, ik, sqn_int)
+        sqn_int, out = checked
+        if not (self.sqn.try_accept(sqn_int) if commit else self.sqn.check(sqn_int)):
+            return self._sync_failure(rand)
+        # out = OUT2 || OUT3 || OUT4: RES = f2, CK = f3, IK = f4
+        return Success(out[8:16], out[16:32], out[32:48], sqn_int)
+
+    def respond(self, data: bytes) -> tuple[bytes, int]:
+        """AUTHENTICATE P2 = 81 command data -> (response data, SW): `ims_aka_response`.
+
+        The IMS AKA hot path in one function: parse, AUTN check (three AES calls), SQN
+        check and update, response encoding. Never raises for malformed data.
+        """
+        if type(data) is bytes and len(data) == 34 and data[0] == 16 and data[17] == 16:
+            rand = data[1:17]
+            autn = data[18:]
+        else:
+            parsed = parse_rand_autn(data)
+            if isinstance(parsed, int):
+                return b"", parsed
+            rand, autn = parsed
+        checked = self.milenage.verify_autn(rand, autn)
+        if checked is None:
+            return b"", SW_AUTH_MAC_FAILURE
+        sqn_int, out = checked
+        if self.sqn.try_accept(sqn_int):
+            # DB 08 RES 10 CK 10 IK (TS 31.103 7.1.2); out = OUT2 || OUT3 || OUT4
+            return b"".join((_SUCCESS_HEAD, out[8:16], _LEN16, out[16:32], _LEN16, out[32:])), SW_OK
+        return encode_result(self._sync_failure(rand))
+
+    def _sync_failure(self, rand: bytes) -> SyncFailure:
+        # AUTS = (SQN_MS xor AK*) || MAC-S (33.102 6.3.3, 6.3.5)
+        mr = self.milenage.with_rand(rand)
+        sqn_ms = self.sqn.sqn_ms.to_bytes(6, "big")
+        return SyncFailure(_xor(sqn_ms, mr.f5star()) + mr.f1star(sqn_ms, AMF_RESYNC))
 
 
 def encode_result(result: AkaResult) -> tuple[bytes, int]:
@@ -139,10 +163,7 @@ def parse_rand_autn(data: bytes, offset: int = 0) -> tuple[bytes, bytes] | int:
 
 def ims_aka_response(aka: ImsAka, data: bytes) -> tuple[bytes, int]:
     """AUTHENTICATE, IMS AKA context (P2 = 81): command data -> (response data, SW)."""
-    parsed = parse_rand_autn(data)
-    if isinstance(parsed, int):
-        return b"", parsed
-    return encode_result(aka.authenticate(*parsed))
+    return aka.respond(data)
 
 
 # ---------------------------------------------------------------- network side

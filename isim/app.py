@@ -27,8 +27,8 @@ GUARDED = frozenset({EF_IMPI, EF_IMPU, EF_DOMAIN})
 
 _P2_IMS_AKA = 0x81
 _P2_GBA = 0x84
-_TAG_SUCCESS = 0xDB
-_TAG_GBA_BOOTSTRAP = 0xDD
+_SUCCESS = b"\xdb"  # tag of a successful AKA / GBA response
+_GBA_BOOTSTRAP = b"\xdd"  # tag of GBA bootstrapping command data
 
 
 def _decode(ef: str, content: bytes) -> str | None:
@@ -110,14 +110,20 @@ class IsimApplication:
         """AUTHENTICATE (TS 31.103 7.1.2): P1 must be 00; P2 81 IMS AKA, 84 GBA."""
         if p1 != 0:
             return b"", SW_INCORRECT_P1_P2
+        if p2 == _P2_IMS_AKA:  # the hot path: straight to the fused IMS AKA
+            out, sw = self.aka.respond(data)
+            if sw == SW_OK and out[:1] == _SUCCESS:
+                self.state_changed = True  # an SQN was accepted
+            return out, sw
         out, sw = authenticate_command(p2, data, self.aka, self.gba)
         if (
             sw == SW_OK
-            and out[:1] == bytes([_TAG_SUCCESS])
-            and (p2 == _P2_IMS_AKA or (p2 == _P2_GBA and data[:1] == bytes([_TAG_GBA_BOOTSTRAP])))
+            and out[:1] == _SUCCESS
+            and p2 == _P2_GBA
+            and data[:1] == _GBA_BOOTSTRAP
         ):
-            self.state_changed = True  # an SQN was accepted (and a GBA Ks set)
-            if p2 == _P2_GBA and self.store_gba_rand is not None:
+            self.state_changed = True  # an SQN was accepted and a GBA Ks set
+            if self.store_gba_rand is not None:
                 self.store_gba_rand(data[2:18])  # DD 10 RAND 10 AUTN
         return out, sw
 

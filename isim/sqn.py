@@ -89,7 +89,8 @@ class SqnArray:
 
     def check(self, sqn: int) -> bool:
         """True when `sqn` passes the delta, L and freshness checks of C.2.2."""
-        _check_sqn(sqn)
+        if type(sqn) is not int or not 0 <= sqn <= SQN_MAX:
+            _check_sqn(sqn)
         cfg = self._config
         seq = sqn >> cfg.ind_bits
         highest = self._sqn_ms >> cfg.ind_bits
@@ -98,6 +99,27 @@ class SqnArray:
         if cfg.limit is not None and highest - seq >= cfg.limit:
             return False
         return seq > self._seq[sqn & self._ind_mask]
+
+    def try_accept(self, sqn: int) -> bool:
+        """check(sqn), then accept(sqn) when it passes, in one pass; True when accepted."""
+        if type(sqn) is not int or not 0 <= sqn <= SQN_MAX:
+            _check_sqn(sqn)
+        cfg = self._config
+        shift = cfg.ind_bits
+        seq = sqn >> shift
+        highest = self._sqn_ms >> shift
+        if seq - highest > cfg.delta:
+            return False
+        if cfg.limit is not None and highest - seq >= cfg.limit:
+            return False
+        slots = self._seq
+        ind = sqn & self._ind_mask
+        if seq <= slots[ind]:
+            return False
+        slots[ind] = seq
+        if sqn > self._sqn_ms:
+            self._sqn_ms = sqn
+        return True
 
     def accept(self, sqn: int) -> None:
         """Record `sqn` as used: SEQ_MS(IND) = SEQ. Refuses an SQN that does not pass check()."""

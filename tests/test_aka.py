@@ -307,3 +307,104 @@ def test_resync_rejects_tampered_auts() -> None:
         assert resync(m, RAND20, bytes(bad)) is None
     with pytest.raises(ValueError, match="AUTS"):
         resync(m, RAND20, AUTS20[:-1])
+
+
+# ------------------------------------------------------------------ fused hot path
+
+
+def _reference_response(aka: ImsAka, data: bytes) -> tuple[bytes, int]:
+    """The unfused card side (parse, f2345, f1, check, accept, encode) the hot path replaces."""
+    parsed = parse_rand_autn(data)
+    if isinstance(parsed, int):
+        return b"", parsed
+    rand, autn = parsed
+    mr = aka.milenage.with_rand(rand)
+    res, ck, ik, ak = mr.f2345()
+    sqn = bytes(a ^ b for a, b in zip(autn[:6], ak, strict=True))
+    if mr.f1(sqn, autn[6:8]) != autn[8:16]:
+        return b"", SW_AUTH_MAC_FAILURE
+    sqn_int = int.from_bytes(sqn, "big")
+    if not aka.sqn.check(sqn_int):
+        sqn_ms = aka.sqn.sqn_ms.to_bytes(6, "big")
+        ak_star = mr.f5star()
+        auts = bytes(a ^ b for a, b in zip(sqn_ms, ak_star, strict=True))
+        return encode_result(SyncFailure(auts + mr.f1star(sqn_ms, b"\x00\x00")))
+    aka.sqn.accept(sqn_int)
+    return encode_result(Success(res, ck, ik, sqn_int))
+
+
+@given(
+    steps=st.lists(
+        st.tuples(st.integers(0, 3), st.integers(-40, 200), st.integers(0, 3)),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_fused_response_matches_the_reference(steps: list[tuple[int, int, int]]) -> None:
+    """Same bytes, SW and SQN state as the unfused path, over fresh, replayed, too-far-ahead
+    and forged challenges."""
+    m = Milenage(K1, OPC1)
+    fused, ref = card(SQN1, delta=64), card(SQN1, delta=64)
+    for rand_seed, step, kind in steps:
+        sqn = min(max(SQN1 + step * 32 + rand_seed, 0), 2**48 - 1)
+        rand = bytes([rand_seed]) * 16
+        autn = bytearray(generate_vector(m, rand, sqn, AMF1).autn)
+        if kind == 1:
+            autn[15] ^= 1  # forged MAC-A
+        elif kind == 2:
+            autn[7] ^= 1  # AMF changed: MAC-A fails too
+        data = data_of(rand, bytes(autn))
+        assert ims_aka_response(fused, data) == _reference_response(ref, data)
+        assert fused.sqn == ref.sqn
+
+
+@given(st.binary(max_size=40))
+def test_fused_response_matches_the_reference_on_any_data(data: bytes) -> None:
+    for d in (data, bytearray(data), memoryview(data)):
+        fused, ref = card(0), card(0)
+        assert ims_aka_response(fused, d) == _reference_response(ref, bytes(d))  # type: ignore[arg-type]
+        assert fused.sqn == ref.sqn
+
+
+def test_fused_response_accepts_bytearray_and_memoryview() -> None:
+    for wrap in (bytearray, memoryview):
+        aka = card(SQN1 - 32)
+        assert ims_aka_response(aka, wrap(data_of(RAND1, AUTN1))) == (RESP1, SW_OK)  # type: ignore[arg-type]
+        assert aka.sqn.sqn_ms == SQN1
+
+
+def test_authenticate_commit_false_leaves_the_array_alone() -> None:
+    aka = card(SQN1 - 32)
+    before = aka.sqn.to_dict()
+    result = aka.authenticate(RAND1, AUTN1, commit=False)
+    assert isinstance(result, Success) and result.sqn == SQN1
+    assert aka.sqn.to_dict() == before
+    assert isinstance(aka.authenticate(RAND1, AUTN1), Success)
+    assert isinstance(aka.authenticate(RAND1, AUTN1, commit=False), SyncFailure)
+
+
+@given(
+    ind_bits=st.integers(0, 6),
+    delta=st.integers(1, 1 << 12),
+    limit=st.one_of(st.none(), st.integers(1, 1 << 12)),
+    initial=st.integers(0, 1 << 16),
+    sqns=st.lists(st.integers(0, 1 << 17), max_size=30),
+)
+def test_sqn_try_accept_is_check_then_accept(
+    ind_bits: int, delta: int, limit: int | None, initial: int, sqns: list[int]
+) -> None:
+    cfg = SqnConfig(ind_bits=ind_bits, delta=delta, limit=limit)
+    fast, slow = SqnArray(cfg, initial), SqnArray(cfg, initial)
+    for s in sqns:
+        ok = slow.check(s)
+        if ok:
+            slow.accept(s)
+        assert fast.try_accept(s) == ok
+        assert fast == slow
+
+
+@pytest.mark.parametrize("bad", [-1, 2**48, True, 1.0, "1"])
+def test_sqn_try_accept_refuses_non_sqns(bad: object) -> None:
+    arr = SqnArray()
+    with pytest.raises(ValueError, match="SQN"):
+        arr.try_accept(bad)  # type: ignore[arg-type]

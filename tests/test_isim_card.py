@@ -401,3 +401,20 @@ def test_naf_derivation_without_bootstrap_is_refused() -> None:
     select_isim(emu)
     body = bytes([0xDE, 3]) + b"naf" + bytes([3]) + b"a@b"
     assert tx(emu, f"00880084{len(body):02X}{body.hex()}00")[1] in (0x6985, 0x6A80, 0x9864)
+
+
+def test_authenticate_only_success_marks_the_state_changed() -> None:
+    """Success bumps the state serial (persist before answering); AUTS and 9862 do not."""
+    emu = alice()
+    select_isim(emu)
+    serial = emu.card.state_serial
+    assert ok(emu, SET1_APDU).hex() == SET1_RESPONSE
+    assert emu.card.state_serial == serial + 1
+    state = emu.app.state()
+    data = ok(emu, SET1_APDU)  # replay: AUTS
+    assert data[:2] == b"\xdc\x0e"
+    bad = bytearray(bytes.fromhex(SET1_APDU))
+    bad[-2] ^= 0x01
+    assert emu.transmit(bytes(bad)) == b"\x98\x62"
+    assert emu.card.state_serial == serial + 1
+    assert emu.app.state() == state

@@ -247,3 +247,53 @@ def test_repr_hides_secrets() -> None:
     m = Milenage(k, k)
     assert k.hex() not in repr(m)
     assert k.hex() not in repr(m.with_rand(k))
+
+
+# ------------------------------------------------------------------ fused AUTN check
+
+
+def _autn(s: dict[str, str]) -> bytes:
+    sqn_xor_ak = bytes(a ^ b for a, b in zip(H(s["sqn"]), H(s["f5"]), strict=True))
+    return sqn_xor_ak + H(s["amf"]) + H(s["f1"])
+
+
+@pytest.mark.parametrize("s", SETS, ids=[s["name"] for s in SETS])
+def test_verify_autn_matches_the_spec_outputs(s: dict[str, str]) -> None:
+    m = Milenage(H(s["k"]), H(s["opc"]))
+    rand = H(s["rand"])
+    checked = m.verify_autn(rand, _autn(s))
+    assert checked is not None
+    sqn, out = checked
+    assert sqn == int(s["sqn"], 16)
+    assert len(out) == 48
+    assert out[0:6].hex() == s["f5"]
+    assert out[8:16].hex() == s["f2"]
+    assert out[16:32].hex() == s["f3"]
+    assert out[32:48].hex() == s["f4"]
+    assert (out[8:16], out[16:32], out[32:48], out[0:6]) == m.f2345(rand)
+
+
+@pytest.mark.parametrize("s", SETS[:4], ids=[s["name"] for s in SETS[:4]])
+def test_verify_autn_refuses_any_single_bit_flip(s: dict[str, str]) -> None:
+    """A flipped bit in SQN xor AK, AMF or MAC-A makes MAC-A fail (None); so does another RAND."""
+    m = Milenage(H(s["k"]), H(s["opc"]))
+    rand, autn = H(s["rand"]), _autn(s)
+    for bit in range(128):
+        bad = bytearray(autn)
+        bad[bit // 8] ^= 0x80 >> (bit % 8)
+        assert m.verify_autn(rand, bytes(bad)) is None, bit
+    assert m.verify_autn(bytes(16), autn) is None
+
+
+def test_verify_autn_accepts_bytearray_and_checks_lengths() -> None:
+    s = SETS[0]
+    m = Milenage(H(s["k"]), H(s["opc"]))
+    expected = m.verify_autn(H(s["rand"]), _autn(s))
+    assert m.verify_autn(bytearray(H(s["rand"])), bytearray(_autn(s))) == expected
+    assert m.verify_autn(H(s["rand"]), memoryview(_autn(s))) == expected
+    with pytest.raises(ValueError, match="RAND"):
+        m.verify_autn(H(s["rand"])[:15], _autn(s))
+    with pytest.raises(ValueError, match="RAND"):
+        m.verify_autn("x" * 16, _autn(s))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="AUTN"):
+        m.verify_autn(H(s["rand"]), _autn(s) + b"\x00")
