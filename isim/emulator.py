@@ -8,9 +8,6 @@ the response. A SIGKILL at any moment leaves the state before or after the last 
 
 from __future__ import annotations
 
-import contextlib
-import glob
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +18,7 @@ from isim.codecs import codec_for
 from isim.codecs.errors import CodecError
 from isim.contents import ISIM_ADF
 from isim.errors import CardContentError, InputError
+from isim.fileio import remove_stale_temps
 from isim.image import CardImage, ImageError, load_image, make_card, save_image, snapshot
 
 IDENTITY_FILES = ("EF.IMPI", "EF.IMPU", "EF.DOMAIN")
@@ -62,25 +60,6 @@ def image_identity_problems(image: CardImage) -> list[str]:
         image.isim.get("trust_domains", []),
     )
     return problems + [str(v) for v in violations]
-
-
-def remove_stale_temp_files(state_path: Path) -> None:
-    """Delete the temp files (`.NAME.tmp-PID`, isim.fileio.atomic_write) that a process
-    killed in the middle of a save left next to the state file: they hold keys and would
-    pile up, one per crash. Files of a process still alive are left alone."""
-    for tmp in state_path.parent.glob(f".{glob.escape(state_path.name)}.tmp-*"):
-        pid = tmp.name.rpartition("-")[2]
-        if not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-            continue  # alive (or the PID was reused): not ours to delete
-        except ProcessLookupError:
-            pass
-        except (PermissionError, OverflowError):
-            continue
-        with contextlib.suppress(OSError):
-            tmp.unlink()
 
 
 class StateError(InputError):
@@ -133,7 +112,7 @@ class Emulator:
                 )
         emu = cls(image, Path(state_path) if state_path else None, t0)
         if emu.state_path is not None:
-            remove_stale_temp_files(emu.state_path)
+            remove_stale_temps(emu.state_path)
             if not emu.state_path.exists():
                 save_image(emu.state_path, image)
         return emu
