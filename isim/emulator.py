@@ -75,7 +75,6 @@ class Emulator:
     t0: bool = False
     card: Card = field(init=False)
     app: IsimApplication = field(init=False)
-    saves: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.card, self.app = make_card(self.image, t0=self.t0)
@@ -122,7 +121,6 @@ class Emulator:
         if self.card.take_state_changed() and self.state_path is not None:
             self.image = snapshot(self.card, self.app, self.image)
             save_image(self.state_path, self.image)
-            self.saves += 1
 
     def transmit(self, capdu: bytes) -> bytes:
         """In-process transport: one command, persisted, answered."""

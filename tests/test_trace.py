@@ -6,6 +6,7 @@ from pathlib import Path
 
 from emulator_proc import EmulatorProcess, FakeVpcd
 
+from apdu.layout import layout
 from apdu.trace import mask_capdu, mask_rapdu
 from isim.image import build_image, save_image
 from isim.profile import load_profile
@@ -34,11 +35,18 @@ def test_emulator_trace_never_shows_secrets(tmp_path: Path) -> None:
         vpcd.accept(emu)
         assert vpcd.transmit(bytes.fromhex("0020000A08") + ADM1)[-2:] == b"\x90\x00"
         assert vpcd.transmit(select_isim)[-2:] == b"\x90\x00"
+        impi = layout().find_ef("EF.IMPI")[1].fid_hex  # a refused write is explained
+        assert vpcd.transmit(bytes.fromhex(f"00A4000C02{impi}"))[-2:] == b"\x90\x00"
+        evil = b"\x80\x0b" + b"a@evil.test"
+        assert vpcd.transmit(bytes.fromhex("00D6000000") + evil)[-2:] == b"\x67\x00"
+        update = bytes([0x00, 0xD6, 0x00, 0x00, len(evil)]) + evil
+        assert vpcd.transmit(update)[-2:] == b"\x6a\x80"
         response = vpcd.transmit(SET1_AUTH)
         assert SET1_CK in response.hex()  # the card answered with the keys...
         assert emu.terminate() == 0
         log = emu.output()
     assert "> 0020000A08" in log and "> 00A40404" in log  # ...every APDU is traced...
+    assert "write refused: EF.IMPI" in log and "evil.test" in log
     assert ADM1.hex().upper() not in log.upper()  # ...but never the ADM key...
     assert SET1_CK not in log.lower()  # ...nor CK/IK/RES
     assert "465b5ce8b199b49faa5f0a2ee238a6bc" not in log.lower()  # nor K

@@ -77,6 +77,8 @@ def emulate(source: str, state: str | None, vpcd: str | None, listen: str | None
             log.info("> %s", mask_capdu(data))
         elif trace and event == "rapdu":
             log.info("< %s", mask_rapdu(last_capdu, data))
+            if data[-2:] == b"\x6a\x80" and emu.app.last_rejection:
+                log.info("  write refused: %s", emu.app.last_rejection)
         elif trace:
             log.info("%s %s", event, data.hex().upper())
 
