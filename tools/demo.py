@@ -26,6 +26,7 @@ from stack import StackError, pcsc_stack, wait_for_card  # noqa: E402
 from apdu.layout import layout  # noqa: E402
 from apdu.pcsc import ReaderError, connect  # noqa: E402
 from isim.codecs import codec_for  # noqa: E402
+from isim.image import load_card_source  # noqa: E402
 
 _ISIM = layout().applications["ADF.ISIM"]
 SELECT_ISIM = f"00A40404{len(_ISIM.aid or b''):02X}{(_ISIM.aid or b'').hex().upper()}00"
@@ -118,12 +119,15 @@ def _run(stack, args, state: Path) -> int:
             return 1
         if args.once:
             return 0
+        isim = Path(sys.executable).with_name("isim")
+        domains = " ".join(f"--trust-domain {d}" for d in load_card_source(args.card).isim[
+            "trust_domains"])
         env_hint = "" if stack.kind != "private" else (
             f"PCSCLITE_CSOCK_NAME={stack.socket_path} ")
         print(f"\nThe card stays in {stack.reader_name!r}. Try:\n"
               f"  {env_hint}opensc-tool --list-readers\n"
               f"  {env_hint}opensc-tool --reader 0 --send-apdu {SELECT_ISIM}\n"
-              f"  {env_hint}isim inspect --reader 0\n"
+              f"  {env_hint}{isim} inspect --reader 0 {domains}\n"
               "Ctrl-C stops the card.")
         while emu.poll() is None:
             time.sleep(0.5)
