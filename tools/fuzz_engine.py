@@ -115,6 +115,9 @@ def _corpus(card: Card) -> list[bytes]:
     return out
 
 
+Generator = Callable[[random.Random, list[bytes]], bytes | str]
+
+
 def _generate(rng: random.Random, corpus: list[bytes]) -> bytes | str:
     r = rng.random()
     if r < 0.002:
@@ -171,8 +174,11 @@ def fuzz(
     check: Callable[[Card], Iterable[str]] | None,
     epoch: int = 2000,
     limit: int = 20,
+    generate: Generator | None = None,
 ) -> dict[str, Any]:
-    """Run n steps; a fresh card every `epoch` steps (PINs get blocked by random VERIFYs)."""
+    """Run n steps; a fresh card every `epoch` steps (PINs get blocked by random VERIFYs).
+    `generate` replaces the default APDU generator (e.g. tools/fuzz_isim.py's mix)."""
+    generate = generate or _generate
     rng = random.Random(seed)
     card = factory()
     corpus = _corpus(card)
@@ -186,7 +192,7 @@ def fuzz(
         if i and epoch and i % epoch == 0:
             card = factory()
             process = getattr(card, "_process", card.process)
-        capdu = _generate(rng, corpus)
+        capdu = generate(rng, corpus)
         if isinstance(capdu, str):
             if capdu == "power_cycle":
                 card.power_off()
@@ -252,19 +258,22 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     result = fuzz(factory, args.n, args.seed, check, epoch=args.epoch)
     elapsed = time.perf_counter() - start
+    return report(result, args.n, elapsed, f"seed {args.seed}")
+
+
+def report(result: dict[str, Any], n: int, elapsed: float, what: str,
+           violations: str = "check violations") -> int:
+    """Print the summary of a fuzz run; the exit status: 1 when anything was found."""
     counts = result["counts"]
-    print(f"{args.n:,} steps in {elapsed:.1f} s ({args.n / elapsed:,.0f}/s), seed {args.seed}")
-    print(
-        f"uncaught exceptions: {counts['exceptions']}, invalid SWs: {counts['invalid']}, "
-        f"check violations: {counts['violations']}"
-    )
+    print(f"{n:,} steps in {elapsed:.1f} s ({n / elapsed:,.0f}/s), {what}")
+    print(f"uncaught exceptions: {counts['exceptions']}, invalid SWs: {counts['invalid']}, "
+          f"{violations}: {counts['violations']}")
     top = ", ".join(f"{sw:04X}:{c}" for sw, c in result["sw"].most_common(16))
     print(f"status words: {top}")
     for title in ("exceptions", "invalid", "violations"):
         for line in result[title]:
             print(f"[{title}] {line}")
     return 1 if any(counts.values()) else 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

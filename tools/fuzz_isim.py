@@ -20,7 +20,6 @@ import argparse
 import random
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 TOOLS = Path(__file__).resolve().parent
@@ -115,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epoch", type=int, default=2000, help="steps per fresh card")
     args = ap.parse_args(argv)
     aid = bytes.fromhex(plugin._image().isim["aid"])
-    base: Callable[[random.Random, list[bytes]], bytes | str] = fuzz_engine._generate
+    base = fuzz_engine._generate
     share = args.isim_share
 
     def generate(rng: random.Random, corpus: list[bytes]) -> bytes | str:
@@ -123,26 +122,12 @@ def main(argv: list[str] | None = None) -> int:
             return isim_generate(rng, aid)
         return base(rng, corpus)
 
-    fuzz_engine._generate = generate  # the engine fuzzer's loop, our generator
-    try:
-        start = time.perf_counter()
-        result = fuzz_engine.fuzz(plugin.isim_card, args.n, args.seed, plugin.isim_check,
-                                  epoch=args.epoch)
-        elapsed = time.perf_counter() - start
-    finally:
-        fuzz_engine._generate = base
-    counts = result["counts"]
-    print(f"{args.n:,} steps in {elapsed:.1f} s ({args.n / elapsed:,.0f}/s), seed {args.seed}, "
-          f"ISIM-targeted share {share:.0%}")
-    print(f"uncaught exceptions: {counts['exceptions']}, invalid SWs: {counts['invalid']}, "
-          f"rule violations: {counts['violations']}")
-    sw = result["sw"]
-    print("status words: " + ", ".join(f"{s:04X}:{c}" for s, c in sw.most_common(18)))
-    for title in ("exceptions", "invalid", "violations"):
-        for line in result[title]:
-            print(f"[{title}] {line}")
-    return 1 if any(counts.values()) else 0
-
+    start = time.perf_counter()
+    result = fuzz_engine.fuzz(plugin.isim_card, args.n, args.seed, plugin.isim_check,
+                              epoch=args.epoch, generate=generate)
+    elapsed = time.perf_counter() - start
+    what = f"seed {args.seed}, ISIM-targeted share {share:.0%}"
+    return fuzz_engine.report(result, args.n, elapsed, what, "rule violations")
 
 if __name__ == "__main__":
     raise SystemExit(main())
