@@ -274,15 +274,20 @@ def _wait_ready(stack: PcscStack, timeout: float) -> None:
                      f"{stack.log_tail()}")
 
 
-def _stop_pcscd(stack: PcscStack) -> None:
-    proc = stack.process
-    if proc is not None and proc.poll() is None:
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited after `timeout` seconds."""
+    if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=5)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait(timeout=5)
+            proc.wait(timeout=timeout)
+
+
+def _stop_pcscd(stack: PcscStack) -> None:
+    if stack.process is not None:
+        stop_process(stack.process, timeout=5)
     if stack.workdir is not None:
         shutil.rmtree(stack.workdir, ignore_errors=True)
 

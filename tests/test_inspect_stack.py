@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from broken_images import ALICE, BAD_IMPU, BROKEN, ROOT, write
-from stack import PcscStack, StackError, wait_for_card
+from stack import PcscStack, StackError, stop_process, wait_for_card
 
 from apdu import pcsc
 from isim.cli import EXIT_OK, EXIT_VIOLATION
@@ -53,13 +52,7 @@ def emulated(stack: PcscStack, image: Path, *extra: str) -> Iterator[int]:
             pytest.fail(f"isim emulate did not insert the card:\n{err}\n{stack.log_tail()}")
         yield pcsc.list_readers().index(stack.reader_name)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        stop_process(proc)
         if proc.stdout:
             proc.stdout.close()
         if proc.stderr:

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stack import PcscStack, serve_card, wait_for_card
+from emulator_proc import EmulatorProcess
+from stack import PcscStack, serve_card
 
 from apdu import pcsc
 from isim.codecs import codec_for
@@ -41,20 +42,14 @@ SAMPLE = 5
 
 
 @contextlib.contextmanager
-def emulate(stack: PcscStack, image: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`isim emulate IMAGE` connected to the stack's vpcd slot 0, until the block ends."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "isim", "emulate", str(image),
-         "--vpcd", f"127.0.0.1:{stack.vpcd_port}"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    try:
-        wait_for_card(stack.reader_name, timeout=20)
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        wait_for_card(stack.reader_name, present=False, timeout=20)
+def emulate(stack: PcscStack, image: Path) -> Iterator[EmulatorProcess]:
+    """`isim emulate IMAGE` in the stack's reader (tests/emulator_proc.py), until the block
+    ends; the card has left the reader afterwards."""
+    with EmulatorProcess(image, vpcd_port=stack.vpcd_port) as emu:
+        emu.wait_inserted(stack.reader_name)
+        yield emu
+        emu.terminate()
+        emu.wait_removed(stack.reader_name)
 
 
 def _ok(conn: pcsc.PcscCard, apdu: bytes) -> bytes:

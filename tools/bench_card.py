@@ -203,14 +203,9 @@ def _start(argv: list[str], env: dict[str, str], reader: str) -> subprocess.Pope
 
 
 def _stop(proc: subprocess.Popen[bytes], reader: str) -> None:
-    from stack import StackError, wait_for_card
+    from stack import StackError, stop_process, wait_for_card
 
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_process(proc, timeout=5)
     if proc.stderr is not None:
         proc.stderr.close()
     with contextlib.suppress(StackError):  # a card that does not leave: next row reports it

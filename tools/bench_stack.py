@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from stack import PcscStack, StackError, pcsc_stack, wait_for_card  # noqa: E402
+from stack import PcscStack, StackError, pcsc_stack, stop_process, wait_for_card  # noqa: E402
 
 from apdu import pcsc, vpcd  # noqa: E402
 
@@ -94,12 +94,7 @@ def measure(stack: PcscStack, argv: list[str], env: dict[str, str], apdu: bytes,
                     break
             return count / (time.perf_counter() - start)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=5)
         wait_for_card(stack.reader_name, present=False, timeout=15)
 
 

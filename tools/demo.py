@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from stack import StackError, pcsc_stack, wait_for_card  # noqa: E402
+from stack import StackError, pcsc_stack, stop_process, wait_for_card  # noqa: E402
 
 from apdu.layout import layout  # noqa: E402
 from apdu.pcsc import ReaderError, connect  # noqa: E402
@@ -133,12 +132,7 @@ def _run(stack, args, state: Path) -> int:
             time.sleep(0.5)
         return emu.returncode
     finally:
-        if emu.poll() is None:
-            emu.send_signal(signal.SIGTERM)
-            try:
-                emu.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                emu.kill()
+        stop_process(emu)
 
 
 if __name__ == "__main__":
