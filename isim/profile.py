@@ -45,9 +45,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from isim.checker import Checker
 from isim.documents import MAX_DOCUMENT_BYTES, parse_mapping, read_mapping, type_name
 from isim.errors import InputError, Problem, ProfileError
-from isim.profile_checks import AD_MODES, KEYS, Checker, pcscf_address_type, validate
+from isim.profile_checks import AD_MODES, KEYS, validate
+from isim.profile_sizes import pcscf_address_type
 
 __all__ = [
     "AD_MODES",

@@ -1,20 +1,20 @@
 """The checks of a profile mapping (formats, identities, the trust-domain rule, what the
-card can hold): every problem is collected, each naming the key and, where it is about what
-the card would hold, the EF and record. `isim.profile` builds the Profile from the result."""
+card can hold, in `isim.profile_sizes`): every problem is collected, each naming the key and,
+where it is about what the card would hold, the EF and record. `isim.profile` builds the
+Profile from the result."""
 
 from __future__ import annotations
 
-import difflib
-import ipaddress
 import re
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
 from isim import identities, trust
+from isim.checker import Checker, did_you_mean
 from isim.documents import type_name
 from isim.errors import Problem
+from isim.profile_sizes import NO_SIZES, check_sizes, pcscf_address_type, size_problems
 
 KEYS: tuple[str, ...] = (
     "trust_domains",
@@ -69,115 +69,11 @@ _IMSI = re.compile(r"[0-9]{6,15}")
 _PIN = re.compile(r"[0-9]{4,8}")
 _PUK = re.compile(r"[0-9]{8}")
 _ADM_ASCII = re.compile(r"[0-9]{8}")
-_IPV4_SHAPE = re.compile(r"[0-9.]+")
 _BAD_TEXT = re.compile(r"[\x00-\x20\x7f]")  # whitespace or control characters
-
-
-@lru_cache(maxsize=4096)
-def pcscf_address_type(address: str) -> int:
-    """EF.P-CSCF address type (TS 31.103 clause 4.2.8): 0 FQDN, 1 IPv4, 2 IPv6."""
-    if "%" in address or (":" not in address and not _IPV4_SHAPE.fullmatch(address)):
-        return 0  # fast path: neither IPv6 nor dotted-quad (an IPv6 zone id cannot be stored)
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return 0
-    return 1 if ip.version == 4 else 2
 
 
 # --------------------------------------------------------------------------------------------
 # Validation
-
-
-def _tlv_size(n: int) -> int:
-    """Octets of a `80 L V` data object with an n-octet value (BER length, ISO/IEC 8825-1)."""
-    if n < 0x80:
-        return 2 + n
-    if n < 0x100:
-        return 3 + n
-    return 4 + n
-
-
-class Checker:
-    """Collects problems; one instance per profile."""
-
-    __slots__ = ("data", "problems")
-
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        self.data = data
-        self.problems: list[Problem] = []
-
-    def add(self, key: str, message: str, file: str | None = None, record: int | None = None):
-        self.problems.append(Problem(key, message, file, record))
-
-    # --- scalars ---------------------------------------------------------------------------
-
-    def text(self, key: str, pattern: re.Pattern[str], what: str, default: Any = None) -> Any:
-        """A string matching `pattern`; secrets-safe messages (the value is never echoed)."""
-        if key not in self.data:
-            return default
-        value = self.data[key]
-        if isinstance(value, str):
-            if pattern.fullmatch(value):
-                return value
-            self.add(key, f"must be {what} (got {len(value)} characters)")
-            return None
-        if isinstance(value, int) and not isinstance(value, bool):
-            self.add(key, f"must be {what}, written as a quoted string (a number loses zeros)")
-            return None
-        self.add(key, f"must be {what}, not {type_name(value)}")
-        return None
-
-    def hex_bytes(self, key: str, pattern: re.Pattern[str], n: int) -> bytes | None:
-        value = self.text(key, pattern, f"{n} hex digits")
-        return bytes.fromhex(value) if value is not None else None
-
-    def integer(self, key: str, lo: int, hi: int | None, default: Any) -> Any:
-        if key not in self.data:
-            return default
-        value = self.data[key]
-        if not isinstance(value, int) or isinstance(value, bool):
-            self.add(key, f"must be an integer, not {type_name(value)}")
-            return None
-        if value < lo or (hi is not None and value > hi):
-            bound = f"{lo}..{hi}" if hi is not None else f">= {lo}"
-            self.add(key, f"must be in {bound}, not {value}")
-            return None
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.data.get(key, default)
-        if isinstance(value, bool):
-            return value
-        self.add(key, f"must be true or false, not {type_name(value)}")
-        return default
-
-    def string(self, key: str, default: str | None) -> str | None:
-        if key not in self.data:
-            return default
-        value = self.data[key]
-        if isinstance(value, str):
-            return value
-        self.add(key, f"must be a string, not {type_name(value)}")
-        return None
-
-    def string_list(self, key: str) -> list[str | None] | None:
-        """A list of strings; a bad entry becomes None after its problem is recorded."""
-        if key not in self.data:
-            return None
-        value = self.data[key]
-        if not isinstance(value, list | tuple):
-            self.add(key, f"must be a list, not {type_name(value)}")
-            return None
-        out: list[str | None] = []
-        for i, item in enumerate(value, start=1):
-            if isinstance(item, str) and item:
-                out.append(item)
-            else:
-                what = "empty" if item == "" else type_name(item)
-                self.add(key, f"entry {i} must be a non-empty string, not {what}")
-                out.append(None)
-        return out
 
 
 _LUHN_DOUBLE = str.maketrans("0123456789", "0246813579")  # 2d, less 9 when it has 2 digits
@@ -189,76 +85,6 @@ def _luhn_ok(digits: str) -> bool:
     rev = digits[::-1]
     total = sum(rev[0::2].encode()) + sum(rev[1::2].translate(_LUHN_DOUBLE).encode())
     return (total - 48 * len(digits)) % 10 == 0
-
-
-def _layout_files() -> dict[str, Any]:
-    """EF name -> EFSpec for the size overrides: ADF.ISIM files, and MF files as `MF/EF.x`."""
-    global _FILES
-    if _FILES is None:
-        from apdu.layout import layout
-
-        lay = layout()
-        files: dict[str, Any] = {}
-        for app in lay.applications.values():
-            files.update(app.files)
-        for name, ef in lay.mf.files.items():
-            files[f"MF/{name}"] = ef
-        _FILES = files
-    return _FILES
-
-
-_FILES: dict[str, Any] | None = None
-
-_SIZE_LIMITS = {"size": (1, 0x7FFF), "records": (1, 254), "record_length": (1, 255)}
-
-
-def _sizes(c: Checker) -> dict[str, dict[str, int]]:
-    raw = c.data.get("sizes", {})
-    if not isinstance(raw, Mapping):
-        c.add("sizes", f"must be a mapping of EF name to sizes, not {type_name(raw)}")
-        return {}
-    files = _layout_files()
-    out: dict[str, dict[str, int]] = {}
-    for name, spec in raw.items():
-        ef = files.get(name) if isinstance(name, str) else None
-        if ef is None:
-            hint = _did_you_mean(str(name), files)
-            c.add("sizes", f"unknown EF {name!r}{hint}")
-            continue
-        allowed = ("size",) if ef.structure == "transparent" else ("records", "record_length")
-        if not isinstance(spec, Mapping):
-            c.add("sizes", f"{name}: must be a mapping with {' and/or '.join(allowed)}")
-            continue
-        entry: dict[str, int] = {}
-        for attr, value in spec.items():
-            if attr not in allowed:
-                c.add("sizes", f"{name}: unknown key {attr!r} ({ef.structure} EF takes {allowed})")
-                continue
-            lo, hi = _SIZE_LIMITS[attr]
-            if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-                c.add("sizes", f"{name}: {attr} must be an integer in {lo}..{hi}")
-                continue
-            entry[attr] = value
-        out[name] = entry
-    return out
-
-
-def _did_you_mean(key: str, choices: Any) -> str:
-    close = difflib.get_close_matches(key, list(choices), n=1, cutoff=0.75)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _ef_dims(name: str, sizes: Mapping[str, Mapping[str, int]]) -> tuple[int, int, int]:
-    """(size, record_length, records) of an EF after overrides."""
-    ef = _layout_files()[name]
-    over = sizes.get(name)
-    if not over:
-        return ef.size, ef.record_length, ef.records
-    return (
-        over.get("size", ef.size),
-        over.get("record_length", ef.record_length),
-        over.get("records", ef.records),
-    )
 
 
 _TRUST_FIELDS = {trust.FILE_IMPI: "impi", trust.FILE_IMPU: "impu", trust.FILE_DOMAIN: "domain"}
@@ -404,7 +230,7 @@ def validate(c: Checker, *, derive_opc: bool = True, trusted: bool = False) -> d
     if not _KEYSET.issuperset(data):
         for key in data:
             if key not in _KEYSET:
-                c.add(str(key), f"unknown key{_did_you_mean(str(key), KEYS)}")
+                c.add(str(key), f"unknown key{did_you_mean(str(key), KEYS)}")
 
     # trust domains (the template's: normalized once per distinct value)
     trust_domains: tuple[str, ...] | None = None
@@ -520,14 +346,14 @@ def validate(c: Checker, *, derive_opc: bool = True, trusted: bool = False) -> d
     adm1 = _adm(c)
 
     ad = _ad(c)
-    sizes = _sizes(c)
+    sizes = check_sizes(c)
     label = c.string("label", "ISIM")
     if label == "":
         c.add("label", "must not be empty")
     description = c.string("description", "")
 
     if not trusted:
-        _size_problems(c, impi, domain, impus, pcscf, label, sizes)
+        size_problems(c, impi, domain, impus, pcscf, label, sizes)
     return {
         "trust_domains": trust_domains,
         "iccid": iccid,
@@ -555,75 +381,10 @@ def validate(c: Checker, *, derive_opc: bool = True, trusted: bool = False) -> d
         "ad": ad,
         "sizes": MappingProxyType({n: MappingProxyType(v) for n, v in sizes.items()})
         if sizes
-        else _NO_SIZES,
+        else NO_SIZES,
         "label": label,
         "description": description,
     }
-
-
-_NO_SIZES: Mapping[str, Mapping[str, int]] = MappingProxyType({})  # read-only: shareable
-
-
-def _size_problems(
-    c: Checker,
-    impi: str | None,
-    domain: str | None,
-    impus: list[str | None] | None,
-    pcscf: tuple[str | None, ...],
-    label: str | None,
-    sizes: Mapping[str, Mapping[str, int]],
-) -> None:
-    """What the card can hold (TS 31.103 clause 4.2: each value is an `80 L V` object)."""
-    if impi and (sz := _ef_dims("EF.IMPI", sizes)[0]) < (need := _tlv_size(len(impi.encode()))):
-        c.add("impi", f"needs {need} bytes, EF.IMPI holds {sz}", "EF.IMPI")
-    if domain:
-        need = _tlv_size(len(domain.encode()))
-        if (sz := _ef_dims("EF.DOMAIN", sizes)[0]) < need:
-            c.add("domain", f"needs {need} bytes, EF.DOMAIN holds {sz}", "EF.DOMAIN")
-    if impus:
-        _, rec_len, records = _ef_dims("EF.IMPU", sizes)
-        if len(impus) > records:
-            c.add("impu", f"{len(impus)} IMPUs, EF.IMPU has {records} records", "EF.IMPU")
-        for record, uri in enumerate(impus, start=1):
-            if uri and (need := _tlv_size(len(uri.encode()))) > rec_len:
-                c.add("impu", f"needs {need} bytes, a record holds {rec_len}", "EF.IMPU", record)
-    if sizes:
-        _pcscf_label_problems(c, pcscf, label, sizes)
-    elif pcscf or label:  # the template's values, the same problems for every row
-        for problem in _pcscf_label_cached(pcscf, label):
-            c.problems.append(problem)
-
-
-@lru_cache(maxsize=64)
-def _pcscf_label_cached(pcscf: tuple[str | None, ...], label: str | None) -> tuple[Problem, ...]:
-    c = Checker({})
-    _pcscf_label_problems(c, pcscf, label, _NO_SIZES)
-    return tuple(c.problems)
-
-
-def _pcscf_label_problems(
-    c: Checker,
-    pcscf: tuple[str | None, ...],
-    label: str | None,
-    sizes: Mapping[str, Mapping[str, int]],
-) -> None:
-    if pcscf:
-        _, rec_len, records = _ef_dims("EF.P-CSCF", sizes)
-        if len(pcscf) > records:
-            c.add("pcscf", f"{len(pcscf)} addresses, EF.P-CSCF has {records} records", "EF.P-CSCF")
-        for record, addr in enumerate(pcscf, start=1):
-            if addr is None:
-                continue
-            kind = pcscf_address_type(addr)
-            n = 1 + (4 if kind == 1 else 16 if kind == 2 else len(addr.encode()))
-            if (need := _tlv_size(n)) > rec_len:
-                c.add("pcscf", f"needs {need} bytes, a record holds {rec_len}", "EF.P-CSCF", record)
-    if label:
-        # EF.DIR record: 61 L { 4F 10 <AID> } { 50 L <label> } (TS 102 221 clause 13.1)
-        _, rec_len, _ = _ef_dims("MF/EF.DIR", sizes)
-        n = len(label.encode())
-        if _tlv_size(18 + _tlv_size(n)) > rec_len:
-            c.add("label", f"{n} bytes is too long for an EF.DIR record of {rec_len} bytes")
 
 
 def _adm(c: Checker) -> bytes | None:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from apdu.layout import layout
-from isim import contents, profile_checks
+from isim import contents, profile_sizes
 from isim.codecs import codec_for
 from isim.profile import profile_from_mapping
 
@@ -70,7 +70,7 @@ def test_card_contents_iccid_impi_match_codecs(numbers: list[int], sizes: bool) 
 def test_pcscf_label_problems_cached_like_uncached() -> None:
     long_label = "L" * 200
     pcscf = ("p" * 300, "10.0.0.1", None)
-    c1 = profile_checks.Checker({})
-    profile_checks._pcscf_label_problems(c1, pcscf, long_label, {})
+    c1 = profile_sizes.Checker({})
+    profile_sizes._pcscf_label_problems(c1, pcscf, long_label, {})
     assert c1.problems
-    assert list(profile_checks._pcscf_label_cached(pcscf, long_label)) == c1.problems
+    assert list(profile_sizes._pcscf_label_cached(pcscf, long_label)) == c1.problems

@@ -1,0 +1,101 @@
+"""Field checks that collect problems instead of stopping at the first: the building block
+of profile validation (`isim.profile_checks`, `isim.profile_sizes`)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from isim.documents import type_name
+from isim.errors import Problem
+
+__all__ = ["Checker", "did_you_mean"]
+
+
+class Checker:
+    """Collects problems; one instance per profile."""
+
+    __slots__ = ("data", "problems")
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.data = data
+        self.problems: list[Problem] = []
+
+    def add(self, key: str, message: str, file: str | None = None, record: int | None = None):
+        self.problems.append(Problem(key, message, file, record))
+
+    # --- scalars ---------------------------------------------------------------------------
+
+    def text(self, key: str, pattern: re.Pattern[str], what: str, default: Any = None) -> Any:
+        """A string matching `pattern`; secrets-safe messages (the value is never echoed)."""
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        if isinstance(value, str):
+            if pattern.fullmatch(value):
+                return value
+            self.add(key, f"must be {what} (got {len(value)} characters)")
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            self.add(key, f"must be {what}, written as a quoted string (a number loses zeros)")
+            return None
+        self.add(key, f"must be {what}, not {type_name(value)}")
+        return None
+
+    def hex_bytes(self, key: str, pattern: re.Pattern[str], n: int) -> bytes | None:
+        value = self.text(key, pattern, f"{n} hex digits")
+        return bytes.fromhex(value) if value is not None else None
+
+    def integer(self, key: str, lo: int, hi: int | None, default: Any) -> Any:
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        if not isinstance(value, int) or isinstance(value, bool):
+            self.add(key, f"must be an integer, not {type_name(value)}")
+            return None
+        if value < lo or (hi is not None and value > hi):
+            bound = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+            self.add(key, f"must be in {bound}, not {value}")
+            return None
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if isinstance(value, bool):
+            return value
+        self.add(key, f"must be true or false, not {type_name(value)}")
+        return default
+
+    def string(self, key: str, default: str | None) -> str | None:
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        if isinstance(value, str):
+            return value
+        self.add(key, f"must be a string, not {type_name(value)}")
+        return None
+
+    def string_list(self, key: str) -> list[str | None] | None:
+        """A list of strings; a bad entry becomes None after its problem is recorded."""
+        if key not in self.data:
+            return None
+        value = self.data[key]
+        if not isinstance(value, list | tuple):
+            self.add(key, f"must be a list, not {type_name(value)}")
+            return None
+        out: list[str | None] = []
+        for i, item in enumerate(value, start=1):
+            if isinstance(item, str) and item:
+                out.append(item)
+            else:
+                what = "empty" if item == "" else type_name(item)
+                self.add(key, f"entry {i} must be a non-empty string, not {what}")
+                out.append(None)
+        return out
+
+
+def did_you_mean(key: str, choices: Any) -> str:
+    close = difflib.get_close_matches(key, list(choices), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""

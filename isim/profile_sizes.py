@@ -1,0 +1,171 @@
+"""What the card can hold: the `sizes` overrides of a profile, and whether each value fits
+its file or record (TS 31.103 clause 4.2: every identity is an `80 L V` data object)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any
+
+from apdu.layout import layout
+from isim.checker import Checker, did_you_mean
+from isim.codecs.tlv import ber_length
+from isim.documents import type_name
+from isim.errors import Problem
+
+__all__ = ["NO_SIZES", "check_sizes", "ef_dims", "pcscf_address_type", "size_problems"]
+
+_IPV4_SHAPE = re.compile(r"[0-9.]+")
+
+
+@lru_cache(maxsize=4096)
+def pcscf_address_type(address: str) -> int:
+    """EF.P-CSCF address type (TS 31.103 clause 4.2.8): 0 FQDN, 1 IPv4, 2 IPv6."""
+    if "%" in address or (":" not in address and not _IPV4_SHAPE.fullmatch(address)):
+        return 0  # fast path: neither IPv6 nor dotted-quad (an IPv6 zone id cannot be stored)
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return 0
+    return 1 if ip.version == 4 else 2
+
+
+def _tlv_size(n: int) -> int:
+    """Octets of a `80 L V` data object with an n-octet value (BER length, ISO/IEC 8825-1)."""
+    return 1 + len(ber_length(n)) + n
+
+
+@lru_cache(maxsize=1)
+def _longest_aid_tlv() -> int:
+    return max(_tlv_size(len(app.aid or b"")) for app in layout().applications.values())
+
+
+def _layout_files() -> dict[str, Any]:
+    """EF name -> EFSpec for the size overrides: ADF.ISIM files, and MF files as `MF/EF.x`."""
+    global _FILES
+    if _FILES is None:
+        lay = layout()
+        files: dict[str, Any] = {}
+        for app in lay.applications.values():
+            files.update(app.files)
+        for name, ef in lay.mf.files.items():
+            files[f"MF/{name}"] = ef
+        _FILES = files
+    return _FILES
+
+
+_FILES: dict[str, Any] | None = None
+
+_SIZE_LIMITS = {"size": (1, 0x7FFF), "records": (1, 254), "record_length": (1, 255)}
+
+
+def check_sizes(c: Checker) -> dict[str, dict[str, int]]:
+    raw = c.data.get("sizes", {})
+    if not isinstance(raw, Mapping):
+        c.add("sizes", f"must be a mapping of EF name to sizes, not {type_name(raw)}")
+        return {}
+    files = _layout_files()
+    out: dict[str, dict[str, int]] = {}
+    for name, spec in raw.items():
+        ef = files.get(name) if isinstance(name, str) else None
+        if ef is None:
+            hint = did_you_mean(str(name), files)
+            c.add("sizes", f"unknown EF {name!r}{hint}")
+            continue
+        allowed = ("size",) if ef.structure == "transparent" else ("records", "record_length")
+        if not isinstance(spec, Mapping):
+            c.add("sizes", f"{name}: must be a mapping with {' and/or '.join(allowed)}")
+            continue
+        entry: dict[str, int] = {}
+        for attr, value in spec.items():
+            if attr not in allowed:
+                c.add("sizes", f"{name}: unknown key {attr!r} ({ef.structure} EF takes {allowed})")
+                continue
+            lo, hi = _SIZE_LIMITS[attr]
+            if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+                c.add("sizes", f"{name}: {attr} must be an integer in {lo}..{hi}")
+                continue
+            entry[attr] = value
+        out[name] = entry
+    return out
+
+
+def ef_dims(name: str, sizes: Mapping[str, Mapping[str, int]]) -> tuple[int, int, int]:
+    """(size, record_length, records) of an EF after overrides."""
+    ef = _layout_files()[name]
+    over = sizes.get(name)
+    if not over:
+        return ef.size, ef.record_length, ef.records
+    return (
+        over.get("size", ef.size),
+        over.get("record_length", ef.record_length),
+        over.get("records", ef.records),
+    )
+
+
+NO_SIZES: Mapping[str, Mapping[str, int]] = MappingProxyType({})  # read-only: shareable
+
+
+def size_problems(
+    c: Checker,
+    impi: str | None,
+    domain: str | None,
+    impus: list[str | None] | None,
+    pcscf: tuple[str | None, ...],
+    label: str | None,
+    sizes: Mapping[str, Mapping[str, int]],
+) -> None:
+    """What the card can hold (TS 31.103 clause 4.2: each value is an `80 L V` object)."""
+    if impi and (sz := ef_dims("EF.IMPI", sizes)[0]) < (need := _tlv_size(len(impi.encode()))):
+        c.add("impi", f"needs {need} bytes, EF.IMPI holds {sz}", "EF.IMPI")
+    if domain:
+        need = _tlv_size(len(domain.encode()))
+        if (sz := ef_dims("EF.DOMAIN", sizes)[0]) < need:
+            c.add("domain", f"needs {need} bytes, EF.DOMAIN holds {sz}", "EF.DOMAIN")
+    if impus:
+        _, rec_len, records = ef_dims("EF.IMPU", sizes)
+        if len(impus) > records:
+            c.add("impu", f"{len(impus)} IMPUs, EF.IMPU has {records} records", "EF.IMPU")
+        for record, uri in enumerate(impus, start=1):
+            if uri and (need := _tlv_size(len(uri.encode()))) > rec_len:
+                c.add("impu", f"needs {need} bytes, a record holds {rec_len}", "EF.IMPU", record)
+    if sizes:
+        _pcscf_label_problems(c, pcscf, label, sizes)
+    elif pcscf or label:  # the template's values, the same problems for every row
+        for problem in _pcscf_label_cached(pcscf, label):
+            c.problems.append(problem)
+
+
+@lru_cache(maxsize=64)
+def _pcscf_label_cached(pcscf: tuple[str | None, ...], label: str | None) -> tuple[Problem, ...]:
+    c = Checker({})
+    _pcscf_label_problems(c, pcscf, label, NO_SIZES)
+    return tuple(c.problems)
+
+
+def _pcscf_label_problems(
+    c: Checker,
+    pcscf: tuple[str | None, ...],
+    label: str | None,
+    sizes: Mapping[str, Mapping[str, int]],
+) -> None:
+    if pcscf:
+        _, rec_len, records = ef_dims("EF.P-CSCF", sizes)
+        if len(pcscf) > records:
+            c.add("pcscf", f"{len(pcscf)} addresses, EF.P-CSCF has {records} records", "EF.P-CSCF")
+        for record, addr in enumerate(pcscf, start=1):
+            if addr is None:
+                continue
+            kind = pcscf_address_type(addr)
+            n = 1 + (4 if kind == 1 else 16 if kind == 2 else len(addr.encode()))
+            if (need := _tlv_size(n)) > rec_len:
+                c.add("pcscf", f"needs {need} bytes, a record holds {rec_len}", "EF.P-CSCF", record)
+    if label:
+        # EF.DIR record: 61 L { 4F L <AID> } { 50 L <label> } (TS 102 221 clause 13.1)
+        _, rec_len, _ = ef_dims("MF/EF.DIR", sizes)
+        n = len(label.encode())
+        if _tlv_size(_longest_aid_tlv() + _tlv_size(n)) > rec_len:
+            c.add("label", f"{n} bytes is too long for an EF.DIR record of {rec_len} bytes")
