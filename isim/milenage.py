@@ -54,6 +54,15 @@ def derive_opc(k: bytes, op: bytes) -> bytes:
     return (int.from_bytes(e, "big") ^ int.from_bytes(op, "big")).to_bytes(16, "big")
 
 
+def _out234(m: Milenage, temp: int) -> int:
+    """OUT2 || OUT3 || OUT4 in one 48-byte ECB call: OUTi = E_K(rot(TEMP xor OPc, ri) xor ci)
+    xor OPc, with r = 0, 32, 64 and c = 1, 2, 4 (TS 35.206 clause 4.1)."""
+    x = temp ^ m._opc
+    xx = (x << 128) | x  # rot(x, r) = (xx >> (128 - r)) & MASK128
+    blocks = ((x << 256) | (((xx >> 96) & _MASK128) << 128) | ((xx >> 64) & _MASK128)) ^ _C234
+    return int.from_bytes(m._enc.update(blocks.to_bytes(48))) ^ m._opc3
+
+
 class Milenage:
     """f1, f1*, f2, f3, f4, f5, f5* for one subscriber (K, OPc)."""
 
@@ -96,11 +105,7 @@ class Milenage:
         enc = self._enc.update
         opc = self._opc
         temp = int.from_bytes(enc((int.from_bytes(rand) ^ opc).to_bytes(16)))
-        # OUTi = E_K(rot(TEMP xor OPc, ri) xor ci) xor OPc, i = 2, 3, 4 (r = 0, 32, 64)
-        x = temp ^ opc
-        xx = (x << 128) | x  # rot(x, r) = (xx >> (128 - r)) & MASK128
-        blocks = ((x << 256) | (((xx >> 96) & _MASK128) << 128) | ((xx >> 64) & _MASK128)) ^ _C234
-        out = int.from_bytes(enc(blocks.to_bytes(48))) ^ self._opc3
+        out = _out234(self, temp)
         a = int.from_bytes(autn)
         # SQN || AMF = ((SQN xor AK) || AMF) xor (AK || 0000), AK = OUT2[0..47]
         sqn_amf = (a >> 64) ^ ((out >> 336) << 16)
@@ -159,13 +164,7 @@ class MilenageRand:
 
     def f2345(self) -> tuple[bytes, bytes, bytes, bytes]:
         """(RES, CK, IK, AK); OUT2..OUT4 in a single 48-byte ECB call."""
-        m = self._m
-        x = self._temp ^ m._opc
-        # r2 = 0, c2 = 1; r3 = 32, c3 = 2; r4 = 64, c4 = 4
-        blocks = ((x ^ 1) << 256) | ((_rot(x, 32) ^ 2) << 128) | (_rot(x, 64) ^ 4)
-        out = (int.from_bytes(m._e(blocks.to_bytes(48, "big")), "big") ^ m._opc3).to_bytes(
-            48, "big"
-        )
+        out = _out234(self._m, self._temp).to_bytes(48)
         return out[8:16], out[16:32], out[32:48], out[0:6]
 
     def f5star(self) -> bytes:
