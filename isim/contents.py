@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from apdu.arr import encode_rule
 from apdu.layout import DFSpec, EFSpec, layout
@@ -25,7 +26,7 @@ ISIM_ADF = "ADF.ISIM"
 _PCSCF_TYPES = ("fqdn", "ipv4", "ipv6")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class EFContent:
     """One EF as it goes onto the card: its effective spec (size overrides applied) and its
     body (transparent) or records (record EFs), each exactly the file/record size."""
@@ -33,6 +34,13 @@ class EFContent:
     df: str
     spec: EFSpec
     data: bytes | tuple[bytes, ...]
+
+    def __init__(self, df: str, spec: EFSpec, data: bytes | tuple[bytes, ...]) -> None:
+        # Sets the slots directly: the frozen dataclass's own __init__ goes through
+        # object.__setattr__ by name, twice as slow, and this runs for every card.
+        _SET_DF(self, df)
+        _SET_SPEC(self, spec)
+        _SET_DATA(self, data)
 
     @property
     def records(self) -> tuple[bytes, ...]:
@@ -45,11 +53,17 @@ class EFContent:
         return self.data
 
 
-@dataclass(frozen=True, slots=True)
+_SET_DF, _SET_SPEC, _SET_DATA = (EFContent.__dict__[f].__set__ for f in ("df", "spec", "data"))
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class CardContents:
     """Every EF of one card, DF by DF in spec order (MF first)."""
 
     dfs: tuple[tuple[DFSpec, tuple[EFContent, ...]], ...]
+
+    def __init__(self, dfs: tuple[tuple[DFSpec, tuple[EFContent, ...]], ...]) -> None:
+        _SET_DFS(self, dfs)  # as EFContent.__init__
 
     def __iter__(self) -> Iterator[EFContent]:
         for _, files in self.dfs:
@@ -62,6 +76,9 @@ class CardContents:
                     if f.spec.name == ef:
                         return f
         raise KeyError(f"{df}/{ef}")
+
+
+_SET_DFS = CardContents.__dict__["dfs"].__set__
 
 
 def effective_spec(
@@ -113,10 +130,11 @@ def _default(spec: EFSpec) -> bytes | tuple[bytes, ...]:
 
 
 def _records(spec: EFSpec, encoded: list[bytes]) -> tuple[bytes, ...]:
-    if len(encoded) > spec.records:
+    """The encoded records, then empty (all-FF) ones up to the file's number of records."""
+    missing = spec.records - len(encoded)
+    if missing < 0:
         raise CodecError(spec.name, f"{len(encoded)} records given, the file has {spec.records}")
-    empty = b"\xff" * spec.record_length
-    return (*encoded, *([empty] * (spec.records - len(encoded))))
+    return (*encoded, *(b"\xff" * spec.record_length,) * missing)
 
 
 def _dir_records(spec: EFSpec, label: str) -> tuple[bytes, ...]:
@@ -132,43 +150,49 @@ def _dir_records(spec: EFSpec, label: str) -> tuple[bytes, ...]:
 
 
 Content = bytes | tuple[bytes, ...]
-Producer = Callable[[Profile], Content]
+Producer = Callable[[Profile], EFContent]
 
 
-def _producer(spec: EFSpec) -> Producer | None:
-    """How a file's content comes from the profile; None: the spec default, for every card."""
+def _producer(df: str, spec: EFSpec) -> Producer | None:
+    """How a file's content comes from the profile; None: the spec default, for every card.
+    (EF.ARR and EF.IST are the plan's own: see `_plan`.)
+
+    The values that are usually the same for a whole batch (EF.DIR, EF.DOMAIN, EF.AD,
+    EF.P-CSCF) give one EFContent per distinct value, encoded once.
+    """
     codec = codec_for(spec)
+    encode = codec.encode
     size, rlen = spec.size, spec.record_length
+
+    def per_value(content: Callable[[Any], Content]) -> Callable[[Any], EFContent]:
+        return lru_cache(maxsize=16)(lambda value: EFContent(df, spec, content(value)))
+
     match spec.name:
+        case "EF.ICCID":
+            return lambda p: EFContent(df, spec, encode(p.iccid, size))
         case "EF.IMPI":
-            return lambda p: codec.encode(p.impi, size)
-        case "EF.DOMAIN":
-            return lambda p: codec.encode(p.domain, size)
+            return lambda p: EFContent(df, spec, encode(p.impi, size))
         case "EF.IMPU":
-            return lambda p: _records(spec, [codec.encode(u, rlen) for u in p.impu])
-        case "EF.IST":
-            ist = lru_cache(maxsize=16)(lambda services: codec.encode(frozenset(services), size))
-            return lambda p: ist(p.ist)  # batch-wide values: encoded once per distinct value
+            return lambda p: EFContent(df, spec, _records(spec, [encode(u, rlen) for u in p.impu]))
+        case "EF.DOMAIN":
+            domain = per_value(lambda name: encode(name, size))
+            return lambda p: domain(p.domain)
         case "EF.AD":
-            ad = lru_cache(maxsize=16)(
-                lambda mode: codec.encode(AdministrativeData(ue_operation_mode=mode), size)
-            )
+            ad = per_value(lambda mode: encode(AdministrativeData(ue_operation_mode=mode), size))
             return lambda p: ad(p.ad)
         case "EF.P-CSCF":
-            pcscf = lru_cache(maxsize=16)(
+            pcscf = per_value(
                 lambda addresses: _records(
                     spec,
                     [
-                        codec.encode(PcscfAddress(_PCSCF_TYPES[pcscf_address_type(a)], a), rlen)
+                        encode(PcscfAddress(_PCSCF_TYPES[pcscf_address_type(a)], a), rlen)
                         for a in addresses
                     ],
                 )
             )
             return lambda p: pcscf(p.pcscf)
-        case "EF.ICCID":
-            return lambda p: codec.encode(p.iccid, size)
         case "EF.DIR":
-            records = lru_cache(maxsize=16)(lambda label: _dir_records(spec, label))
+            records = per_value(lambda label: _dir_records(spec, label))
             return lambda p: records(p.label)
     return None
 
@@ -178,38 +202,44 @@ def _sizes_key(sizes: Mapping[str, Mapping[str, int]]) -> tuple[tuple[str, tuple
 
 
 @dataclass(frozen=True, slots=True)
-class _PlannedFile:
-    spec: EFSpec
-    constant: EFContent | None  # the same for every card of this plan
-    produce: Producer | None
+class _PlannedDF:
+    """One DF of a plan: its files in spec order, the constant ones (the same for every card
+    of the plan) in place and None where `producers` (index, producer) fill in the card's."""
+
+    df: DFSpec
+    files: tuple[EFContent | None, ...]
+    producers: tuple[tuple[int, Producer], ...]
 
 
 @lru_cache(maxsize=256)
 def _plan(
-    services: frozenset[int], sizes: tuple[tuple[str, tuple], ...]
-) -> tuple[tuple[DFSpec, tuple[_PlannedFile, ...]], ...]:
-    """The files a card has (effective specs) and how each is filled, for a set of services
+    services: tuple[int, ...], sizes: tuple[tuple[str, tuple], ...]
+) -> tuple[_PlannedDF, ...]:
+    """The files a card has (effective specs) and how each is filled, for a profile's IST
     and size overrides: computed once, used for every card of a batch."""
     lay = layout()
+    present = frozenset(services)
     overrides = {name: dict(items) for name, items in sizes}
     plan = []
     for df in lay.dfs():
-        files = []
+        files: list[EFContent | None] = []
+        producers = []
         for base in df.files.values():
-            if df is not lay.mf and not file_present(base, services):
+            if df is not lay.mf and not file_present(base, present):
                 continue
             spec = effective_spec(base, overrides, df.name)
-            produce = None if spec.name == df.arr_file else _producer(spec)
-            constant = None
-            if produce is None:
-                data = (
-                    _arr_records(df.name, spec.record_length, spec.records)
-                    if spec.name == df.arr_file
-                    else _default(spec)
-                )
-                constant = EFContent(df.name, spec, data)
-            files.append(_PlannedFile(spec, constant, produce))
-        plan.append((df, tuple(files)))
+            if spec.name == df.arr_file:
+                arr = _arr_records(df.name, spec.record_length, spec.records)
+                files.append(EFContent(df.name, spec, arr))
+            elif spec.name == "EF.IST":  # the services this plan is for
+                ist = codec_for(spec).encode(present, spec.size)
+                files.append(EFContent(df.name, spec, ist))
+            elif (produce := _producer(df.name, spec)) is not None:
+                producers.append((len(files), produce))
+                files.append(None)
+            else:
+                files.append(EFContent(df.name, spec, _default(spec)))
+        plan.append(_PlannedDF(df, tuple(files), tuple(producers)))
     return tuple(plan)
 
 
@@ -219,16 +249,11 @@ def card_contents(profile: Profile) -> CardContents:
     Raises `CodecError` (`SizeError` for a value too large: naming the EF and the sizes) when
     a value does not fit the file; nothing is truncated.
     """
+    sizes = profile.sizes
     dfs = []
-    for df, planned in _plan(frozenset(profile.ist), _sizes_key(profile.sizes)):
-        name = df.name
-        dfs.append(
-            (
-                df,
-                tuple(
-                    f.constant or EFContent(name, f.spec, f.produce(profile))  # type: ignore[misc]
-                    for f in planned
-                ),
-            )
-        )
-    return CardContents(tuple(dfs))
+    for planned in _plan(tuple(profile.ist), _sizes_key(sizes) if sizes else ()):
+        files = list(planned.files)
+        for i, produce in planned.producers:
+            files[i] = produce(profile)
+        dfs.append((planned.df, tuple(files)))
+    return CardContents(tuple(dfs))  # type: ignore[arg-type]  # every None filled in

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["home_domain", "impi_from_imsi", "split_imsi", "temporary_impu"]
+__all__ = ["derived_identities", "home_domain", "impi_from_imsi", "split_imsi", "temporary_impu"]
 
 _IMSI = re.compile(r"[0-9]{6,15}")  # TS 23.003 clause 2.2: MCC(3) + MNC(2-3) + MSIN, <= 15
 
@@ -36,9 +36,16 @@ def home_domain(imsi: str, mnc_length: int) -> str:
 
 def impi_from_imsi(imsi: str, mnc_length: int) -> str:
     """`<IMSI>@ims.mnc<MNC>.mcc<MCC>.3gppnetwork.org` (TS 23.003 clause 13.3)."""
-    return f"{imsi}@{home_domain(imsi, mnc_length)}"
+    return derived_identities(imsi, mnc_length)[0]
 
 
 def temporary_impu(imsi: str, mnc_length: int) -> str:
     """`sip:<IMSI>@ims.mnc<MNC>.mcc<MCC>.3gppnetwork.org` (TS 23.003 clause 13.4B)."""
-    return f"sip:{impi_from_imsi(imsi, mnc_length)}"
+    return derived_identities(imsi, mnc_length)[1]
+
+
+def derived_identities(imsi: str, mnc_length: int) -> tuple[str, str, str]:
+    """(IMPI, temporary IMPU, home network domain name) of an IMSI, as the functions above."""
+    domain = home_domain(imsi, mnc_length)
+    impi = f"{imsi}@{domain}"
+    return impi, f"sip:{impi}", domain

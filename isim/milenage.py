@@ -21,6 +21,8 @@ from hmac import compare_digest
 
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 
+from isim.aes_block import encrypt_block
+
 __all__ = ["Milenage", "MilenageRand", "derive_opc"]
 
 _MASK64 = (1 << 64) - 1
@@ -47,10 +49,11 @@ def _ecb_encryptor(k: bytes) -> CipherContext:
 
 
 def derive_opc(k: bytes, op: bytes) -> bytes:
-    """OPc = OP xor E_K(OP) (TS 35.206 clause 4.1)."""
+    """OPc = OP xor E_K(OP) (TS 35.206 clause 4.1). One block under a new K per call: AES
+    through `isim.aes_block` (OpenSSL EVP via ctypes when available), not a Cipher per key."""
     _require(k, 16, "K")
     _require(op, 16, "OP")
-    e = _ecb_encryptor(k).update(bytes(op))
+    e = encrypt_block(k, op)
     return (int.from_bytes(e, "big") ^ int.from_bytes(op, "big")).to_bytes(16, "big")
 
 

@@ -45,10 +45,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from isim.checker import Checker
 from isim.documents import MAX_DOCUMENT_BYTES, parse_mapping, read_mapping, type_name
 from isim.errors import InputError, Problem, ProfileError
-from isim.profile_checks import AD_MODES, KEYS, validate
+from isim.profile_checks import AD_MODES, KEYS, ProfileRules
 from isim.profile_sizes import pcscf_address_type
 
 __all__ = [
@@ -59,12 +58,11 @@ __all__ = [
     "Problem",
     "Profile",
     "ProfileError",
-    "checked_identities",
+    "ProfileRules",
     "load_profile",
     "parse_profile",
     "pcscf_address_type",
     "profile_from_mapping",
-    "trusted_profile",
 ]
 
 MAX_PROFILE_BYTES = MAX_DOCUMENT_BYTES
@@ -155,17 +153,27 @@ class Profile:
         return out
 
 
-def profile_from_mapping(data: Mapping[str, Any], *, source: str = "") -> Profile:
-    """Validate one profile given as a mapping; raise `ProfileError` listing every problem."""
+_RULES = ProfileRules()
+
+
+def profile_from_mapping(
+    data: Mapping[str, Any],
+    *,
+    source: str = "",
+    rules: ProfileRules = _RULES,
+    known_valid: bool = False,
+) -> Profile:
+    """Validate one profile given as a mapping; raise `ProfileError` listing every problem.
+    `rules`: the checks of profiles sharing a base (a batch template: `data` is the row);
+    `known_valid`: see `ProfileRules.check`."""
     if not isinstance(data, Mapping):
         raise ProfileError(
             [Problem("(profile)", f"must be a mapping of keys to values, not {type_name(data)}")],
             source=source,
         )
-    c = Checker(data)
-    values = validate(c)
-    if c.problems:
-        raise ProfileError(c.problems, source=source)
+    values, problems = rules.check(data, known_valid=known_valid)
+    if problems:
+        raise ProfileError(problems, source=source)
     return _new_profile(values, source)
 
 
@@ -176,32 +184,6 @@ def _new_profile(values: dict[str, Any], source: str) -> Profile:
     values["source"] = source
     profile.__dict__.update(values)
     return profile
-
-
-def checked_identities(data: Mapping[str, Any]) -> tuple[str, str | None]:
-    """(ICCID, IMSI) of a profile mapping that `profile_from_mapping` accepts; raises the
-    `ProfileError` it would raise. Cheaper: no Profile is built and OPc is not derived (for
-    the validating pass of a batch)."""
-    if not isinstance(data, Mapping):
-        profile_from_mapping(data)  # raises
-    c = Checker(data)
-    values = validate(c, derive_opc=False)
-    if c.problems:
-        raise ProfileError(c.problems)
-    return values["iccid"], values["imsi"]
-
-
-def trusted_profile(data: Mapping[str, Any], *, source: str = "") -> Profile:
-    """`profile_from_mapping(data)` for a mapping already found valid by it (or by
-    `checked_identities`), e.g. a batch row seen unchanged by the validating pass: the
-    checks that cannot change a valid mapping's values are skipped. Any problem found
-    anyway means the caller was wrong: the full check is run, which raises."""
-    if isinstance(data, Mapping):
-        c = Checker(data)
-        values = validate(c, trusted=True)
-        if not c.problems:
-            return _new_profile(values, source)
-    return profile_from_mapping(data, source=source)
 
 
 def parse_profile(raw: bytes, *, source: str = "") -> Profile:

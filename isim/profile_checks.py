@@ -1,51 +1,30 @@
 """The checks of a profile mapping (formats, identities, the trust-domain rule, what the
 card can hold, in `isim.profile_sizes`): every problem is collected, each naming the key and,
 where it is about what the card would hold, the EF and record. `isim.profile` builds the
-Profile from the result."""
+Profile from the result.
+
+The checks come in two kinds: a *field check* per key looks at that key's value alone, and
+the checks *across keys* (identities derived from the IMSI, the trust rule, OP and OPc,
+what the files can hold) run on the parsed values. A batch template's field checks thus run
+once for the whole batch (`ProfileRules(base=template)`), by construction rather than by a
+cache, and each row runs only the field checks of its own keys and the checks across keys.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from isim import identities, trust
 from isim.checker import Checker, did_you_mean
 from isim.documents import type_name
-from isim.errors import Problem
+from isim.errors import Problem, ProfileError
 from isim.profile_sizes import NO_SIZES, check_sizes, pcscf_address_type, size_problems
 
-KEYS: tuple[str, ...] = (
-    "trust_domains",
-    "iccid",
-    "imsi",
-    "mnc_length",
-    "impi",
-    "impu",
-    "domain",
-    "pcscf",
-    "ist",
-    "k",
-    "opc",
-    "op",
-    "sqn",
-    "sqn_ind_bits",
-    "sqn_delta",
-    "sqn_limit",
-    "pin1",
-    "pin1_enabled",
-    "puk1",
-    "pin2",
-    "pin2_enabled",
-    "puk2",
-    "adm1",
-    "ad",
-    "sizes",
-    "label",
-    "description",
-)
-_KEYSET = frozenset(KEYS)
+__all__ = ["AD_MODES", "DEFAULTS", "FIELD_CHECKS", "KEYS", "ProfileRules"]
 
 IST_MAX_SERVICE = 22  # TS 31.103 clause 4.2.7 (V18): services 1..22
 AD_MODES: Mapping[str, int] = MappingProxyType(
@@ -59,7 +38,6 @@ AD_MODES: Mapping[str, int] = MappingProxyType(
     }
 )
 
-_DIGITS_RE = re.compile(r"[0-9]+")
 _HEX32 = re.compile(r"[0-9A-Fa-f]{32}")
 _HEX16 = re.compile(r"[0-9A-Fa-f]{16}")
 _HEX12 = re.compile(r"[0-9A-Fa-f]{12}")
@@ -70,10 +48,6 @@ _PIN = re.compile(r"[0-9]{4,8}")
 _PUK = re.compile(r"[0-9]{8}")
 _ADM_ASCII = re.compile(r"[0-9]{8}")
 _BAD_TEXT = re.compile(r"[\x00-\x20\x7f]")  # whitespace or control characters
-
-
-# --------------------------------------------------------------------------------------------
-# Validation
 
 
 _LUHN_DOUBLE = str.maketrans("0123456789", "0246813579")  # 2d, less 9 when it has 2 digits
@@ -88,6 +62,7 @@ def _luhn_ok(digits: str) -> bool:
 
 
 _TRUST_FIELDS = {trust.FILE_IMPI: "impi", trust.FILE_IMPU: "impu", trust.FILE_DOMAIN: "domain"}
+_IDENTITY_KEYS = tuple(_TRUST_FIELDS.values())  # derived from the IMSI when absent
 
 
 def _identity_problems(
@@ -96,7 +71,7 @@ def _identity_problems(
     impi: str | None,
     impus: list[str | None],
     domain: str | None,
-    derived: set[str],
+    derived: tuple[str, ...],
     require_impu: bool,
 ) -> None:
     """The trust rule (or, without valid trust domains, just the syntax) on the identities."""
@@ -132,13 +107,18 @@ def _identity_problems(
         c.add(key, message, v.file, v.record)
 
 
-def _trust_domains(c: Checker) -> tuple[str, ...] | None:
-    """The normal forms of `trust_domains` (None when it has problems, which go to `c`)."""
-    tds = c.string_list("trust_domains")
+# --------------------------------------------------------------------------------------------
+# Field checks: one per key, each on the key's value alone (the key is present). A field
+# check records its problems in `c` and returns the parsed value (None when it is bad).
+
+
+def _trust_domains(c: Checker, key: str) -> tuple[str, ...] | None:
+    """The normal forms of `trust_domains`."""
+    tds = c.string_list(key)
     if tds is None:
         return None
     if not tds:
-        c.add("trust_domains", "must name at least one trust domain")
+        c.add(key, "must name at least one trust domain")
     normal: list[str] = []
     ok = bool(tds)
     for i, td in enumerate(tds, start=1):
@@ -148,7 +128,7 @@ def _trust_domains(c: Checker) -> tuple[str, ...] | None:
         try:
             n = trust.normalize_domain(td)
         except trust.DomainError as exc:
-            c.add("trust_domains", f"entry {i} {td!r}: {exc}")
+            c.add(key, f"entry {i} {td!r}: {exc}")
             ok = False
             continue
         if n not in normal:
@@ -156,239 +136,98 @@ def _trust_domains(c: Checker) -> tuple[str, ...] | None:
     return tuple(normal) if ok else None
 
 
-def _cached(check: Callable[..., Any], key: str, value: Any, *args: Any) -> Any:
-    """(result, problems) of `check(c, *args)` on a one-key mapping {key: value}, memoized per
-    value when it is hashable (template values recur in every row of a batch). The result
-    is shared: callers must not mutate it."""
-    # Cached only for str/int/bool/None values (or lists of them): equal values of those
-    # types are alike in every message; 1 == True and 0.0 == -0.0 are not, hence the types.
-    kind = type(value)
-    cache_key: tuple[Any, ...] | None = None
-    if kind is list or kind is tuple:
-        types = tuple(map(type, value))
-        if _CACHEABLE.issuperset(types):
-            cache_key = (check, key, args, kind, tuple(value), types)
-    elif kind in _CACHEABLE:
-        cache_key = (check, key, args, kind, value)
-    found = _CHECKS.get(cache_key) if cache_key is not None else None
-    if found is None:
-        c = Checker({key: value})
-        found = check(c, *args), tuple(c.problems)
-        if cache_key is not None:
-            if len(_CHECKS) >= 1024:
-                _CHECKS.clear()
-            _CHECKS[cache_key] = found
-    return found
+def _iccid(c: Checker, key: str) -> str | None:
+    iccid = c.text(key, _ICCID, "19 or 20 decimal digits")
+    if iccid is not None and not _luhn_ok(iccid):
+        c.add(key, "Luhn check digit is wrong (ITU-T E.118)")
+        return None
+    return iccid
 
 
-_CHECKS: dict[tuple[Any, ...], tuple[Any, tuple[Problem, ...]]] = {}
-_CACHEABLE = frozenset({str, int, bool, type(None)})
+def _mnc_length(c: Checker, key: str) -> int:
+    value = c.data[key]
+    if value in (2, 3) and not isinstance(value, bool):
+        return int(value)
+    c.add(key, "must be 2 or 3")
+    return 0  # no identities are derived
 
 
-def _pcscf(c: Checker) -> tuple[str | None, ...]:
+def _impi(c: Checker, key: str) -> str | None:
+    impi = c.string(key, None)
+    if impi is None:
+        return None
+    if not impi:
+        c.add(key, "must not be empty", trust.FILE_IMPI)
+    elif _BAD_TEXT.search(impi):
+        c.add(key, "contains whitespace or control characters", trust.FILE_IMPI)
+        return None
+    elif impi.startswith("@"):
+        c.add(key, "NAI has an empty username (TS 23.003 clause 13.3)", trust.FILE_IMPI)
+        return None
+    return impi
+
+
+def _domain(c: Checker, key: str) -> str | None:
+    domain = c.string(key, None)
+    if domain == "":
+        c.add(key, "must not be empty", trust.FILE_DOMAIN)
+        return None
+    return domain
+
+
+def _pcscf(c: Checker, key: str) -> tuple[str | None, ...]:
     """The P-CSCF addresses (TS 31.103 clause 4.2.8); a bad entry is None."""
-    pcscf = c.string_list("pcscf") or []
+    pcscf = c.string_list(key) or []
     for record, addr in enumerate(pcscf, start=1):
         if addr is None or pcscf_address_type(addr):
             continue
         try:
             trust.normalize_domain(addr)
         except trust.DomainError as exc:
-            c.add(
-                "pcscf", f"{addr!r}: not an IP address or domain name: {exc}", "EF.P-CSCF", record
-            )
+            c.add(key, f"{addr!r}: not an IP address or domain name: {exc}", "EF.P-CSCF", record)
     return tuple(pcscf)
 
 
-def _ist(c: Checker, pcscf: bool) -> tuple[int, ...]:
-    """EF.IST services (TS 31.103 clause 4.2.7) of a given `ist`."""
-    raw = c.data["ist"]
+def _ist(c: Checker, key: str) -> tuple[int, ...] | None:
+    """EF.IST services (TS 31.103 clause 4.2.7); None when `ist` is not a list."""
+    raw = c.data[key]
     if not isinstance(raw, list | tuple):
-        c.add("ist", f"must be a list of service numbers, not {type_name(raw)}")
-        return (1,) if pcscf else ()
+        c.add(key, f"must be a list of service numbers, not {type_name(raw)}")
+        return None
     services: set[int] = set()
     for item in raw:
         if type(item) is int and 1 <= item <= IST_MAX_SERVICE:
             services.add(item)
             continue
-        c.add("ist", f"{item!r} is not an ISIM service number (1..{IST_MAX_SERVICE})")
-    if pcscf and not services & {1, 5}:
-        c.add("ist", "pcscf is given but neither service 1 nor 5 is in the IST")
+        c.add(key, f"{item!r} is not an ISIM service number (1..{IST_MAX_SERVICE})")
     return tuple(sorted(services))
 
 
-def validate(c: Checker, *, derive_opc: bool = True, trusted: bool = False) -> dict[str, Any]:
-    """Every check of a profile; the Profile field values (None where a problem was found).
+def _sqn(c: Checker, key: str) -> int | None:
+    text = c.text(key, _HEX12, "12 hex digits")
+    return int(text, 16) if text is not None else None
 
-    `derive_opc=False` leaves `opc` None when `op` is given (pass 1 of a batch needs only the
-    verdict). `trusted=True` is for a mapping already found valid (the same bytes, template
-    and code): the checks that can only add problems (the trust rule, the sizes, duplicate
-    IMPUs, the Luhn digit) are skipped; the values are the same, since on a valid mapping
-    those checks change nothing. A caller must fall back to a full check on any problem.
-    """
-    data = c.data
-    if not _KEYSET.issuperset(data):
-        for key in data:
-            if key not in _KEYSET:
-                c.add(str(key), f"unknown key{did_you_mean(str(key), KEYS)}")
 
-    # trust domains (the template's: normalized once per distinct value)
-    trust_domains: tuple[str, ...] | None = None
-    if "trust_domains" not in data:
-        c.add("trust_domains", "required: the IMS trust domain name(s), e.g. [ims.example.com]")
-    else:
-        trust_domains, found = _cached(_trust_domains, "trust_domains", data["trust_domains"])
-        c.problems.extend(found)
+def _sqn_limit(c: Checker, key: str) -> int | None:
+    return None if c.data[key] is None else c.integer(key, 1, 2**48 - 1, None)
 
-    # card identity
-    iccid = c.text("iccid", _ICCID, "19 or 20 decimal digits")
-    if "iccid" not in data:
-        c.add("iccid", "required: 19 or 20 digits ending in a Luhn check digit")
-    elif iccid is not None and not trusted and not _luhn_ok(iccid):
-        c.add("iccid", "Luhn check digit is wrong (ITU-T E.118)")
-        iccid = None
 
-    imsi = c.text("imsi", _IMSI, "6 to 15 decimal digits")
-    mnc_length = 2
-    if "mnc_length" in data:
-        value = data["mnc_length"]
-        if value in (2, 3) and not isinstance(value, bool):
-            mnc_length = value
-        else:
-            c.add("mnc_length", "must be 2 or 3")
-            mnc_length = 0
-
-    # identities: explicit, or derived from the IMSI (TS 23.003 clause 13)
-    impi = c.string("impi", None)
-    if impi is not None:
-        if not impi:
-            c.add("impi", "must not be empty", trust.FILE_IMPI)
-        elif _BAD_TEXT.search(impi):
-            c.add("impi", "contains whitespace or control characters", trust.FILE_IMPI)
-            impi = None
-        elif impi.startswith("@"):
-            c.add("impi", "NAI has an empty username (TS 23.003 clause 13.3)", trust.FILE_IMPI)
-            impi = None
-    impus = c.string_list("impu")
-    domain = c.string("domain", None)
-    if domain == "":
-        c.add("domain", "must not be empty", trust.FILE_DOMAIN)
-        domain = None
-
-    derived: set[str] = set()
-    missing = [k for k in ("impi", "impu", "domain") if k not in data]
-    if missing and "imsi" not in data:
-        c.add("imsi", f"required to derive {', '.join(missing)} (or give them explicitly)")
-    elif missing and imsi is not None and mnc_length:
-        derived.update(missing)
-        if "impi" in missing:
-            impi = identities.impi_from_imsi(imsi, mnc_length)
-        if "impu" in missing:
-            impus = [identities.temporary_impu(imsi, mnc_length)]
-        if "domain" in missing:
-            domain = identities.home_domain(imsi, mnc_length)
-
-    if impus is not None and not trusted:
-        seen: dict[str, int] = {}
-        for record, uri in enumerate(impus, start=1):
-            if uri is None:
-                continue
-            if uri in seen:
-                c.add("impu", f"{uri!r}: duplicate of record {seen[uri]}", "EF.IMPU", record)
-            else:
-                seen[uri] = record
-
-    # "at least one IMPU" only when the list itself is known to be empty, not when it is
-    # missing (imsi problem) or when its entries were bad (already reported)
-    require_impu = impus is not None and None not in impus
-    if not trusted:
-        _identity_problems(c, trust_domains, impi, impus or [], domain, derived, require_impu)
-
-    # P-CSCF and IST: the template's, checked once per distinct value
-    pcscf: tuple[str | None, ...] = ()
-    if "pcscf" in data:
-        pcscf, found = _cached(_pcscf, "pcscf", data["pcscf"])
-        c.problems.extend(found)
-    ist: tuple[int, ...] = (1,) if pcscf else ()
-    if "ist" in data:
-        ist, found = _cached(_ist, "ist", data["ist"], bool(pcscf))
-        c.problems.extend(found)
-
-    # keys
-    k = c.hex_bytes("k", _HEX32, 32)
-    if "k" not in data:
-        c.add("k", "required: the subscriber key, 32 hex digits")
-    opc = c.hex_bytes("opc", _HEX32, 32)
-    op = c.hex_bytes("op", _HEX32, 32)
-    if "opc" in data and "op" in data:
-        c.add("opc", "give exactly one of opc and op, not both")
-    elif "opc" not in data and "op" not in data:
-        c.add("opc", "required: opc (or op), 32 hex digits")
-    elif op is not None and k is not None and derive_opc:
-        from isim.milenage import derive_opc as opc_of  # lazy: only profiles with OP
-
-        opc = opc_of(k, op)
-
-    sqn_text = c.text("sqn", _HEX12, "12 hex digits", default="000000000000")
-    sqn = int(sqn_text, 16) if sqn_text is not None else 0
-    sqn_ind_bits = c.integer("sqn_ind_bits", 0, 16, 5)
-    sqn_delta = c.integer("sqn_delta", 1, 2**48 - 1, 2**28)
-    sqn_limit = None
-    if data.get("sqn_limit") is not None:
-        sqn_limit = c.integer("sqn_limit", 1, 2**48 - 1, None)
-
-    pin1 = c.text("pin1", _PIN, "4 to 8 decimal digits", default="1234")
-    puk1 = c.text("puk1", _PUK, "8 decimal digits", default="12345678")
-    pin2 = c.text("pin2", _PIN, "4 to 8 decimal digits", default="5678")
-    puk2 = c.text("puk2", _PUK, "8 decimal digits", default="87654321")
-    pin1_enabled = c.boolean("pin1_enabled", False)
-    pin2_enabled = c.boolean("pin2_enabled", False)
-    adm1 = _adm(c)
-
-    ad = _ad(c)
-    sizes = check_sizes(c)
-    label = c.string("label", "ISIM")
+def _label(c: Checker, key: str) -> str | None:
+    label = c.string(key, "ISIM")
     if label == "":
-        c.add("label", "must not be empty")
-    description = c.string("description", "")
-
-    if not trusted:
-        size_problems(c, impi, domain, impus, pcscf, label, sizes)
-    return {
-        "trust_domains": trust_domains,
-        "iccid": iccid,
-        "imsi": imsi,
-        "mnc_length": mnc_length,
-        "impi": impi,
-        "impu": tuple(impus) if impus is not None else None,
-        "domain": domain,
-        "pcscf": tuple(pcscf),
-        "ist": ist,
-        "k": k,
-        "opc": opc,
-        "op": op,
-        "sqn": sqn,
-        "sqn_ind_bits": sqn_ind_bits,
-        "sqn_delta": sqn_delta,
-        "sqn_limit": sqn_limit,
-        "pin1": pin1,
-        "pin1_enabled": pin1_enabled,
-        "puk1": puk1,
-        "pin2": pin2,
-        "pin2_enabled": pin2_enabled,
-        "puk2": puk2,
-        "adm1": adm1,
-        "ad": ad,
-        "sizes": MappingProxyType({n: MappingProxyType(v) for n, v in sizes.items()})
-        if sizes
-        else NO_SIZES,
-        "label": label,
-        "description": description,
-    }
+        c.add(key, "must not be empty")
+    return label
 
 
-def _adm(c: Checker) -> bytes | None:
-    value = c.data.get("adm1", "12345678")
+def _sizes(c: Checker, key: str) -> Mapping[str, Mapping[str, int]]:
+    sizes = check_sizes(c)
+    if not sizes:
+        return NO_SIZES
+    return MappingProxyType({n: MappingProxyType(v) for n, v in sizes.items()})
+
+
+def _adm(c: Checker, key: str) -> bytes | None:
+    value = c.data[key]
     if isinstance(value, str):
         if _ADM_ASCII.fullmatch(value):
             return value.encode("ascii")
@@ -396,14 +235,14 @@ def _adm(c: Checker) -> bytes | None:
             return bytes.fromhex(value)
     what = "8 decimal digits or 16 hex digits"
     if isinstance(value, int) and not isinstance(value, bool):
-        c.add("adm1", f"must be {what}, written as a quoted string (a number loses zeros)")
+        c.add(key, f"must be {what}, written as a quoted string (a number loses zeros)")
     else:
-        c.add("adm1", f"must be {what}")
+        c.add(key, f"must be {what}")
     return None
 
 
-def _ad(c: Checker) -> int | None:
-    value = c.data.get("ad", 0)
+def _ad(c: Checker, key: str) -> int | None:
+    value = c.data[key]
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFF:
         return value
     if isinstance(value, str):
@@ -412,5 +251,190 @@ def _ad(c: Checker) -> int | None:
         if _HEX2.fullmatch(value):
             return int(value, 16)
     names = ", ".join(AD_MODES)
-    c.add("ad", f"must be 0..255, two hex digits or one of {names}")
+    c.add(key, f"must be 0..255, two hex digits or one of {names}")
     return None
+
+
+FieldCheck = Callable[[Checker, str], Any]  # (checker, key) -> parsed value
+
+
+def _text(pattern: re.Pattern[str], what: str) -> FieldCheck:
+    return lambda c, key: c.text(key, pattern, what)
+
+
+def _hex(pattern: re.Pattern[str], n: int) -> FieldCheck:
+    return lambda c, key: c.hex_bytes(key, pattern, n)
+
+
+def _integer(lo: int, hi: int) -> FieldCheck:
+    return lambda c, key: c.integer(key, lo, hi, None)
+
+
+def _boolean(c: Checker, key: str) -> bool | None:
+    return c.boolean(key, None)  # type: ignore[arg-type]
+
+
+def _string(c: Checker, key: str) -> str | None:
+    return c.string(key, None)
+
+
+def _string_list(c: Checker, key: str) -> list[str | None] | None:
+    return c.string_list(key)
+
+
+# key -> (field check, value when the key is absent); in the order of KEYS
+_FIELDS: dict[str, tuple[FieldCheck, Any]] = {
+    "trust_domains": (_trust_domains, None),
+    "iccid": (_iccid, None),
+    "imsi": (_text(_IMSI, "6 to 15 decimal digits"), None),
+    "mnc_length": (_mnc_length, 2),
+    "impi": (_impi, None),  # absent: derived from the IMSI
+    "impu": (_string_list, None),  # absent: derived from the IMSI
+    "domain": (_domain, None),  # absent: derived from the IMSI
+    "pcscf": (_pcscf, ()),
+    "ist": (_ist, None),  # absent: [1] when pcscf is given
+    "k": (_hex(_HEX32, 32), None),
+    "opc": (_hex(_HEX32, 32), None),
+    "op": (_hex(_HEX32, 32), None),
+    "sqn": (_sqn, 0),
+    "sqn_ind_bits": (_integer(0, 16), 5),
+    "sqn_delta": (_integer(1, 2**48 - 1), 2**28),
+    "sqn_limit": (_sqn_limit, None),
+    "pin1": (_text(_PIN, "4 to 8 decimal digits"), "1234"),
+    "pin1_enabled": (_boolean, False),
+    "puk1": (_text(_PUK, "8 decimal digits"), "12345678"),
+    "pin2": (_text(_PIN, "4 to 8 decimal digits"), "5678"),
+    "pin2_enabled": (_boolean, False),
+    "puk2": (_text(_PUK, "8 decimal digits"), "87654321"),
+    "adm1": (_adm, b"12345678"),
+    "ad": (_ad, 0),
+    "sizes": (_sizes, NO_SIZES),
+    "label": (_label, "ISIM"),
+    "description": (_string, ""),
+}
+KEYS: tuple[str, ...] = tuple(_FIELDS)
+FIELD_CHECKS: Mapping[str, FieldCheck] = MappingProxyType(
+    {key: check for key, (check, _) in _FIELDS.items()}
+)
+DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {key: default for key, (_, default) in _FIELDS.items()}
+)
+
+
+# --------------------------------------------------------------------------------------------
+# The whole profile: field checks, then the checks across keys
+
+
+@dataclass(frozen=True)
+class ProfileRules:
+    """The checks of every profile that shares the values of `base` (a batch template; empty
+    for a lone profile). The base's field checks run once, here (a problem in the base
+    raises `ProfileError`); `check` runs the field checks of the other keys and then the
+    checks across keys, so a profile is checked alike whether a value comes from the base
+    or from the profile itself."""
+
+    base: Mapping[str, Any] = field(default_factory=dict)
+    fields: dict[str, Any] = field(init=False, repr=False)  # defaults + parsed base values
+
+    def __post_init__(self) -> None:
+        c = Checker(self.base)
+        parsed = _field_values(c, self.base)
+        if c.problems:
+            raise ProfileError(c.problems)
+        object.__setattr__(self, "fields", {**DEFAULTS, **parsed})
+
+    def check(
+        self, data: Mapping[str, Any], *, derive_opc: bool = True, known_valid: bool = False
+    ) -> tuple[dict[str, Any], list[Problem]]:
+        """(the Profile field values, every problem) of the base with `data` on top.
+
+        `derive_opc=False` leaves `opc` None when `op` is given (the validating pass of a
+        batch needs only the verdict). `known_valid=True` is for data these very rules have
+        already found valid (a batch row seen unchanged by the validating pass): the checks
+        that only give a verdict (`_verdict`: they return nothing, so they cannot change a
+        value) are skipped; every value is parsed as always."""
+        c = Checker(data)
+        values = self.fields.copy()
+        values.update(_field_values(c, data))
+        present = self.base.keys() | data.keys() if self.base else data.keys()
+        derived = _across(c, values, present, derive_opc)
+        if not known_valid:  # read-only: the verdict cannot change a value
+            _verdict(c, MappingProxyType(values), present, derived)
+        return values, c.problems
+
+
+def _field_values(c: Checker, data: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in data:
+        check = FIELD_CHECKS.get(key)  # type: ignore[call-overload]
+        if check is None:
+            c.add(str(key), f"unknown key{did_you_mean(str(key), KEYS)}")
+        else:
+            out[key] = check(c, key)
+    return out
+
+
+def _across(c: Checker, v: dict[str, Any], present: Any, derive_opc: bool) -> tuple[str, ...]:
+    """The values that depend on other keys, set in `v`: identities derived from the IMSI
+    (TS 23.003 clause 13; returns which), the IST default, OPc from OP, SQN."""
+    derived = tuple([k for k in _IDENTITY_KEYS if k not in present])
+    if derived:
+        imsi, mnc_length = v["imsi"], v["mnc_length"]
+        if imsi is not None and mnc_length:
+            impi, impu, domain = identities.derived_identities(imsi, mnc_length)
+            if "impi" in derived:
+                v["impi"] = impi
+            if "impu" in derived:
+                v["impu"] = (impu,)
+            if "domain" in derived:
+                v["domain"] = domain
+    if v["impu"] is not None:
+        v["impu"] = tuple(v["impu"])
+    if v["ist"] is None:  # absent, or not a list
+        v["ist"] = (1,) if v["pcscf"] else ()
+    op, k = v["op"], v["k"]
+    if op is not None and k is not None and "opc" not in present and derive_opc:
+        from isim.milenage import derive_opc as opc_of  # lazy: only profiles with OP
+
+        v["opc"] = opc_of(k, op)
+    if v["sqn"] is None:
+        v["sqn"] = 0
+    return derived
+
+
+def _verdict(c: Checker, v: Mapping[str, Any], present: Any, derived: tuple[str, ...]) -> None:
+    """The checks across keys that only find problems (they change no value)."""
+    if "trust_domains" not in present:
+        c.add("trust_domains", "required: the IMS trust domain name(s), e.g. [ims.example.com]")
+    if "iccid" not in present:
+        c.add("iccid", "required: 19 or 20 digits ending in a Luhn check digit")
+    if derived and "imsi" not in present:
+        c.add("imsi", f"required to derive {', '.join(derived)} (or give them explicitly)")
+    impi, impus, domain = v["impi"], v["impu"], v["domain"]
+    if impus is not None and len(set(impus)) < len(impus):
+        _duplicate_impus(c, impus)
+    # "at least one IMPU" only when the list itself is known to be empty, not when it is
+    # missing (imsi problem) or when its entries were bad (already reported)
+    require_impu = impus is not None and None not in impus
+    _identity_problems(c, v["trust_domains"], impi, impus or (), domain, derived, require_impu)
+    ist = v["ist"]  # a default when it is not a list: (1,) with pcscf
+    if v["pcscf"] and "ist" in present and not (1 in ist or 5 in ist):
+        c.add("ist", "pcscf is given but neither service 1 nor 5 is in the IST")
+    if "k" not in present:
+        c.add("k", "required: the subscriber key, 32 hex digits")
+    if "opc" in present and "op" in present:
+        c.add("opc", "give exactly one of opc and op, not both")
+    elif "opc" not in present and "op" not in present:
+        c.add("opc", "required: opc (or op), 32 hex digits")
+    size_problems(c, impi, domain, impus, v["pcscf"], v["label"], v["sizes"])
+
+
+def _duplicate_impus(c: Checker, impus: list[str | None]) -> None:
+    seen: dict[str, int] = {}
+    for record, uri in enumerate(impus, start=1):
+        if uri is None:
+            continue
+        if uri in seen:
+            c.add("impu", f"{uri!r}: duplicate of record {seen[uri]}", "EF.IMPU", record)
+        else:
+            seen[uri] = record

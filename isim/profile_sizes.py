@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
@@ -35,7 +36,7 @@ def pcscf_address_type(address: str) -> int:
 
 def _tlv_size(n: int) -> int:
     """Octets of a `80 L V` data object with an n-octet value (BER length, ISO/IEC 8825-1)."""
-    return 1 + len(ber_length(n)) + n
+    return 2 + n if n < 0x80 else 1 + len(ber_length(n)) + n
 
 
 @lru_cache(maxsize=1)
@@ -109,24 +110,48 @@ def ef_dims(name: str, sizes: Mapping[str, Mapping[str, int]]) -> tuple[int, int
 NO_SIZES: Mapping[str, Mapping[str, int]] = MappingProxyType({})  # read-only: shareable
 
 
+@dataclass(frozen=True, slots=True)
+class _Dims:
+    impi: int  # EF.IMPI size
+    domain: int  # EF.DOMAIN size
+    impu_record: int  # EF.IMPU record length
+    impu_records: int
+
+
+def _dims(sizes: Mapping[str, Mapping[str, int]]) -> _Dims:
+    """The identity files' dimensions under `sizes`; remembered per `sizes` object (a batch
+    template's is shared by every row)."""
+    hit = _DIMS.get(id(sizes))
+    if hit is not None and hit[0] is sizes:
+        return hit[1]
+    _, rec_len, records = ef_dims("EF.IMPU", sizes)
+    dims = _Dims(ef_dims("EF.IMPI", sizes)[0], ef_dims("EF.DOMAIN", sizes)[0], rec_len, records)
+    if len(_DIMS) >= 64:
+        _DIMS.clear()
+    _DIMS[id(sizes)] = (sizes, dims)  # holding `sizes` keeps its id from being reused
+    return dims
+
+
+_DIMS: dict[int, tuple[Mapping[str, Mapping[str, int]], _Dims]] = {}
+
+
 def size_problems(
     c: Checker,
     impi: str | None,
     domain: str | None,
-    impus: list[str | None] | None,
+    impus: Sequence[str | None] | None,
     pcscf: tuple[str | None, ...],
     label: str | None,
     sizes: Mapping[str, Mapping[str, int]],
 ) -> None:
     """What the card can hold (TS 31.103 clause 4.2: each value is an `80 L V` object)."""
-    if impi and (sz := ef_dims("EF.IMPI", sizes)[0]) < (need := _tlv_size(len(impi.encode()))):
-        c.add("impi", f"needs {need} bytes, EF.IMPI holds {sz}", "EF.IMPI")
-    if domain:
-        need = _tlv_size(len(domain.encode()))
-        if (sz := ef_dims("EF.DOMAIN", sizes)[0]) < need:
-            c.add("domain", f"needs {need} bytes, EF.DOMAIN holds {sz}", "EF.DOMAIN")
+    dims = _dims(sizes)
+    if impi and (need := _tlv_size(len(impi.encode()))) > dims.impi:
+        c.add("impi", f"needs {need} bytes, EF.IMPI holds {dims.impi}", "EF.IMPI")
+    if domain and (need := _tlv_size(len(domain.encode()))) > dims.domain:
+        c.add("domain", f"needs {need} bytes, EF.DOMAIN holds {dims.domain}", "EF.DOMAIN")
     if impus:
-        _, rec_len, records = ef_dims("EF.IMPU", sizes)
+        rec_len, records = dims.impu_record, dims.impu_records
         if len(impus) > records:
             c.add("impu", f"{len(impus)} IMPUs, EF.IMPU has {records} records", "EF.IMPU")
         for record, uri in enumerate(impus, start=1):

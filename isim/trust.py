@@ -226,6 +226,9 @@ _SIP_URI = re.compile(
     rf"(?P<params>(?:;{_PARAMCHAR}+(?:={_PARAMCHAR}+)?)*)"
     rf"(?P<headers>\?{_HNVCHAR}+={_HNVCHAR}*(?:&{_HNVCHAR}+={_HNVCHAR}*)*)?"
 )
+# The common shape `user@host` (unreserved user, LDH host, nothing else): a strict subset of
+# _SIP_URI with the same host, matched first because it is several times cheaper.
+_PLAIN_SIP_URI = re.compile(r"[A-Za-z0-9\-_.!~*'()+]+@([A-Za-z0-9.\-]+)")
 
 # RFC 3966 section 3
 _GLOBAL_DIGITS = re.compile(r"\+[0-9\-.()]*[0-9][0-9\-.()]*")
@@ -248,6 +251,9 @@ def _host_domain(host: str) -> str:
 
 
 def _sip_domain(rest: str) -> str:
+    plain = _PLAIN_SIP_URI.fullmatch(rest)
+    if plain is not None:
+        return _host_domain(plain.group(1))
     m = _SIP_URI.fullmatch(rest)
     if m is None:
         if rest.count("@") > 1:
@@ -304,6 +310,11 @@ def uri_domain(uri: str) -> str | None:
     """
     if not isinstance(uri, str):
         raise DomainError(f"URI must be a string, not {type(uri).__name__}")
+    head = uri[:4].lower()  # the usual schemes without the scheme regex
+    if head == "sip:":
+        return _sip_domain(uri[4:])
+    if head == "tel:":
+        return _tel_domain(uri[4:])
     m = _SCHEME.match(uri)
     if m is None:
         raise DomainError("not a URI (no scheme)")

@@ -61,6 +61,20 @@ def test_fast_encode_equals_asn1tools(value: str) -> None:
     assert codec_for("IMPI").encode(value, size=len(encoded) + 3) == encoded + b"\xff" * 3
 
 
+@given(st.binary(min_size=1, max_size=16), st.none() | st.text(max_size=200))
+@example(b"\xa0\x00\x00\x00\x87\x10\x04", "ISIM")
+@example(b"\x01", "\u00e9" * 60)  # the label's and the template's 81 L forms
+@settings(max_examples=300)
+def test_ef_dir_record_equals_asn1tools(aid: bytes, label: str | None) -> None:
+    from isim.codecs.uicc import ApplicationTemplate
+
+    asn: dict[str, object] = {"aid": aid} | ({} if label is None else {"label": label})
+    encoded = bytes(compiled().encode("ApplicationTemplate", asn))
+    codec = codec_for("EF.DIR")
+    assert codec._encode(ApplicationTemplate(aid, label), len(encoded)) == encoded
+    assert codec.decode(encoded) == ApplicationTemplate(aid, label)
+
+
 @given(st.binary(max_size=400))
 @settings(max_examples=300)
 def test_fast_encode_equals_asn1tools_octets(value: bytes) -> None:

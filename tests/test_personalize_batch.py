@@ -112,6 +112,34 @@ def test_template_refuses_per_card_and_unknown_keys(tmp_path: Path) -> None:
             load_template(_write(tmp_path / "bad.yaml", text))
 
 
+def test_template_values_are_checked_once_at_load(tmp_path: Path) -> None:
+    """A bad template value is an input error naming the key (not a problem in every row)."""
+    for text, word in (("trust_domains: [x..org]\n", "trust_domains: entry 1"),
+                       ("trust_domains: [x.org]\npcscf: 5\n", "pcscf: must be a list"),
+                       ("trust_domains: [x.org]\nop: '00'\n", "op: must be 32 hex digits"),
+                       ("trust_domains: [x.org]\nsizes: {EF.IMPV: {records: 2}}\n",
+                        "did you mean 'EF.IMPU'")):
+        with pytest.raises(InputError, match=word):
+            load_template(_write(tmp_path / "bad.yaml", text))
+
+
+def test_template_rows_check_like_their_merged_profile(tmp_path: Path) -> None:
+    """`Template.check` of a row = the check of `row_mapping(row)`, the batch OP included."""
+    from isim.milenage import derive_opc
+    from isim.profile import profile_from_mapping
+
+    tpl = load_template(_write(tmp_path / "t.yaml",
+                               "trust_domains: [3gppnetwork.org]\nop: '" + "cd" * 16 + "'\n"))
+    row = {"iccid": "8988211000000000003", "imsi": "001010000000123", "k": "00" * 16}
+    for own in ({}, {"opc": "11" * 16}, {"op": "22" * 16}):
+        merged = tpl.row_mapping(row | own)
+        assert tpl.profile(row | own) == profile_from_mapping(merged)
+    assert tpl.profile(row).opc == derive_opc(bytes(16), bytes.fromhex("cd" * 16))
+    assert tpl.profile(row | {"opc": "11" * 16}).opc == bytes.fromhex("11" * 16)
+    _, problems = tpl.check(row | {"impu": ["sip:a@evil.example"]})
+    assert [p.field for p in problems] == ["impu"]
+
+
 def test_duplicate_index_keeps_leading_zeros_and_reports_all_rows() -> None:
     index = DuplicateIndex()
     index.add(2, "8988211000000000011", "001010000000001")

@@ -44,10 +44,12 @@ class DirCodec(Codec[ApplicationTemplate]):
     def _encode(self, value: ApplicationTemplate, size: int) -> bytes:
         if not 1 <= len(value.aid) <= 16:
             raise CodecError(self.ef, f"AID of {len(value.aid)} bytes (1..16 allowed)")
-        asn: dict[str, Any] = {"aid": bytes(value.aid)}
+        # 61 L { 4F L <AID> [50 L <label>] } (TS 102 221 clause 13.1), as ApplicationTemplate
+        # in specs/uicc.asn encodes it
+        body = tlv.encode_tlv(0x4F, bytes(value.aid))
         if value.label is not None:
-            asn["label"] = value.label
-        return tlv.encode_type(self.ef, "ApplicationTemplate", asn)
+            body += tlv.encode_tlv(0x50, value.label.encode("utf-8"))
+        return tlv.encode_tlv(0x61, body)
 
     def _to_json(self, value: ApplicationTemplate) -> dict[str, Any]:
         return {"aid": value.aid.hex(), "label": value.label}
@@ -60,6 +62,8 @@ class DirCodec(Codec[ApplicationTemplate]):
 
 
 # -- EF.ICCID (13.2): BCD, nibbles swapped, 'F' padded ---------------------------------------
+
+_SWAP_NIBBLES = bytes(((b & 0x0F) << 4) | (b >> 4) for b in range(256))
 
 
 class IccidCodec(Codec[str]):
@@ -83,9 +87,10 @@ class IccidCodec(Codec[str]):
     def _encode(self, value: str, size: int) -> bytes:
         if not isinstance(value, str) or not value.isascii() or not value.isdigit():
             raise CodecError(self.ef, f"ICCID must be decimal digits, not {value!r}")
-        digits = value + "F" * (len(value) % 2)
-        # each byte: the second digit of its pair, then the first, as two hex digits
-        return bytes.fromhex("".join(map(str.__add__, digits[1::2], digits[0::2])))
+        if len(value) % 2:
+            value += "F"
+        # the digits read as hex give each pair's first digit in the high nibble: swap them
+        return bytes.fromhex(value).translate(_SWAP_NIBBLES)
 
     def _to_json(self, value: str) -> dict[str, Any]:
         return {"iccid": value}

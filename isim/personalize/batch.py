@@ -18,7 +18,7 @@ import csv
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,16 +84,29 @@ def open_batch(path: str | Path) -> Batch:
     raise InputError("batch must be .csv, .yaml, .yml or .json", source=str(path))
 
 
-def _cell(key: str, text: str) -> Any:
-    text = text.strip()
-    if key in LIST_KEYS:
-        items = [part.strip() for part in text.split("|") if part.strip()]
-        return [int(i) if key == "ist" and i.isdigit() else i for i in items]
-    if key in INT_KEYS and text.isdigit():
-        return int(text)
-    if key in BOOL_KEYS and text.lower() in _TRUE | _FALSE:
-        return text.lower() in _TRUE
-    return text
+def _list_cell(text: str) -> list[str]:
+    return [item for part in text.split("|") if (item := part.strip())]
+
+
+def _ist_cell(text: str) -> list[int | str]:
+    return [int(i) if i.isdigit() else i for i in _list_cell(text)]
+
+
+def _int_cell(text: str) -> int | str:
+    return int(text) if text.isdigit() else text
+
+
+def _bool_cell(text: str) -> bool | str:
+    lowered = text.lower()
+    return lowered in _TRUE if lowered in _TRUE | _FALSE else text
+
+
+_CELLS: dict[str, Callable[[str], Any]] = {
+    **dict.fromkeys(LIST_KEYS, _list_cell),
+    "ist": _ist_cell,
+    **dict.fromkeys(INT_KEYS, _int_cell),
+    **dict.fromkeys(BOOL_KEYS, _bool_cell),
+}
 
 
 def _bad_utf8(column: str, text: str) -> Problem | None:
@@ -140,7 +153,8 @@ def _csv_rows(path: Path, sha: Any) -> Iterator[Row]:
             number, last = last + 1, reader.line_num
             if not cells or (len(cells) == 1 and not cells[0].strip()):
                 continue  # blank line
-            yield _csv_row(number, header, cells, any(n in bad for n in range(number, last + 1)))
+            bad_bytes = bool(bad) and any(n in bad for n in range(number, last + 1))
+            yield _csv_row(number, header, cells, bad_bytes)
 
 
 def _csv_row(number: int, header: list[str], cells: list[str], bad_bytes: bool) -> Row:
@@ -149,14 +163,17 @@ def _csv_row(number: int, header: list[str], cells: list[str], bad_bytes: bool) 
         row.problems.append(
             Problem("(row)", f"{len(cells)} cells where the header has {len(header)} columns")
         )
+    values = row.values
     for key, text in zip(header, cells, strict=False):
         if bad_bytes:
             problem = _bad_utf8(key, text)
             if problem is not None:
                 row.problems.append(problem)
                 continue
-        if text.strip():
-            row.values[key] = _cell(key, text)
+        text = text.strip()
+        if text:
+            convert = _CELLS.get(key)
+            values[key] = text if convert is None else convert(text)
     return row
 
 

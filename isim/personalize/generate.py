@@ -24,6 +24,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
 SECRET_DIGITS = {"pin1": 4, "puk1": 8, "adm1": 8}
 _PLACEHOLDER_K = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 GENERATED_KEYS = ("iccid", "imsi", "k", *SECRET_DIGITS)
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 
 class GenerateError(ValueError):
@@ -153,20 +155,21 @@ class Generators:
                 counters[key] = n + 1
                 row[key] = rng[n]
 
-    def secrets_for(self, row: dict[str, Any]) -> None:
+    def secrets_for(self, row: dict[str, Any], base: Mapping[str, Any] = _NOTHING) -> None:
         """Fill the random secrets of `row` (pass 2 only: they need no check, being
-        well-formed by construction). A value the row already has is kept."""
-        if self.random_k and not row.get("k"):
+        well-formed by construction). A value the row (or the template, `base`) already has
+        is kept."""
+        if self.random_k and not (row.get("k") or base.get("k")):
             row["k"] = secrets.token_hex(16)
         for key, n in self.secret_digits:
-            if not row.get(key):
+            if not (row.get(key) or base.get(key)):
                 row[key] = random_digits(n)
 
-    def placeholders(self, row: dict[str, Any]) -> None:
+    def placeholders(self, row: dict[str, Any], base: Mapping[str, Any] = _NOTHING) -> None:
         """Pass 1: stand-ins for values generated in pass 2, so that validation of the rest
         of the row sees a complete profile. They are well-formed by construction."""
-        if self.random_k and not row.get("k"):
+        if self.random_k and not (row.get("k") or base.get("k")):
             row["k"] = _PLACEHOLDER_K
         for key, n in self.secret_digits:
-            if not row.get(key):
+            if not (row.get(key) or base.get(key)):
                 row[key] = "1234567890"[:n]

@@ -103,10 +103,10 @@ class Validation:
 
 
 class Chunk(list[Row]):
-    """Rows sent to a worker; `trusted`: pass 1 found every one valid and read exactly
+    """Rows sent to a worker; `known_valid`: pass 1 found every one valid and read exactly
     these bytes (so pass 2 may skip the checks that cannot change a valid row)."""
 
-    trusted: bool = False
+    known_valid: bool = False
 
 
 def row_chunks(batch: Batch, template: Template, size: int,
@@ -118,7 +118,7 @@ def row_chunks(batch: Batch, template: Template, size: int,
     Pass 1 gives `record`: at each chunk end it stores the digest of the batch bytes read so
     far under the count of rows read (-1: the whole batch). Pass 2 gives those as `trust`
     (and the bad rows as `skip`): chunks then end at the same row counts, and a chunk is
-    `trusted` when the digest there is pass 1's. Why that is safe: SHA-256 covers every
+    `known_valid` when the digest there is pass 1's. Why that is safe: SHA-256 covers every
     byte from the start of the file through the chunk's last row, so these rows are the
     very rows pass 1 read, numbered and generated alike (the ranges depend only on the rows
     before), validated by the same template and code; those not in `skip` were valid. A
@@ -142,7 +142,7 @@ def row_chunks(batch: Batch, template: Template, size: int,
         if trust is not None:
             if read not in trust:
                 continue
-            chunk.trusted = trust[read] == batch.digest_so_far()
+            chunk.known_valid = trust[read] == batch.digest_so_far()
         elif len(chunk) < size:
             continue
         elif record is not None:
@@ -153,7 +153,7 @@ def row_chunks(batch: Batch, template: Template, size: int,
     if record is not None:
         record[-1] = batch.digest_so_far()
     if chunk:
-        chunk.trusted = trust is not None and trust.get(-1) == batch.digest_so_far()
+        chunk.known_valid = trust is not None and trust.get(-1) == batch.digest_so_far()
         yield chunk
 
 

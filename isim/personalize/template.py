@@ -5,7 +5,9 @@ keys (`iccid`, `imsi`, `impi`, `impu`, `k`, `opc`), and with an optional `genera
 section (see `generate.py`). An `op` in the template is the batch OP: every card gets
 OPc = f(K, OP) (TS 35.206), unless its row gives its own `opc` or `op`.
 
-A row's profile is the template with the row's values on top.
+A row's profile is the template with the row's values on top. The template's own values
+are checked once, when it is loaded (a bad value is an input error, not a bad row); each row
+then runs only the checks of its own keys and those across keys (`ProfileRules`).
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from isim.documents import parse_mapping
-from isim.errors import InputError, ProfileError
-from isim.profile import KEYS
+from isim.errors import InputError, Problem, ProfileError
+from isim.profile import KEYS, Profile, ProfileRules, profile_from_mapping
 
 from .generate import GenerateError, Generators
 
@@ -40,6 +43,29 @@ class Template:
             merged.pop("op", None)
         merged.update(row)
         return merged
+
+    @cached_property
+    def _rules(self) -> tuple[ProfileRules, ProfileRules]:
+        """(the rules over the template, the same without the batch OP)."""
+        own_op = {k: v for k, v in self.values.items() if k != "op"}
+        return ProfileRules(self.values), ProfileRules(own_op)
+
+    def rules_for(self, row: Mapping[str, Any]) -> ProfileRules:
+        """The checks of a row's profile: over the template, without the batch OP when the
+        row gives its own `opc` or `op` (as `row_mapping`)."""
+        return self._rules[1] if "opc" in row or "op" in row else self._rules[0]
+
+    def check(self, row: Mapping[str, Any], *, derive_opc: bool = True
+              ) -> tuple[dict[str, Any], list[Problem]]:
+        """`ProfileRules.check` of the row's profile (= `row_mapping(row)`)."""
+        return self.rules_for(row).check(row, derive_opc=derive_opc)
+
+    def profile(self, row: Mapping[str, Any], *, source: str = "", known_valid: bool = False
+                ) -> Profile:
+        """The row's validated profile; raises `ProfileError` listing every problem.
+        `known_valid`: see `ProfileRules.check`."""
+        return profile_from_mapping(row, source=source, rules=self.rules_for(row),
+                                    known_valid=known_valid)
 
 
 def load_template(path: str | Path) -> Template:
@@ -68,4 +94,9 @@ def load_template(path: str | Path) -> Template:
                                           else 2)
     except GenerateError as exc:
         raise InputError(str(exc), source=source) from None
-    return Template(data, generators, hashlib.sha256(raw).hexdigest())
+    template = Template(data, generators, hashlib.sha256(raw).hexdigest())
+    try:
+        template.rules_for({})
+    except ProfileError as exc:
+        raise InputError("; ".join(str(p) for p in exc.problems), source=source) from None
+    return template

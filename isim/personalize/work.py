@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from isim.contents import card_contents
-from isim.errors import ProfileError
-from isim.profile import Profile, checked_identities, profile_from_mapping, trusted_profile
+from isim.profile import Profile
 
 from .batch import Row
 from .card import card_output
@@ -57,41 +56,46 @@ class Worker:
     def validate(self, rows: list[Row]) -> Validated:
         problems: list[RowProblem] = []
         identities: list[tuple[int, str, str | None]] = []
-        gen = self.template.generators
+        template = self.template
+        gen = template.generators
         for row in rows:
             if row.problems:
                 problems.extend(RowProblem.of(row.number, p) for p in row.problems)
                 continue
-            values = self.template.row_mapping(row.values)
-            gen.placeholders(values)
-            try:  # the verdict of profile_from_mapping, without building the Profile
-                iccid, imsi = checked_identities(values)
-            except ProfileError as exc:
-                problems.extend(RowProblem.of(row.number, p) for p in exc.problems)
-                continue
-            identities.append((row.number, iccid, imsi))
+            values = row.values
+            if gen.random_k or gen.secret_digits:
+                values = dict(values)
+                gen.placeholders(values, template.values)
+            checked, found = template.check(values, derive_opc=False)
+            if found:
+                problems.extend(RowProblem.of(row.number, p) for p in found)
+            else:
+                identities.append((row.number, checked["iccid"], checked["imsi"]))
         return Validated(problems, identities)
 
-    def profile(self, row: Row, trusted: bool = False) -> Profile:
-        """The final profile of a valid row: randoms generated now (pass 2). `trusted`: the
-        row is byte for byte one that pass 1 found valid (see `run.row_chunks`)."""
-        values = self.template.row_mapping(row.values)
-        self.template.generators.secrets_for(values)
-        return trusted_profile(values) if trusted else profile_from_mapping(values)
+    def profile(self, row: Row, known_valid: bool = False) -> Profile:
+        """The final profile of a valid row: randoms generated now (pass 2). `known_valid`:
+        the row is byte for byte one that pass 1 found valid (see `run.row_chunks`)."""
+        values = row.values
+        gen = self.template.generators
+        if gen.random_k or gen.secret_digits:
+            values = dict(values)
+            gen.secrets_for(values, self.template.values)
+        return self.template.profile(values, known_valid=known_valid)
 
     def encode(self, rows: list[Row]) -> Written:
         """Validate and encode every EF, nothing else (the benchmark's unit of work)."""
-        trusted = getattr(rows, "trusted", False)
+        known_valid = getattr(rows, "known_valid", False)
         for row in rows:
-            card_contents(self.profile(row, trusted))
+            card_contents(self.profile(row, known_valid))
         return Written(len(rows), "")
 
     def write(self, rows: list[Row], out: str | None) -> Written:
         """Images and scripts into `out` (None: encode only, for benchmarks)."""
         lines: list[str] = []
-        trusted = getattr(rows, "trusted", False)
+        known_valid = getattr(rows, "known_valid", False)
         for row in rows:
-            card = card_output(self.profile(row, trusted),
+            card = card_output(self.profile(row, known_valid),
                                row_label=f"{self.row_label} {row.number}")
             if out is not None:
                 write_new_file(Path(out, IMAGES, f"{card.iccid}.json"), card.image)
