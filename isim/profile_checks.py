@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
+from functools import cache
+from types import MappingProxyType, ModuleType
 from typing import Any
 
 from isim import identities, trust
@@ -394,9 +395,7 @@ def _across(c: Checker, v: dict[str, Any], present: Any, derive_opc: bool) -> tu
         v["ist"] = (1,) if v["pcscf"] else ()
     op, k = v["op"], v["k"]
     if op is not None and k is not None and "opc" not in present and derive_opc:
-        from isim.milenage import derive_opc as opc_of  # lazy: only profiles with OP
-
-        v["opc"] = opc_of(k, op)
+        v["opc"] = _milenage().derive_opc(k, op)
     if v["sqn"] is None:
         v["sqn"] = 0
     return derived
@@ -427,6 +426,15 @@ def _verdict(c: Checker, v: Mapping[str, Any], present: Any, derived: tuple[str,
     elif "opc" not in present and "op" not in present:
         c.add("opc", "required: opc (or op), 32 hex digits")
     size_problems(c, impi, domain, impus, v["pcscf"], v["label"], v["sizes"])
+
+
+@cache
+def _milenage() -> ModuleType:
+    """isim.milenage, imported on first use: only profiles with OP need it (and its
+    `cryptography` import is slow), and a cached call is cheaper than an import statement."""
+    from isim import milenage
+
+    return milenage
 
 
 def _duplicate_impus(c: Checker, impus: list[str | None]) -> None:

@@ -201,6 +201,10 @@ def test_existing_output_and_bad_inputs_exit_2(tmp_path: Path, batch: tuple[Path
     assert _run(path, "--template", template)[0] == 2  # neither --out nor --reader
     assert _run(path, "--template", template, "--out", tmp_path / "o",
                 "--transport-key", template)[0] == 2
+    bad_template = tmp_path / "bad.yaml"
+    bad_template.write_text(template.read_text().replace("pcscf.", "pcscf.."))
+    code, _, stderr = _run(path, "--template", bad_template, "--out", tmp_path / "o")
+    assert code == 2 and "pcscf" in stderr and "line" not in stderr  # once, not per row
     assert not (tmp_path / "o").exists()
     assert (busy / "x").read_text() == "x"
 
