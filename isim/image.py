@@ -12,6 +12,11 @@ Layout (`format: "isim-card-image/1"`):
               "state": {"sqn": ..., "gba": ...}},
      "sha256": hex}
 
+`sha256` is over the canonical JSON of the other members (sorted keys, no spaces: `_digest`).
+`to_json` writes "format" first and one member a line, each value in that canonical form
+(compact, keys sorted), so that one encoding gives both the file and the digest; readers
+accept any JSON layout (images written with `indent=1` before load the same).
+
 Secrets (K, OPc, PINs, ADM) are inside: files are created mode 0600.
 """
 
@@ -21,16 +26,19 @@ import hashlib
 import hmac
 import json
 import os
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from apdu.engine import Card
-from apdu.layout import layout
+from apdu.layout import EFSpec, layout
 from isim.app import IsimApplication, new_sqn_array
 from isim.codecs import codec_for
 from isim.codecs.binary import GbaBootstrapping
-from isim.contents import ISIM_ADF, CardContents, EFContent, card_contents
+from isim.contents import ISIM_ADF, CardContents, Content, card_contents
 from isim.errors import InputError
 from isim.fileio import atomic_write
 from isim.gba import GbaState
@@ -58,9 +66,19 @@ class CardImage:
         return {"format": FORMAT, "iccid": self.iccid, "card": self.card, "isim": self.isim}
 
     def to_json(self) -> bytes:
-        body = self._body()  # "format" first: `is_card_image` reads only the head
-        body["sha256"] = _digest(body)
-        return json.dumps(body, indent=1).encode("utf-8") + b"\n"
+        return self._encode(())
+
+    def _encode(self, efs: Sequence[str]) -> bytes:
+        """The file. `efs`: the canonical JSON of the EFs whose slots `card` holds instead
+        (`build_image_json`)."""
+        # An object's canonical text is its members' canonical texts in key order: each value
+        # is encoded once, for the digest and the file (by json's C encoder: `indent` would
+        # take the pure-Python one). "format" first: `is_card_image` reads only the head.
+        texts = {key: _canonical(value) for key, value in self._body().items()}
+        if efs:
+            texts["card"] = _fill_slots(texts["card"], efs)
+        texts["sha256"] = _canonical(_sha256(_json_object(sorted(texts.items()), ",")))
+        return (_json_object(texts.items(), ",\n") + "\n").encode("ascii")
 
     @classmethod
     def from_json(cls, raw: bytes, *, source: str = "image") -> CardImage:
@@ -88,16 +106,43 @@ class CardImage:
         )
 
 
+# check_circular=False: the same text, faster (an image is a tree: JSON has no cycles)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), check_circular=False)
+
+
+def _canonical(value: Any) -> str:
+    """The canonical JSON text of a value: sorted keys, no spaces, ASCII (others escaped)."""
+    return _CANONICAL.encode(value)
+
+
+def _json_object(members: Iterable[tuple[str, str]], separator: str) -> str:
+    """A JSON object of (key, the value's JSON text) members."""
+    return "{" + separator.join(f"{_canonical(key)}:{text}" for key, text in members) + "}"
+
+
+def _sha256(canonical: str) -> str:
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
 def _digest(body: dict[str, Any]) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    return hashlib.sha256(canonical).hexdigest()
+    """The `sha256` member of an image: over the canonical JSON of all other members."""
+    return _sha256(_canonical(body))
 
 
 # ------------------------------------------------------------------ building
 
+EFNode = Callable[[EFSpec, Content, str], Any]  # (spec, data, ARR file) -> an EF's entry
 
-def _ef_dict(f: EFContent, arr_fid: str) -> dict[str, Any]:
-    s = f.spec
+
+def _ef_dict(s: EFSpec, data: Content, arr_fid: str) -> dict[str, Any]:
+    return _ef_entry(s, arr_fid, _hex_content(data))
+
+
+def _hex_content(data: Content) -> str | list[str]:
+    return data.hex().upper() if isinstance(data, bytes) else [r.hex().upper() for r in data]
+
+
+def _ef_entry(s: EFSpec, arr_fid: str, content: Any) -> dict[str, Any]:
     d: dict[str, Any] = {
         "name": s.name,
         "fid": s.fid_hex,
@@ -108,15 +153,17 @@ def _ef_dict(f: EFContent, arr_fid: str) -> dict[str, Any]:
     }
     if s.is_record:
         d["record_length"] = s.record_length
-        d["content"] = [r.hex().upper() for r in f.records]
     else:
         d["size"] = s.size
-        d["content"] = f.body.hex().upper()
+    d["content"] = content
     return d
 
 
-def card_dict(contents: CardContents, pins: dict[str, Any]) -> dict[str, Any]:
-    """The engine's dict form (apdu.engine.Card.from_dict) of a card's contents."""
+def card_dict(
+    contents: CardContents, pins: dict[str, Any], *, ef_node: EFNode = _ef_dict
+) -> dict[str, Any]:
+    """The engine's dict form (apdu.engine.Card.from_dict) of a card's contents; `ef_node`
+    gives each EF's entry."""
     lay = layout()
     out: dict[str, Any] = {"atr": None, "pins": pins, "adfs": []}
     for df, files in contents.dfs:
@@ -126,7 +173,7 @@ def card_dict(contents: CardContents, pins: dict[str, Any]) -> dict[str, Any]:
             "fid": f"{df.fid:04X}" if df.fid is not None else None,
             "lcsi": "05",
             "arr": {"file": arr_fid, "record": df.arr},
-            "files": [_ef_dict(f, arr_fid) for f in files],
+            "files": [ef_node(f.spec, f.data, arr_fid) for f in files],
         }
         if df is lay.mf:
             out["mf"] = node
@@ -150,12 +197,58 @@ def _pins(p: Profile) -> dict[str, Any]:
 
 def build_image(profile: Profile, contents: CardContents | None = None) -> CardImage:
     """The card image of a validated profile."""
-    contents = contents or card_contents(profile)
+    return _image(profile, contents or card_contents(profile), _ef_dict)
+
+
+def build_image_json(profile: Profile, contents: CardContents | None = None) -> bytes:
+    """`build_image(profile, contents).to_json()`, faster: each EF's JSON is cached, or made
+    of its content between two strings that are the same for all cards of a batch (EF
+    contents only: no key or PIN is cached), and goes into a slot of the rest of the image,
+    which is encoded per card."""
+    efs: list[str] = []
+
+    def slot(spec: EFSpec, data: Content, arr_fid: str) -> str:
+        efs.append(_ef_json(spec, data, arr_fid))
+        return f"{_SLOT}{len(efs) - 1}"
+
+    return _image(profile, contents or card_contents(profile), slot)._encode(efs)
+
+
+_SLOT = "\0ef "  # NUL: in no value of an image (and `_fill_slots` checks)
+_SLOT_JSON = re.compile(re.escape(_canonical(_SLOT)[:-1]) + r'(\d+)"')
+
+
+@lru_cache(maxsize=1024)  # most EFs are the same on every card of a batch
+def _ef_json(spec: EFSpec, data: Content, arr_fid: str) -> str:
+    """`_canonical(_ef_dict(spec, data, arr_fid))`: the EF's frame around its content."""
+    before, after = _ef_frame(spec, arr_fid)
+    if isinstance(data, bytes):  # hex digits are the same in JSON
+        return f'{before}"{data.hex().upper()}"{after}'
+    return before + '["' + '","'.join([r.hex().upper() for r in data]) + '"]' + after
+
+
+@lru_cache(maxsize=1024)
+def _ef_frame(spec: EFSpec, arr_fid: str) -> tuple[str, str]:
+    """The canonical JSON of an EF's entry before and after its content."""
+    before, after = _canonical(_ef_entry(spec, arr_fid, _SLOT)).split(_canonical(_SLOT))
+    return before, after
+
+
+def _fill_slots(text: str, efs: Sequence[str]) -> str:
+    """`text` with the JSON string of slot n replaced by `efs[n]`."""
+    parts = _SLOT_JSON.split(text)  # text, n, text, n, ..., text
+    if len(parts) != 2 * len(efs) + 1:  # each slot is there once: any more is not a slot
+        raise ValueError("card image: a value looks like an EF slot")
+    parts[1::2] = [efs[int(n)] for n in parts[1::2]]
+    return "".join(parts)
+
+
+def _image(profile: Profile, contents: CardContents, ef_node: EFNode) -> CardImage:
     isim_df = layout().applications[ISIM_ADF]
     sqn = new_sqn_array(profile.sqn, profile.sqn_ind_bits, profile.sqn_delta, profile.sqn_limit)
     return CardImage(
         iccid=profile.iccid,
-        card=card_dict(contents, _pins(profile)),
+        card=card_dict(contents, _pins(profile), ef_node=ef_node),
         isim={
             "aid": (isim_df.aid or b"").hex().upper(),
             "trust_domains": list(profile.trust_domains),

@@ -13,7 +13,7 @@ cache, and each row runs only the field checks of its own keys and the checks ac
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from types import MappingProxyType, ModuleType
@@ -70,7 +70,7 @@ def _identity_problems(
     c: Checker,
     trust_domains: tuple[str, ...] | None,
     impi: str | None,
-    impus: list[str | None],
+    impus: Sequence[str | None],
     domain: str | None,
     derived: tuple[str, ...],
     require_impu: bool,
@@ -437,7 +437,7 @@ def _milenage() -> ModuleType:
     return milenage
 
 
-def _duplicate_impus(c: Checker, impus: list[str | None]) -> None:
+def _duplicate_impus(c: Checker, impus: Sequence[str | None]) -> None:
     seen: dict[str, int] = {}
     for record, uri in enumerate(impus, start=1):
         if uri is None:

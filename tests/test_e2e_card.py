@@ -262,8 +262,8 @@ def test_corrupt_state_file_is_refused(image_path: Path, image: CardImage,
     state = tmp_path / "alice.state"
     raw = image.to_json()
     # one digit of EF content changed, the JSON still valid: the SHA-256 catches it
-    i = raw.index(b'"content": "80')
-    state.write_bytes(raw[:i + 13] + b"9" + raw[i + 14:])
+    i = raw.index(b'"content":"80')
+    state.write_bytes(raw[:i + 12] + b"9" + raw[i + 13:])
     done = _emulate_exits(image_path, state, 9)
     assert done.returncode == 2, done.stderr
     assert "corrupt" in done.stderr and "state file" in done.stderr, done.stderr

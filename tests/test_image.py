@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 import stat
@@ -18,7 +19,17 @@ from isim.codecs.errors import CodecError, SizeError
 from isim.contents import ISIM_ADF, card_contents
 from isim.emulator import Emulator, StateError
 from isim.errors import CardContentError
-from isim.image import CardImage, ImageError, build_image, load_image, save_image
+from isim.image import (
+    _SLOT,
+    CardImage,
+    ImageError,
+    _canonical,
+    _fill_slots,
+    build_image,
+    build_image_json,
+    load_image,
+    save_image,
+)
 from isim.profile import load_profile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,3 +162,59 @@ def test_cli_build_bad_inputs(tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists()
     r = run("build", str(tmp_path / "missing.yaml"))
     assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+# ------------------------------------------------------------------ file layout and fast path
+
+
+def _old_digest(body: dict) -> str:
+    """The definition of the `sha256` member (unchanged since the first images)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def test_image_file_layout(alice) -> None:
+    img = build_image(alice)
+    raw = img.to_json()
+    assert raw.startswith(b'{"format":"isim-card-image/1",\n')  # format first: is_card_image
+    doc = json.loads(raw)
+    assert list(doc) == ["format", "iccid", "card", "isim", "sha256"]
+    sha = doc.pop("sha256")
+    assert sha == _old_digest(doc) == _old_digest(img._body())
+    # each member on its line, its value in the canonical (sorted, compact) form
+    for line, key in zip(raw.decode().splitlines(), ["format", "iccid", "card", "isim"],
+                         strict=False):
+        value = json.dumps(doc[key], sort_keys=True, separators=(",", ":"))
+        assert line.lstrip("{") == f'"{key}":{value},'
+
+
+def test_images_written_with_indent_still_load(alice, tmp_path: Path) -> None:
+    img = build_image(alice)
+    body = img._body()
+    old = json.dumps({**body, "sha256": _old_digest(body)}, indent=1).encode() + b"\n"
+    path = tmp_path / "old.json"
+    path.write_bytes(old)  # as the writer before the compact layout made it
+    back = load_image(path)
+    assert back.card == img.card and back.isim == img.isim
+    assert json.loads(old)["sha256"] == json.loads(img.to_json())["sha256"]
+
+
+@pytest.mark.parametrize("change", [
+    {},
+    {"pin1_enabled": True, "impu": ["sip:x@ims.example.com"]},
+    {"ist": (), "pcscf": ()},
+    {"sizes": {"EF.IMPU": {"records": 3}, "EF.IMPI": {"size": 600}}},
+])
+def test_build_image_json_is_build_image_to_json(alice, change: dict) -> None:
+    profile = dataclasses.replace(alice, **change)
+    for _ in range(2):  # EF JSON made, then from the cache
+        assert build_image_json(profile) == build_image(profile).to_json()
+    other = dataclasses.replace(profile, iccid="8988211000000430028", impi="bob@ims.example.com")
+    assert build_image_json(other) == build_image(other).to_json()
+
+
+def test_an_ef_slot_is_filled_only_where_it_was_put() -> None:
+    text = _canonical({"files": [_SLOT + "0"], "label": _SLOT + "0"})
+    with pytest.raises(ValueError, match="looks like an EF slot"):
+        _fill_slots(text, ['{"name":"EF.X"}'])
+    assert _fill_slots(_canonical([_SLOT + "1", _SLOT + "0"]), ["0", "1"]) == "[1,0]"

@@ -11,7 +11,18 @@ from apdu.pins import encode_pin
 from isim.contents import card_contents
 from isim.image import build_image, make_card
 from isim.personalize.card import card_output, card_script
-from isim.personalize.script import Command, _block, check_log, render_scriptor
+from isim.personalize.script import (
+    READ,
+    UPDATE,
+    Command,
+    Kind,
+    _block,
+    _ef_block,
+    _ef_commands,
+    _render,
+    check_log,
+    render_scriptor,
+)
 from isim.profile import Profile, profile_from_mapping
 
 BASE = {
@@ -156,3 +167,35 @@ def test_check_log_accepts_a_faithful_card_and_flags_differences() -> None:
     assert any("status 63C2" in p for p in check_log(text, _scriptor_log(text, bad)))
     short = _scriptor_log(text, good).split("> ")
     assert check_log(text, "> ".join(short[:10]))
+
+
+def test_ef_block_text() -> None:
+    records = _ef_block("EF.X", 0x6F99, UPDATE, (b"\x01\x02", b"\xff\xff"))
+    assert records.text == (
+        "# select EF.X (6F99)\n00 A4 00 0C 02 6F 99\n"
+        "# update EF.X record 1\n00 DC 01 04 02 01 02\n"
+        "# update EF.X record 2\n00 DC 02 04 02 FF FF\n"
+    )
+    body = _ef_block("EF.X", 0x6F99, READ, b"\x01\x02\x03")
+    assert body.text == (
+        "# select EF.X (6F99)\n00 A4 00 0C 02 6F 99\n"
+        "# read EF.X offset 0\n# expect 010203\n00 B0 00 00 03\n"
+    )
+    chunked = _ef_block("EF.X", 0x6F99, UPDATE, bytes(600)).text.splitlines()
+    assert [line[:15] for line in chunked[3::2]] == ["00 D6 00 00 FF ", "00 D6 00 FF FF ",
+                                                     "00 D6 01 FE 5A "]
+
+
+@pytest.mark.parametrize("kind", [UPDATE, READ])
+def test_ef_blocks_are_the_text_of_their_commands(kind: Kind) -> None:
+    """The block text made from a frame is what rendering the commands gives."""
+    cards = [card_contents(_profile(pin1_enabled=True, sizes={"EF.IMPI": {"size": 600}})),
+             card_contents(_profile(impu=["sip:bob@ims.example.net"]))]
+    cases = [(f.spec.name, f.spec.fid, f.data) for contents in cards for f in contents]
+    cases += [("EF.X", 0x6F99, b""), ("EF.X", 0x6F99, (b"", b"\x01")), ("EF.X", 0x6F99, b"\0")]
+    for name, fid, data in cases:
+        reference = _ef_commands(name, fid, kind, data)
+        for block in (_ef_block.__wrapped__(name, fid, kind, data),  # made
+                      _ef_block(name, fid, kind, data), _ef_block(name, fid, kind, data)):
+            assert block.text == _render(reference), (name, kind)
+            assert block.commands == tuple(reference)

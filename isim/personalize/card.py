@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from apdu.layout import layout
 from apdu.pins import encode_pin
 from isim.contents import CardContents, card_contents
-from isim.image import build_image
+from isim.image import build_image_json
 from isim.profile import Profile
 
 from .hss import HssRecord
@@ -42,7 +42,7 @@ def card_output(profile: Profile, *, row_label: str = "") -> CardOutput:
     ]
     return CardOutput(
         iccid=profile.iccid,
-        image=build_image(profile, contents).to_json(),
+        image=build_image_json(profile, contents),
         script=render_scriptor(header, script),
         hss=HssRecord(profile.iccid, profile.imsi or "", profile.impi, profile.impu,
                       profile.k, profile.opc),

@@ -23,12 +23,13 @@ The script holds ADM1 and PIN1 (VERIFY data): it is written with mode 0600.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache, partial
+from typing import Final, Literal
 
 from apdu.layout import DFSpec, EFSpec
-from isim.contents import CardContents, EFContent
+from isim.contents import CardContents, Content, EFContent
 
 __all__ = [
     "Block",
@@ -66,9 +67,9 @@ def _select_df(df: DFSpec) -> Command:
                    f"select {df.name}")
 
 
-def _select_ef(ef: EFSpec) -> Command:
-    return Command(bytes([0x00, 0xA4, 0x00, 0x0C, 0x02]) + ef.fid.to_bytes(2, "big"),
-                   f"select {ef.name} ({ef.fid_hex})")
+def _select_ef(name: str, fid: int) -> Command:
+    return Command(bytes([0x00, 0xA4, 0x00, 0x0C, 0x02]) + fid.to_bytes(2, "big"),
+                   f"select {name} ({fid:04X})")
 
 
 def verify(key_reference: int, key: bytes, what: str) -> Command:
@@ -78,61 +79,126 @@ def verify(key_reference: int, key: bytes, what: str) -> Command:
 
 @dataclass(frozen=True)
 class Block:
-    """Consecutive commands and their scriptor text (rendered once: blocks of the EFs that
-    all cards of a batch share come from a cache)."""
+    """Consecutive commands and their scriptor text. The text is rendered when the block is
+    made; the commands only when asked for (a card's script file needs only the text, the
+    writer and the tests the commands)."""
 
-    commands: tuple[Command, ...]
     text: str
+    make_commands: Callable[[], Iterable[Command]] = field(repr=False, compare=False)
+
+    @cached_property
+    def commands(self) -> tuple[Command, ...]:
+        return tuple(self.make_commands())
 
 
 def _spaced(data: bytes) -> str:
     return data.hex(" ").upper()
 
 
+def _hex(data: bytes) -> str:
+    return data.hex().upper()
+
+
+@lru_cache(maxsize=1024)  # most comments are the same in every card's script
 def _comment(text: str) -> str:
     if _FORBIDDEN.search(text) or "\n" in text:
         raise ValueError(f"text unsafe in a scriptor comment: {text!r}")
     return f"# {text}\n"
 
 
-def _block(commands: Iterable[Command]) -> Block:
-    commands = tuple(commands)
+def _render(commands: Iterable[Command]) -> str:
+    """The scriptor text of commands: per command its comment, `# expect` for a READ, the
+    APDU (the reference for `_ef_block`'s frames)."""
     lines: list[str] = []
     for cmd in commands:
         lines.append(_comment(cmd.comment))
         if cmd.expect is not None:
-            lines.append(f"# expect {cmd.expect.hex().upper()}\n")
+            lines.append(f"# expect {_hex(cmd.expect)}\n")
         lines.append(_spaced(cmd.apdu) + "\n")
-    return Block(commands, "".join(lines))
+    return "".join(lines)
 
 
-def _chunks(body: bytes) -> Iterator[tuple[int, bytes]]:
-    for off in range(0, len(body), MAX_CHUNK):
-        yield off, body[off:off + MAX_CHUNK]
+def _block(commands: Iterable[Command]) -> Block:
+    commands = tuple(commands)
+    return Block(_render(commands), partial(tuple, commands))
+
+
+# ------------------------------------------------------------------ an EF's block
+#
+# Writing an EF is its SELECT, then an UPDATE per unit; reading it back, its SELECT and a
+# READ per unit. A unit is a chunk of at most MAX_CHUNK bytes of a transparent body (by
+# offset) or a record (by number). Everything but the units' data depends only on the EF and
+# the units' lengths, the same for every card of a batch: `_frame` renders that part once.
+# Of the EF, a block depends on its name and FID only: they are the caches' keys (hashing a
+# whole EFSpec would take longer than the rest of a cache hit).
+
+Kind = Literal["update", "read"]
+UPDATE: Final = "update"
+READ: Final = "read"
+_INS = {(UPDATE, False): 0xD6, (UPDATE, True): 0xDC, (READ, False): 0xB0, (READ, True): 0xB2}
+
+
+def _units(data: Content) -> Sequence[bytes]:
+    if isinstance(data, bytes):
+        return [data[off:off + MAX_CHUNK] for off in range(0, len(data), MAX_CHUNK)]
+    return data
+
+
+@lru_cache(maxsize=1024)
+def _steps(name: str, kind: Kind, records: bool,
+           lengths: tuple[int, ...]) -> tuple[tuple[str, bytes], ...]:
+    """(comment, APDU header) of each unit of an EF's block."""
+    ins = _INS[kind, records]
+    steps = []
+    for n, length in enumerate(lengths):
+        if records:  # absolute mode; a READ's Le 00 means 256
+            header = bytes([0x00, ins, n + 1, 0x04, length & 0xFF if kind == READ else length])
+            steps.append((f"{kind} {name} record {n + 1}", header))
+        else:
+            off = n * MAX_CHUNK
+            header = bytes([0x00, ins, off >> 8, off & 0xFF, length])
+            steps.append((f"{kind} {name} offset {off}", header))
+    return tuple(steps)
+
+
+def _ef_commands(name: str, fid: int, kind: Kind, data: Content) -> list[Command]:
+    """The reference form of an EF's block: an UPDATE carries its unit, a READ expects it."""
+    units = _units(data)
+    steps = _steps(name, kind, not isinstance(data, bytes), tuple(map(len, units)))
+    pairs = zip(steps, units, strict=True)
+    if kind == UPDATE:
+        ops = [Command(header + unit, comment) for (comment, header), unit in pairs]
+    else:
+        ops = [Command(header, comment, unit) for (comment, header), unit in pairs]
+    return [_select_ef(name, fid), *ops]
+
+
+@lru_cache(maxsize=1024)
+def _frame(name: str, fid: int, kind: Kind, records: bool,
+           lengths: tuple[int, ...]) -> tuple[str, ...]:
+    """The text of an EF's block around its units' data: n + 1 pieces for n units (the data
+    goes in spaced hex on an UPDATE's APDU line, in plain hex on a READ's expect line)."""
+    pieces = [_render([_select_ef(name, fid)])]
+    for (comment, header), length in zip(_steps(name, kind, records, lengths), lengths,
+                                         strict=True):
+        if kind == UPDATE:  # the APDU line: header, then the data (if any)
+            pieces[-1] += _comment(comment) + _spaced(header) + (" " if length else "")
+            pieces.append("\n")
+        else:  # the expect line, then the APDU line
+            pieces[-1] += _comment(comment) + "# expect "
+            pieces.append("\n" + _spaced(header) + "\n")
+    return tuple(pieces)
 
 
 @lru_cache(maxsize=4096)
-def _write_block(ef: EFSpec, data: bytes | tuple[bytes, ...]) -> Block:
-    out = [_select_ef(ef)]
-    if isinstance(data, bytes):
-        out += [Command(bytes([0x00, 0xD6, off >> 8, off & 0xFF, len(chunk)]) + chunk,
-                        f"update {ef.name} offset {off}") for off, chunk in _chunks(data)]
-    else:
-        out += [Command(bytes([0x00, 0xDC, n, 0x04, len(record)]) + record,
-                        f"update {ef.name} record {n}") for n, record in enumerate(data, 1)]
-    return _block(out)
-
-
-@lru_cache(maxsize=4096)
-def _read_block(ef: EFSpec, data: bytes | tuple[bytes, ...]) -> Block:
-    out = [_select_ef(ef)]
-    if isinstance(data, bytes):
-        out += [Command(bytes([0x00, 0xB0, off >> 8, off & 0xFF, len(chunk)]),
-                        f"read {ef.name} offset {off}", chunk) for off, chunk in _chunks(data)]
-    else:
-        out += [Command(bytes([0x00, 0xB2, n, 0x04, len(record) & 0xFF]),
-                        f"read {ef.name} record {n}", record) for n, record in enumerate(data, 1)]
-    return _block(out)
+def _ef_block(name: str, fid: int, kind: Kind, data: Content) -> Block:
+    """An EF's block (cached: the EFs that all cards of a batch share are rendered once).
+    Its text is `_render(_ef_commands(...))`, made from the EF's frame without the commands."""
+    units = _units(data)
+    text: list[str] = [""] * (2 * len(units) + 1)
+    text[0::2] = _frame(name, fid, kind, not isinstance(data, bytes), tuple(map(len, units)))
+    text[1::2] = [_spaced(u) for u in units] if kind == UPDATE else [_hex(u) for u in units]
+    return Block("".join(text), partial(_ef_commands, name, fid, kind, data))
 
 
 _DF_BLOCKS: dict[str, Block] = {}
@@ -188,11 +254,12 @@ def personalization_commands(
         writes.append(_select_df_block(df))
         if len(writes) == 1:
             writes.append(_block(secrets))
-        writes += [_write_block(f.spec, f.data) for f in items if updatable(df, f.spec)]
+        writes += [_ef_block(f.spec.name, f.spec.fid, UPDATE, f.data)
+                   for f in items if updatable(df, f.spec)]
     reads: list[Block] = []
     for df, items in groups:
         reads.append(_select_df_block(df))
-        reads += [_read_block(f.spec, f.data) for f in items]
+        reads += [_ef_block(f.spec.name, f.spec.fid, READ, f.data) for f in items]
     return Script(tuple(writes), tuple(reads))
 
 
