@@ -1,5 +1,5 @@
 """Shared fixtures.  `pcsc_stack`: one pcscd + vpcd reader for the whole session (see
-tests/stack.py); tests that use it run through real PC/SC and fail, never skip, when the
+tools/pcsc_stack.py); tests that use it run through real PC/SC and fail, never skip, when the
 stack cannot start."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import stack as _stack
+
+import pcsc_stack as _stack
 
 
 @pytest.fixture(scope="session")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import access_rules
 
 from apdu import arr
 from apdu.arr import NEVER, AccessMode, AccessRule, ArrError, key
 from apdu.layout import layout
 from isim.codecs.tlv import compiled
+from strategies import access_rules
 
 H = bytes.fromhex
 # digest 1.2: record 1 of a real ISIM card's EF.ARR

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from certs import PKI, Issued, write_pem
 from click.testing import CliRunner, Result
 
+from certs import PKI, Issued, write_pem
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
 from isim.cli import trust_check as tc
 

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from strategies import access_rules
 
 from apdu.layout import EFSpec, layout
 from isim.codecs import (
@@ -32,6 +31,7 @@ from isim.codecs import (
     XcapPolicyPart,
     codec_for,
 )
+from strategies import access_rules
 
 SPECS: list[EFSpec] = [ef for df in layout().dfs() for ef in df.files.values()]
 IDS = [f"{ef.name}@{ef.fid_hex}" for ef in SPECS]

@@ -12,12 +12,12 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from emulator_proc import ROOT, EmulatorProcess
-from stack import PcscStack
 
 from apdu import pcsc
+from emulator_proc import ROOT, EmulatorProcess
 from isim.codecs import codec_for
 from isim.image import load_image, save_image
+from pcsc_stack import PcscStack
 
 
 def _crash_tool() -> ModuleType:

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from emulator_proc import ROOT, EmulatorProcess, isim_argv, isim_env
-from stack import PcscStack
 
 from apdu import pcsc
+from emulator_proc import ROOT, EmulatorProcess, isim_argv, isim_env
 from isim.image import build_image, load_image, save_image
 from isim.profile import load_profile
 from isim.sqn import SqnArray
+from pcsc_stack import PcscStack
 
 pytestmark = pytest.mark.stack
 

@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from emulator_proc import ROOT, EmulatorProcess, isim_argv, isim_env
-from stack import PcscStack
 
 from apdu import pcsc
+from emulator_proc import ROOT, EmulatorProcess, isim_argv, isim_env
 from isim.codecs import codec_for, decode_fcp
 from isim.image import CardImage, build_image, save_image
 from isim.profile import Profile, load_profile
+from pcsc_stack import PcscStack
 
 pytestmark = pytest.mark.stack
 

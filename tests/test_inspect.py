@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from broken_images import BAD_IMPU, BROKEN, Expected, alice_image, write
 from click.testing import CliRunner, Result
 
 from apdu.layout import layout
+from broken_images import BAD_IMPU, BROKEN, Expected, alice_image, write
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
 from isim.contents import ISIM_ADF
 from isim.image import CardImage

@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
-from broken_images import ALICE, BROKEN, alice_image, set_record, write
 from click.testing import CliRunner
 
 from apdu.arr import encode_rule
 from apdu.layout import layout
+from broken_images import ALICE, BROKEN, alice_image, set_record, write
 from isim.cli import EXIT_OK, EXIT_VIOLATION, main
 from isim.image import CardImage
 from isim.inspect import CardSource, Inspection, inspect_source, open_image

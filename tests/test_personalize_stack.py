@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from emulator_proc import EmulatorProcess
-from stack import PcscStack, serve_card
 
 from apdu import pcsc
+from emulator_proc import EmulatorProcess
 from isim.codecs import codec_for
 from isim.image import build_image, load_image, make_card, save_image
 from isim.personalize.card import card_script
@@ -33,6 +32,7 @@ from isim.personalize.sample import write_sample_batch, write_sample_template
 from isim.personalize.script import check_log
 from isim.personalize.writer import CardFailure, write_cards
 from isim.profile import Profile, profile_from_mapping
+from pcsc_stack import PcscStack, serve_card
 
 pytestmark = pytest.mark.stack
 
@@ -43,7 +43,7 @@ SAMPLE = 5
 
 @contextlib.contextmanager
 def emulate(stack: PcscStack, image: Path) -> Iterator[EmulatorProcess]:
-    """`isim emulate IMAGE` in the stack's reader (tests/emulator_proc.py), until the block
+    """`isim emulate IMAGE` in the stack's reader (tools/emulator_proc.py), until the block
     ends; the card has left the reader afterwards."""
     with EmulatorProcess(image, vpcd_port=stack.vpcd_port) as emu:
         emu.wait_inserted(stack.reader_name)

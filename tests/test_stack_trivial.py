@@ -8,10 +8,10 @@ import time
 from contextlib import AbstractContextManager
 
 import pytest
-from stack import PcscStack, pcsc_stack, serve_card, wait_for_card
 
 from apdu import pcsc
 from apdu.responders import UICC_ATR, TrivialCard
+from pcsc_stack import PcscStack, pcsc_stack, serve_card, wait_for_card
 
 pytestmark = pytest.mark.stack
 

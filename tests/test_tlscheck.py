@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from certs import DAY, PKI, Issued
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from certs import DAY, PKI, Issued
 from isim.tlscheck import (
     CHECK_CHAIN,
     CHECK_IDENTITY,

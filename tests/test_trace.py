@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emulator_proc import EmulatorProcess, FakeVpcd
-
 from apdu.layout import layout
 from apdu.trace import mask_capdu, mask_rapdu
+from emulator_proc import EmulatorProcess, FakeVpcd
 from isim.image import build_image, save_image
 from isim.profile import load_profile
 

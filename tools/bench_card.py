@@ -16,7 +16,7 @@ AUTHENTICATE/s without and with a state file (one atomic write + fsync per
 authentication, as `isim emulate --state` does).
 
 Targets: isim >= 0.85x trivial full stack, >= 100x vicc, >= 100,000 APDU/s and
->= 20,000 AUTHENTICATE/s in process.  Starts a private pcscd (tests/stack.py): run as root.
+>= 20,000 AUTHENTICATE/s in process.  Starts a private pcscd (tools/pcsc_stack.py): run as root.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-for _p in (str(ROOT), str(ROOT / "tests")):
+for _p in (str(ROOT), str(ROOT / "tools")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
@@ -189,7 +189,7 @@ class _Burst:
 
 
 def _start(argv: list[str], env: dict[str, str], reader: str) -> subprocess.Popen[bytes]:
-    from stack import StackError, wait_for_card
+    from pcsc_stack import StackError, wait_for_card
 
     proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
@@ -203,7 +203,7 @@ def _start(argv: list[str], env: dict[str, str], reader: str) -> subprocess.Pope
 
 
 def _stop(proc: subprocess.Popen[bytes], reader: str) -> None:
-    from stack import StackError, stop_process, wait_for_card
+    from pcsc_stack import StackError, stop_process, wait_for_card
 
     stop_process(proc, timeout=5)
     if proc.stderr is not None:
@@ -266,7 +266,7 @@ def vicc_missing() -> str | None:
 
 def full_stack(image_path: Path, image: CardImage, seconds: float, auths: int,
                workdir: Path) -> tuple[list[StackRow], str]:
-    from stack import StackError, pcsc_stack
+    from pcsc_stack import StackError, pcsc_stack
 
     with pcsc_stack(activate=True) as stack:
         env = dict(stack.env, PYTHONPATH=os.pathsep.join(

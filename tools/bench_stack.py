@@ -9,7 +9,7 @@ ACKs), the card made by ``--card`` (a zero-argument callable returning an
 apdu.vpcd.VirtualCard, e.g. the isim engine), and Debian's vicc when installed
 (python3-virtualsmartcard; needs pycryptodome's ``Crypto`` in this Python).  Every card
 runs in its own process, as `isim emulate` would.  Starts a private pcscd
-(tests/stack.py), so run it as root.  Figures are also given as ratios to the trivial
+(tools/pcsc_stack.py), so run it as root.  Figures are also given as ratios to the trivial
 responder.
 """
 
@@ -28,11 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from stack import PcscStack, StackError, pcsc_stack, stop_process, wait_for_card  # noqa: E402
+sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 from apdu import pcsc, vpcd  # noqa: E402
+from pcsc_stack import PcscStack, StackError, pcsc_stack, stop_process, wait_for_card  # noqa: E402
 
 VICC = Path("/usr/bin/vicc")
 VICC_LIB = Path("/usr/lib/python3/site-packages/virtualsmartcard")

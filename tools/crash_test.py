@@ -3,7 +3,7 @@
 
     tools/crash_test.py [--kills 50] [--jobs 2] [--seed 1] [--keep DIR]
 
-The test plays vpcd itself (tests/emulator_proc.FakeVpcd: listens on a loopback port, the
+The test plays vpcd itself (tools/emulator_proc.FakeVpcd: listens on a loopback port, the
 real ``isim emulate IMAGE --state F --vpcd 127.0.0.1:PORT`` subprocess connects to it) so a
 restart costs one process start, not a pcscd card detection.  Each cycle:
 
@@ -36,12 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-for p in (str(ROOT), str(ROOT / "tests")):
+for p in (str(ROOT), str(ROOT / "tools")):
     if p not in sys.path:
         sys.path.insert(0, p)
 
 from emulator_proc import EmulatorError, EmulatorProcess, FakeVpcd  # noqa: E402
-
 from isim.codecs import codec_for  # noqa: E402
 from isim.emulator import image_identity_problems  # noqa: E402
 from isim.image import CardImage, build_image, load_image, save_image  # noqa: E402

@@ -125,7 +125,7 @@ class EmulatorProcess:
     def wait_inserted(self, reader: str, timeout: float = 15.0) -> None:
         """Block until pcscd reports the card in ``reader`` (the stack must be activated in
         this process); fail early, with the emulator's output, if it exits."""
-        from stack import StackError, wait_for_card
+        from pcsc_stack import StackError, wait_for_card
 
         deadline = time.monotonic() + timeout
         while True:
@@ -142,7 +142,7 @@ class EmulatorProcess:
 
     @staticmethod
     def wait_removed(reader: str, timeout: float = 15.0) -> None:
-        from stack import wait_for_card
+        from pcsc_stack import wait_for_card
 
         wait_for_card(reader, present=False, timeout=timeout)
 
