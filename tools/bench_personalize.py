@@ -34,7 +34,13 @@ sys.path.insert(0, str(ROOT))
 def _child(kind: str, batch: Path, template: Path, jobs: int, out: Path | None) -> dict:
     """Runs in the measured child process."""
     from isim.personalize.batch import open_batch
-    from isim.personalize.run import RunOptions, personalize, row_chunks, validate_batch
+    from isim.personalize.run import (
+        CHUNK_ROWS,
+        RunOptions,
+        personalize,
+        row_chunks,
+        validate_batch,
+    )
     from isim.personalize.template import load_template
     from isim.personalize.work import Executor, Worker
 
@@ -45,7 +51,7 @@ def _child(kind: str, batch: Path, template: Path, jobs: int, out: Path | None) 
         executor = Executor(Worker(tpl, None, b.row_label), jobs)
         check = validate_batch(b, tpl, executor)
         done = sum(w.cards for w in executor.map(
-            "encode", row_chunks(b, tpl, 250, check.problems.bad_rows,
+            "encode", row_chunks(b, tpl, CHUNK_ROWS, check.problems.bad_rows,
                                  trust=check.checkpoints)))
         executor.close()
         assert check.problems.count == 0 and done == check.rows

@@ -31,6 +31,7 @@ from .template import Template, load_template
 from .work import IMAGES, SCRIPTS, Executor, Worker
 
 __all__ = [
+    "CHUNK_ROWS",
     "BatchRejected",
     "Progress",
     "RunOptions",
@@ -45,6 +46,10 @@ HSS_FILE = "hss.csv"
 SUMMARY_FILE = "summary.json"
 
 Progress = Callable[[str, int, int | None], None]  # (phase, rows done, rows in the phase)
+# Rows per chunk (per task of a worker, per checkpoint of pass 1): large enough that the
+# per-task costs of --jobs fade (1000 rows: ~10 % faster with 2 jobs than 250), small enough
+# that 2 * jobs chunks in flight hold little memory.
+CHUNK_ROWS = 1000
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ class RunOptions:
     jobs: int = 1
     reject_file: Path | None = None
     transport_key: Path | None = None
-    chunk_rows: int = 250
+    chunk_rows: int = CHUNK_ROWS
 
 
 @dataclass(frozen=True)
@@ -158,7 +163,8 @@ def row_chunks(batch: Batch, template: Template, size: int,
 
 
 def validate_batch(batch: Batch, template: Template, executor: Executor, *,
-                   chunk_rows: int = 250, progress: Progress | None = None) -> Validation:
+                   chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None
+                   ) -> Validation:
     """Pass 1: every row checked, duplicates found; nothing written."""
     problems = ProblemLog()
     index = DuplicateIndex()

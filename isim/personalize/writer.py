@@ -30,7 +30,7 @@ from isim.profile import Profile
 
 from .batch import Batch, open_batch
 from .card import card_script
-from .run import BatchRejected, RunOptions, row_chunks, validate_batch
+from .run import CHUNK_ROWS, BatchRejected, RunOptions, row_chunks, validate_batch
 from .script import Command
 from .template import Template, load_template
 from .work import Executor, Worker
@@ -154,7 +154,7 @@ def _card_present(reader: str) -> bool:
 def _row_index(batch: Batch, template: Template, worker: Worker,
                skip: frozenset[int]) -> dict[str, int]:
     index: dict[str, int] = {}
-    for chunk in row_chunks(batch, template, 250, skip):
+    for chunk in row_chunks(batch, template, CHUNK_ROWS, skip):
         for number, iccid, _ in worker.validate(chunk).identities:
             index[iccid] = number
     return index
