@@ -146,6 +146,11 @@ class Generators:
     def active(self) -> bool:
         return bool(self.iccid or self.imsi or self.random_k or self.secret_digits)
 
+    @property
+    def draws_secrets(self) -> bool:
+        """Whether rows get random secrets (K, PIN1, PUK1, ADM1)."""
+        return self.random_k or bool(self.secret_digits)
+
     def numbers(self, row: dict[str, Any], counters: dict[str, int]) -> None:
         """Fill an empty `iccid` / `imsi` of `row` from the ranges (deterministic: used in
         both passes). `counters` holds how many numbers each range has given out so far."""

@@ -63,7 +63,7 @@ class Worker:
                 problems.extend(RowProblem.of(row.number, p) for p in row.problems)
                 continue
             values = row.values
-            if gen.random_k or gen.secret_digits:
+            if gen.draws_secrets:
                 values = dict(values)
                 gen.placeholders(values, template.values)
             checked, found = template.check(values, derive_opc=False)
@@ -78,7 +78,7 @@ class Worker:
         the row is byte for byte one that pass 1 found valid (see `run.row_chunks`)."""
         values = row.values
         gen = self.template.generators
-        if gen.random_k or gen.secret_digits:
+        if gen.draws_secrets:
             values = dict(values)
             gen.secrets_for(values, self.template.values)
         return self.template.profile(values, known_valid=known_valid)

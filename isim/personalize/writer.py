@@ -172,7 +172,7 @@ def write_cards(options: RunOptions, reader: int | str, *, log: Log = lambda _: 
     start = time.monotonic()
     template = load_template(options.template)
     gen = template.generators
-    if gen.random_k or gen.secret_digits:
+    if gen.draws_secrets:
         raise InputError("generate: random k/pin1/puk1/adm1 cannot be used with --reader "
                          "(the card's own ADM1/PIN1 must be in the batch)",
                          source=str(options.template))
