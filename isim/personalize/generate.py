@@ -143,10 +143,6 @@ class Generators:
         return cls(iccid, imsi, k == "random", tuple(digits))
 
     @property
-    def active(self) -> bool:
-        return bool(self.iccid or self.imsi or self.random_k or self.secret_digits)
-
-    @property
     def draws_secrets(self) -> bool:
         """Whether rows get random secrets (K, PIN1, PUK1, ADM1)."""
         return self.random_k or bool(self.secret_digits)
