@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -37,7 +38,8 @@ def build(profile: str, output: str | None, as_json: bool) -> None:
             entry["hex"] = data.hex()
         files.append(entry)
     if output:
-        save_image(output, build_image(prof, contents))
+        with reporting(output, "build"):
+            save_image(Path(output), build_image(prof, contents))
     if as_json:
         click.echo(json.dumps({"iccid": prof.iccid, "files": files, "image": output}, indent=1))
     else:
