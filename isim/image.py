@@ -200,7 +200,8 @@ def build_image(profile: Profile, contents: CardContents | None = None) -> CardI
     return _image(profile, contents or card_contents(profile), _ef_dict)
 
 
-def build_image_json(profile: Profile, contents: CardContents | None = None) -> bytes:
+def build_image_json(profile: Profile, contents: CardContents | None = None, *,
+                     state_key: str | None = None) -> bytes:
     """`build_image(profile, contents).to_json()`, faster: each EF's JSON is cached, or made
     of its content between two strings that are the same for all cards of a batch (EF
     contents only: no key or PIN is cached), and goes into a slot of the rest of the image,
@@ -211,7 +212,10 @@ def build_image_json(profile: Profile, contents: CardContents | None = None) -> 
         efs.append(_ef_json(spec, data, arr_fid))
         return f"{_SLOT}{len(efs) - 1}"
 
-    return _image(profile, contents or card_contents(profile), slot)._encode(efs)
+    image = _image(profile, contents or card_contents(profile), slot)
+    if state_key is not None:  # the key of its state file's MAC (isim.statefile)
+        image.isim["state_key"] = state_key
+    return image._encode(efs)
 
 
 _SLOT = "\0ef "  # NUL: in no value of an image (and `_fill_slots` checks)

@@ -35,6 +35,8 @@ def _hostport(value: str, what: str) -> tuple[str, int]:
 @click.option("--state", "state", type=click.Path(dir_okay=False),
               help="State file (created 0600 if missing): file contents, PIN counters and the "
                    "SQN array survive restarts and crashes.")
+@click.option("--state-follow-symlink", "follow", is_flag=True,
+              help="Accept a --state path that is a symbolic link (use its target).")
 @click.option("--vpcd", "vpcd", metavar="HOST:PORT",
               help=f"Connect to vpcd here (default {DEFAULT_HOST}:{DEFAULT_PORT}).")
 @click.option("--listen", "listen", metavar="HOST:PORT",
@@ -47,7 +49,7 @@ def _hostport(value: str, what: str) -> tuple[str, int]:
 @click.option("--unsafe-load-rule-breaking-image-for-validator-tests", "unsafe", is_flag=True,
               help="TESTING ONLY: load an image whose IMPI/IMPU/DOMAIN break the trust-domain "
                    "rule, to test validators. Never use for a card given to anyone.")
-def emulate(source: str, state: str | None, vpcd: str | None, listen: str | None,
+def emulate(source: str, state: str | None, follow: bool, vpcd: str | None, listen: str | None,
             allow_remote: bool, t0: bool, trace: bool, unsafe: bool) -> None:
     """Put the card of PROFILE_OR_IMAGE into a vpcd virtual reader until SIGINT/SIGTERM."""
     logging.basicConfig(level=logging.INFO if trace else logging.WARNING,
@@ -58,7 +60,7 @@ def emulate(source: str, state: str | None, vpcd: str | None, listen: str | None
                            "--listen" if listen else "--vpcd")
     with reporting(source, "emulate"):
         emu = Emulator.open(load_card_source(source), state_path=Path(state) if state else None,
-                            t0=t0, allow_rule_violations=unsafe)
+                            t0=t0, allow_rule_violations=unsafe, follow_symlink=follow)
     if unsafe:
         click.echo("isim emulate: WARNING: rule-breaking images allowed (validator testing)",
                    err=True)
