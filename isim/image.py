@@ -40,11 +40,13 @@ from isim.codecs import codec_for
 from isim.codecs.binary import GbaBootstrapping
 from isim.contents import ISIM_ADF, CardContents, Content, card_contents
 from isim.errors import InputError
-from isim.fileio import atomic_write
+from isim.fileio import atomic_write, read_bounded
 from isim.gba import GbaState
+from isim.image_shape import image_shape_problem
 from isim.profile import Profile, load_profile
 
 FORMAT = "isim-card-image/1"
+MAX_IMAGE_BYTES = 64 << 20  # an image is tens of kilobytes; /dev/zero is not one
 
 
 class ImageError(InputError):
@@ -91,6 +93,9 @@ class CardImage:
         claimed = obj.pop("sha256", None)
         if not isinstance(claimed, str) or not hmac.compare_digest(claimed, _digest(obj)):
             raise ImageError(f"{source}: corrupt card image (SHA-256 does not match)")
+        problem = image_shape_problem(obj)  # a re-sealed file may hold anything
+        if problem is not None:
+            raise ImageError(f"{source}: {problem}")
         try:
             return cls(iccid=str(obj["iccid"]), card=obj["card"], isim=obj["isim"])
         except KeyError as exc:
@@ -273,9 +278,9 @@ def save_image(path: Path, image: CardImage) -> None:
 
 def load_image(path: Path) -> CardImage:
     try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise ImageError(f"{path}: cannot read ({exc.strerror})") from None
+        raw = read_bounded(Path(path), MAX_IMAGE_BYTES, what="card image")
+    except InputError as exc:
+        raise ImageError(str(exc)) from None
     return CardImage.from_json(raw, source=str(path))
 
 
@@ -314,7 +319,7 @@ def make_application(image: CardImage) -> IsimApplication:
             sqn=new_sqn_array(0, 5, 2**28, None),
         )
         app.load_state(isim["state"])
-    except (KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ImageError(f"card image: bad ISIM section ({exc})") from None
     return app
 
@@ -326,7 +331,7 @@ def make_card(image: CardImage, *, t0: bool = False) -> tuple[Card, IsimApplicat
         card = Card.from_dict(
             image.card, applications={app.aid.hex().upper(): app}, rng=os.urandom, t0=t0
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ImageError(f"card image: bad file tree ({exc})") from None
     gbabp = Card.find_in(card.adf(app.aid), "EF.GBABP")
     if gbabp is not None:

@@ -36,10 +36,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from isim.errors import InputError
 from isim.fileio import SECRET_MODE, SymlinkRefused, atomic_write, read_bounded
-from isim.image import CardImage, ImageError
+from isim.image import MAX_IMAGE_BYTES, CardImage, ImageError
 
 __all__ = [
-    "MAX_IMAGE_BYTES",
     "STATE_KEY",
     "STATE_MAC",
     "StateError",
@@ -51,7 +50,6 @@ __all__ = [
 
 log = logging.getLogger("isim.state")
 
-MAX_IMAGE_BYTES = 64 << 20  # an image is tens of kilobytes; /dev/zero is not one
 STATE_KEY = "state_key"  # image only: the key of the state file's MAC (64 hex digits)
 STATE_MAC = "state_mac"  # state file only: HMAC-SHA256 (hex) of the rest of the state
 _DERIVED_INFO = b"isim state-file MAC key v1"

@@ -11,6 +11,8 @@ import click
 from isim.cli import EXIT_BAD_INPUT, main
 from isim.codecs import Codec, CodecError, codec_for
 
+MAX_EF_SIZE = 0xFFFF  # the file size in an FCP is two bytes (TS 102 221 clause 11.1.1.4.1)
+
 
 def _fail(command: str, message: str) -> NoReturn:
     click.echo(f"isim {command}: {message}", err=True)
@@ -50,7 +52,7 @@ def decode_command(ef: str, hex_data: str) -> None:
 @click.argument("json_text", metavar="JSON")
 @click.option(
     "--size",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_EF_SIZE),
     default=None,
     help="File or record size in bytes (default: the size in specs/filesystem.yaml).",
 )
