@@ -96,6 +96,19 @@ class Checker:
         return out
 
 
+SHOWN_CHARS = 64
+
+
+def shown(value: Any) -> str:
+    """A value for an error message: a short printable string quoted, anything else only
+    described (never the repr of a huge or nested value)."""
+    if isinstance(value, str):
+        if len(value) <= SHOWN_CHARS and value.isprintable():
+            return repr(value)
+        return f"(a string of {len(value)} characters)"
+    return f"({type_name(value)})"
+
+
 def did_you_mean(key: str, choices: Any) -> str:
     close = difflib.get_close_matches(key, list(choices), n=1, cutoff=0.75)
     return f" (did you mean {close[0]!r}?)" if close else ""

@@ -20,7 +20,7 @@ from types import MappingProxyType, ModuleType
 from typing import Any
 
 from isim import identities, trust
-from isim.checker import Checker, did_you_mean
+from isim.checker import Checker, did_you_mean, shown
 from isim.documents import type_name
 from isim.errors import Problem, ProfileError
 from isim.profile_sizes import NO_SIZES, check_sizes, pcscf_address_type, size_problems
@@ -102,7 +102,7 @@ def _identity_problems(
         if v.file == trust.FILE_IMPU and v.record is None and not require_impu:
             continue
         key = _TRUST_FIELDS[v.file]
-        message = f"{v.value!r}: {v.reason}" if v.value else v.reason
+        message = f"{shown(v.value)}: {v.reason}" if v.value else v.reason
         if key in derived:
             message += " (derived from the IMSI)"
         c.add(key, message, v.file, v.record)
@@ -129,7 +129,7 @@ def _trust_domains(c: Checker, key: str) -> tuple[str, ...] | None:
         try:
             n = trust.normalize_domain(td)
         except trust.DomainError as exc:
-            c.add(key, f"entry {i} {td!r}: {exc}")
+            c.add(key, f"entry {i} {shown(td)}: {exc}")
             ok = False
             continue
         if n not in normal:
@@ -185,7 +185,8 @@ def _pcscf(c: Checker, key: str) -> tuple[str | None, ...]:
         try:
             trust.normalize_domain(addr)
         except trust.DomainError as exc:
-            c.add(key, f"{addr!r}: not an IP address or domain name: {exc}", "EF.P-CSCF", record)
+            c.add(key, f"{shown(addr)}: not an IP address or domain name: {exc}", "EF.P-CSCF",
+                  record)
     return tuple(pcscf)
 
 
@@ -196,11 +197,15 @@ def _ist(c: Checker, key: str) -> tuple[int, ...] | None:
         c.add(key, f"must be a list of service numbers, not {type_name(raw)}")
         return None
     services: set[int] = set()
-    for item in raw:
+    bad: list[int] = []  # entry numbers: a value is never repeated into the message
+    for n, item in enumerate(raw, start=1):
         if type(item) is int and 1 <= item <= IST_MAX_SERVICE:
             services.add(item)
-            continue
-        c.add(key, f"{item!r} is not an ISIM service number (1..{IST_MAX_SERVICE})")
+        else:
+            bad.append(n)
+    if bad:
+        entries = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if bad[5:] else "")
+        c.add(key, f"entry {entries}: not an ISIM service number (1..{IST_MAX_SERVICE})")
     return tuple(sorted(services))
 
 
