@@ -211,3 +211,37 @@ def test_a_k_in_the_wrong_column_is_never_echoed(tmp_path: Path, column: str) ->
     shutil.rmtree(tmp_path / "out")
     r = personalize(tmp_path, batch, "--json")
     assert r.exit_code == 1 and secret not in r.output.lower()
+
+
+# ---------------------------------------------------------------- crafted images (item 11)
+
+
+def _resealed(tmp_path: Path, change) -> Path:  # type: ignore[no-untyped-def]
+    """An image edited and re-sealed (SHA-256 recomputed), as anyone can."""
+    from isim.image import CardImage, build_image
+    from isim.profile import load_profile
+
+    doc = json.loads(build_image(load_profile(ROOT / "examples" / "alice.yaml")).to_json())
+    doc.pop("sha256")
+    change(doc)
+    path = tmp_path / "crafted.img"
+    path.write_bytes(CardImage(doc["iccid"], doc["card"], doc["isim"]).to_json())
+    return path
+
+
+@pytest.mark.parametrize("change, code, field", [
+    (lambda d: d.update(card=None), 2, "card must be a mapping"),
+    (lambda d: d.update(isim=[]), 2, "isim must be a mapping"),
+    (lambda d: d["isim"].update(trust_domains=["*"]), 1, "isim.trust_domains entry 1"),
+    (lambda d: d["isim"].update(trust_domains=[]), 2, "isim.trust_domains"),
+    (lambda d: d["card"]["adfs"][0].update(files=[None]), 2, "card.adfs[0].files[0]"),
+])
+def test_crafted_resealed_images_are_refused(tmp_path: Path, change, code: int, field: str
+                                             ) -> None:  # type: ignore[no-untyped-def]
+    image = _resealed(tmp_path, change)
+    for argv in (["emulate", str(image), "--vpcd", "127.0.0.1:9"], ["aka", str(image)],
+                 ["inspect", "--image", str(image)]):
+        r = run(*argv)
+        assert field in r.output, (argv, r.output)
+        assert r.exit_code == (code if argv[0] != "inspect" else r.exit_code), (argv, r.output)
+        assert r.exit_code in (1, 2)
