@@ -176,13 +176,13 @@ class StateFile:
         except InputError as exc:
             raise StateError(f"state file refused: {exc}") from None
         claimed = state.isim.pop(STATE_MAC, None)
+        if not image.same_card(state):
+            raise StateError(f"state file belongs to another card (ICCID {state.iccid}, not "
+                             f"{image.iccid}); refusing to use or replace it", source=source)
         if not isinstance(claimed, str):
             raise StateError("state file refused: it has no MAC (written by an older isim, or "
                              "the MAC was removed); delete it to start again from the image",
                              source=source)
-        if not image.same_card(state):
-            raise StateError(f"state file belongs to another card (ICCID {state.iccid}, not "
-                             f"{image.iccid}); refusing to use or replace it", source=source)
         if not hmac.compare_digest(claimed, _mac(self.key, state.iccid, state.card,
                                                  state.isim)):
             raise StateError("state file refused: its MAC does not match this image's key "
