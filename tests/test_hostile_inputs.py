@@ -245,3 +245,17 @@ def test_crafted_resealed_images_are_refused(tmp_path: Path, change, code: int, 
         assert field in r.output, (argv, r.output)
         assert r.exit_code == (code if argv[0] != "inspect" else r.exit_code), (argv, r.output)
         assert r.exit_code in (1, 2)
+
+
+@pytest.mark.parametrize("argv", [
+    ["emulate", str(ROOT / "examples" / "alice.yaml"), "--vpcd", "127.0.0.1:²"],
+    ["emulate", str(ROOT / "examples" / "alice.yaml"), "--listen", "127.0.0.1:" + "9" * 5000],
+    ["trust-check", str(ROOT / "examples" / "alice.yaml"), "--connect", "localhost:³",
+     "--roots", "ROOTS"],
+])
+def test_ports_in_arguments_are_a_clear_error(argv: list[str], tmp_path: Path) -> None:
+    from certs import make_ca, write_pem
+
+    roots = write_pem(tmp_path / "ca.pem", make_ca("Test CA"))
+    r = run(*[str(roots) if a == "ROOTS" else a for a in argv])
+    assert r.exit_code == 2 and "HOST:PORT" in r.output

@@ -16,7 +16,7 @@ import click
 
 from apdu.trace import mask_capdu, mask_rapdu
 from apdu.vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdTransport
-from isim.cli import EXIT_BAD_INPUT, EXIT_OK, main, reporting
+from isim.cli import EXIT_BAD_INPUT, EXIT_OK, is_number, main, reporting
 from isim.emulator import Emulator
 from isim.image import load_card_source
 
@@ -25,7 +25,7 @@ log = logging.getLogger("isim.emulate")
 
 def _hostport(value: str, what: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not is_number(port) or not 0 < int(port) < 65536:
         raise click.BadParameter(f"expected HOST:PORT, got {value!r}", param_hint=what)
     return host.strip("[]") or DEFAULT_HOST, int(port)
 

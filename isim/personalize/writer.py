@@ -114,7 +114,7 @@ def personalize_card(card: PcscCard, profile: Profile) -> int:
 def _reader_name(reader: int | str) -> str:
     """The full PC/SC name of a reader given by index, name or unique part of a name."""
     names = list_readers()
-    if isinstance(reader, int) or reader.isdigit():
+    if isinstance(reader, int) or (reader.isascii() and reader.isdecimal() and len(reader) < 9):
         n = int(reader)
         if not 0 <= n < len(names):
             raise ReaderError(f"no reader number {n} ({len(names)} readers)")
