@@ -46,6 +46,7 @@ from isim.image_shape import image_shape_problem
 from isim.profile import Profile, load_profile
 
 FORMAT = "isim-card-image/1"
+Seal = tuple[str, Callable[[str], str]]  # (isim member, canonical JSON -> its value)
 MAX_IMAGE_BYTES = 64 << 20  # an image is tens of kilobytes; /dev/zero is not one
 
 
@@ -67,10 +68,16 @@ class CardImage:
     def _body(self) -> dict[str, Any]:
         return {"format": FORMAT, "iccid": self.iccid, "card": self.card, "isim": self.isim}
 
-    def to_json(self) -> bytes:
-        return self._encode(())
+    def to_json(self, *, seal: Seal | None = None) -> bytes:
+        """The file. `seal` (isim.statefile): (member, function of the canonical JSON) -> the
+        member's value, added to `isim` over what the other members are."""
+        return self._encode((), seal)
 
-    def _encode(self, efs: Sequence[str]) -> bytes:
+    def canonical(self) -> str:
+        """The canonical JSON of the image: what `sha256` (and a state file's seal) covers."""
+        return _canonical(self._body())
+
+    def _encode(self, efs: Sequence[str], seal: Seal | None = None) -> bytes:
         """The file. `efs`: the canonical JSON of the EFs whose slots `card` holds instead
         (`build_image_json`)."""
         # An object's canonical text is its members' canonical texts in key order: each value
@@ -79,6 +86,10 @@ class CardImage:
         texts = {key: _canonical(value) for key, value in self._body().items()}
         if efs:
             texts["card"] = _fill_slots(texts["card"], efs)
+        if seal is not None:  # over the canonical JSON without it (= `canonical()`)
+            member, value = seal
+            isim = {**self.isim, member: value(_json_object(sorted(texts.items()), ","))}
+            texts["isim"] = _canonical(isim)
         texts["sha256"] = _canonical(_sha256(_json_object(sorted(texts.items()), ",")))
         return (_json_object(texts.items(), ",\n") + "\n").encode("ascii")
 

@@ -22,14 +22,12 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import hmac
-import json
 import logging
 import os
 import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -91,17 +89,16 @@ def mac_key(image: CardImage) -> bytes:
     return hkdf.derive(secret)
 
 
-def _mac(key: bytes, iccid: str, card: Any, isim: dict[str, Any]) -> str:
-    body = json.dumps({"iccid": iccid, "card": card, "isim": isim}, sort_keys=True,
-                      separators=(",", ":"), check_circular=False)
-    return hmac.new(key, _MAC_LABEL + body.encode("ascii"), hashlib.sha256).hexdigest()
+def _mac(key: bytes, canonical: str) -> str:
+    return hmac.new(key, _MAC_LABEL + canonical.encode("ascii"), hashlib.sha256).hexdigest()
 
 
 def seal(image: CardImage, key: bytes) -> bytes:
-    """The state file's bytes: the image without its state key, with the MAC."""
+    """The state file's bytes: the image without its state key, with the MAC over the
+    canonical JSON of the rest (`CardImage.canonical`)."""
     isim = {k: v for k, v in image.isim.items() if k not in (STATE_KEY, STATE_MAC)}
-    isim[STATE_MAC] = _mac(key, image.iccid, image.card, isim)
-    return CardImage(image.iccid, image.card, isim).to_json()
+    return CardImage(image.iccid, image.card, isim).to_json(
+        seal=(STATE_MAC, lambda canonical: _mac(key, canonical)))
 
 
 def _lock(path: Path) -> int:
@@ -183,8 +180,7 @@ class StateFile:
             raise StateError("state file refused: it has no MAC (written by an older isim, or "
                              "the MAC was removed); delete it to start again from the image",
                              source=source)
-        if not hmac.compare_digest(claimed, _mac(self.key, state.iccid, state.card,
-                                                 state.isim)):
+        if not hmac.compare_digest(claimed, _mac(self.key, state.canonical())):
             raise StateError("state file refused: its MAC does not match this image's key "
                              "(changed outside the emulator)", source=source)
         if state.isim.get("trust_domains") != image.isim.get("trust_domains"):
