@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 
 import click
 
+from isim.checker import shown
 from isim.cli import EXIT_BAD_INPUT, main
 from isim.codecs import Codec, CodecError, codec_for
 
@@ -39,7 +40,7 @@ def decode_command(ef: str, hex_data: str) -> None:
     try:
         data = bytes.fromhex(cleaned)
     except ValueError:
-        _fail("decode", f"{codec.ef}: not hexadecimal: {hex_data!r}")
+        _fail("decode", f"{codec.ef}: not hexadecimal: {shown(hex_data)}")
     try:
         value = codec.decode(data)
     except CodecError as exc:
