@@ -76,3 +76,22 @@ def test_build_output_through_a_symlink_is_refused(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["build", str(alice), "-o", str(out)])
     assert r.exit_code == 2 and "symbolic link" in r.output
     assert victim.read_bytes() == b"untouched"
+
+
+def test_reject_file_through_a_symlink_is_refused_before_anything_is_written(
+        tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from isim.cli import main
+    from isim.personalize.sample import write_sample_batch, write_sample_template
+
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"untouched")
+    reject = tmp_path / "reject.csv"
+    reject.symlink_to(victim)
+    batch = write_sample_batch(tmp_path / "b.csv", 3)
+    template = write_sample_template(tmp_path / "t.yaml")
+    r = CliRunner().invoke(main, ["personalize", str(batch), "--template", str(template),
+                                  "--out", str(tmp_path / "out"), "--reject-file", str(reject)])
+    assert r.exit_code == 2 and "symbolic link" in r.output
+    assert victim.read_bytes() == b"untouched" and not (tmp_path / "out").exists()
