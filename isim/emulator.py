@@ -88,13 +88,16 @@ class Emulator:
         t0: bool = False,
         allow_rule_violations: bool = False,
         follow_symlink: bool = False,
+        accept_unsealed: bool = False,
     ) -> Emulator:
         """Load the card: from the state file when it exists (it must be this card's),
         else from `image`, creating the state file. An image whose identities break the
         trust rule is refused unless `allow_rule_violations` (for testing validators).
         The state file is locked until `close` (isim.statefile); `follow_symlink`: accept a
-        state path that is a symbolic link."""
-        state_file = (StateFile.open(Path(state_path), image, follow_symlink=follow_symlink)
+        state path that is a symbolic link; `accept_unsealed`: a state without a MAC (written
+        by an older isim), sealed from then on."""
+        state_file = (StateFile.open(Path(state_path), image, follow_symlink=follow_symlink,
+                                     accept_unsealed=accept_unsealed)
                       if state_path is not None else None)
         try:
             state = state_file.load(image) if state_file is not None else None

@@ -143,9 +143,11 @@ class StateFile:
     path: Path
     key: bytes
     _lock_fd: int | None
+    accept_unsealed: bool = False  # the operator vouches for a state without a MAC
 
     @classmethod
-    def open(cls, path: Path, image: CardImage, *, follow_symlink: bool = False) -> StateFile:
+    def open(cls, path: Path, image: CardImage, *, follow_symlink: bool = False,
+             accept_unsealed: bool = False) -> StateFile:
         path = Path(path)
         if path.is_symlink():
             if not follow_symlink:
@@ -153,7 +155,7 @@ class StateFile:
                                      "--state-follow-symlink to use its target)",
                                      source=str(path))
             path = Path(os.path.realpath(path))
-        return cls(path, mac_key(image), _lock(path))
+        return cls(path, mac_key(image), _lock(path), accept_unsealed)
 
     def close(self) -> None:
         if self._lock_fd is not None:
@@ -176,16 +178,22 @@ class StateFile:
         if not image.same_card(state):
             raise StateError(f"state file belongs to another card (ICCID {state.iccid}, not "
                              f"{image.iccid}); refusing to use or replace it", source=source)
-        if not isinstance(claimed, str):
+        if claimed is None and self.accept_unsealed:
+            log.warning("%s: state file without a MAC accepted as asked; sealed from now on",
+                        source)
+        elif not isinstance(claimed, str):
             raise StateError("state file refused: it has no MAC (written by an older isim, or "
-                             "the MAC was removed); delete it to start again from the image",
+                             "the MAC was removed); give --state-accept-unsealed if you know "
+                             "where it comes from, or delete it to start again from the image",
                              source=source)
-        if not hmac.compare_digest(claimed, _mac(self.key, state.canonical())):
+        elif not hmac.compare_digest(claimed, _mac(self.key, state.canonical())):
             raise StateError("state file refused: its MAC does not match this image's key "
                              "(changed outside the emulator)", source=source)
         if state.isim.get("trust_domains") != image.isim.get("trust_domains"):
             raise StateError("state file refused: its trust domains differ from the image's "
                              "(the image is the authority)", source=source)
+        if claimed is None:
+            self.save(state)  # accepted once: sealed from now on
         return state
 
     def save(self, image: CardImage) -> None:

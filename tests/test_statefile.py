@@ -132,3 +132,19 @@ def test_world_readable_state_gets_0600_with_a_warning(alice, tmp_path: Path, ca
 def test_state_dev_zero_is_refused_not_read(alice) -> None:
     with pytest.raises(StateError, match="not a regular file"):
         Emulator.open(alice, state_path=Path("/dev/zero"), follow_symlink=True)
+
+
+def test_an_unsealed_state_loads_only_when_asked_and_is_sealed_then(alice, tmp_path: Path
+                                                                     ) -> None:
+    """A state written by an older isim (no MAC): refused, unless the operator vouches."""
+    state = tmp_path / "s.state"
+    emu = Emulator.open(alice, state_path=state)
+    assert emu.transmit(ADM1_WRONG) == b"\x63\xc2"
+    emu.close()
+    _reseal(state, lambda doc: doc["isim"].pop("state_mac"))
+    with pytest.raises(StateError, match="--state-accept-unsealed"):
+        Emulator.open(alice, state_path=state)
+    Emulator.open(alice, state_path=state, accept_unsealed=True).close()
+    again = Emulator.open(alice, state_path=state)  # sealed now: no option needed
+    assert again.transmit(ADM1_QUERY) == b"\x63\xc2"  # the counter survived
+    again.close()

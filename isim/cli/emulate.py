@@ -37,6 +37,9 @@ def _hostport(value: str, what: str) -> tuple[str, int]:
                    "SQN array survive restarts and crashes.")
 @click.option("--state-follow-symlink", "follow", is_flag=True,
               help="Accept a --state path that is a symbolic link (use its target).")
+@click.option("--state-accept-unsealed", "unsealed", is_flag=True,
+              help="Accept a state file without a MAC (written by an older isim) once; it is "
+                   "sealed from then on.")
 @click.option("--vpcd", "vpcd", metavar="HOST:PORT",
               help=f"Connect to vpcd here (default {DEFAULT_HOST}:{DEFAULT_PORT}).")
 @click.option("--listen", "listen", metavar="HOST:PORT",
@@ -49,8 +52,8 @@ def _hostport(value: str, what: str) -> tuple[str, int]:
 @click.option("--unsafe-load-rule-breaking-image-for-validator-tests", "unsafe", is_flag=True,
               help="TESTING ONLY: load an image whose IMPI/IMPU/DOMAIN break the trust-domain "
                    "rule, to test validators. Never use for a card given to anyone.")
-def emulate(source: str, state: str | None, follow: bool, vpcd: str | None, listen: str | None,
-            allow_remote: bool, t0: bool, trace: bool, unsafe: bool) -> None:
+def emulate(source: str, state: str | None, follow: bool, unsealed: bool, vpcd: str | None,
+            listen: str | None, allow_remote: bool, t0: bool, trace: bool, unsafe: bool) -> None:
     """Put the card of PROFILE_OR_IMAGE into a vpcd virtual reader until SIGINT/SIGTERM."""
     logging.basicConfig(level=logging.INFO if trace else logging.WARNING,
                         format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
@@ -60,7 +63,8 @@ def emulate(source: str, state: str | None, follow: bool, vpcd: str | None, list
                            "--listen" if listen else "--vpcd")
     with reporting(source, "emulate"):
         emu = Emulator.open(load_card_source(source), state_path=Path(state) if state else None,
-                            t0=t0, allow_rule_violations=unsafe, follow_symlink=follow)
+                            t0=t0, allow_rule_violations=unsafe, follow_symlink=follow,
+                            accept_unsealed=unsealed)
     if unsafe:
         click.echo("isim emulate: WARNING: rule-breaking images allowed (validator testing)",
                    err=True)
