@@ -83,13 +83,14 @@ def test_reject_file_through_a_symlink_is_refused_before_anything_is_written(
     from click.testing import CliRunner
 
     from isim.cli import main
-    from isim.personalize.sample import write_sample_batch, write_sample_template
+    from test_hostile_inputs import K, write_sample_template
 
     victim = tmp_path / "victim"
     victim.write_bytes(b"untouched")
     reject = tmp_path / "reject.csv"
     reject.symlink_to(victim)
-    batch = write_sample_batch(tmp_path / "b.csv", 3)
+    batch = tmp_path / "b.csv"
+    batch.write_text(f"iccid,imsi,k\n8988211000000000011,001010000000001,{K}\n")
     template = write_sample_template(tmp_path / "t.yaml")
     r = CliRunner().invoke(main, ["personalize", str(batch), "--template", str(template),
                                   "--out", str(tmp_path / "out"), "--reject-file", str(reject)])

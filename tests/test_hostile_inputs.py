@@ -4,6 +4,7 @@ input in a report, never a file written."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -13,9 +14,16 @@ import pytest
 from click.testing import CliRunner, Result
 
 from isim.cli import main
-from isim.personalize.sample import sample_k, write_sample_template
 
 ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = """\
+trust_domains: [3gppnetwork.org, ims.example.net]
+mnc_length: 2
+pcscf: [pcscf.ims.example.net]
+ist: [1, 2]
+adm1: "88888888"
+op: "cdc202d5123e20f62b6d676ac72cb318"
+"""
 ALICE_TEXT = (ROOT / "examples" / "alice.yaml").read_text()
 K = "465b5ce8b199b49faa5f0a2ee238a6bc"
 BOMB = """\
@@ -26,6 +34,15 @@ d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
 e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
 f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
 """
+
+
+def sample_k(n: int) -> str:
+    return hashlib.sha256(n.to_bytes(8, "big")).hexdigest()[:32]
+
+
+def write_sample_template(path: Path) -> Path:
+    path.write_text(TEMPLATE)
+    return path
 
 
 def run(*args: str) -> Result:
