@@ -155,6 +155,8 @@ class StateFile:
                                      "--state-follow-symlink to use its target)",
                                      source=str(path))
             path = Path(os.path.realpath(path))
+        if path.exists() and not path.is_file():  # /dev/zero: no lock file beside it either
+            raise StateError("state file is not a regular file", source=str(path))
         return cls(path, mac_key(image), _lock(path), accept_unsealed)
 
     def close(self) -> None:

@@ -129,9 +129,13 @@ def test_world_readable_state_gets_0600_with_a_warning(alice, tmp_path: Path, ca
     assert "0666" in caplog.text
 
 
-def test_state_dev_zero_is_refused_not_read(alice) -> None:
-    with pytest.raises(StateError, match="not a regular file"):
-        Emulator.open(alice, state_path=Path("/dev/zero"), follow_symlink=True)
+def test_state_dev_zero_is_refused_not_read(alice, tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path in (Path("/dev/zero"), fifo):
+        with pytest.raises(StateError, match="not a regular file"):
+            Emulator.open(alice, state_path=path)
+        assert not path.with_name(f".{path.name}.lock").exists()  # nothing created beside it
 
 
 def test_an_unsealed_state_loads_only_when_asked_and_is_sealed_then(alice, tmp_path: Path
