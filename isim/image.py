@@ -310,6 +310,8 @@ def load_card_source(path: str | Path) -> CardImage:
     Raises InputError when unreadable, ProfileError / CodecError when a profile is invalid."""
     if not Path(path).exists():
         raise ImageError("no such file", source=str(path))
+    if not Path(path).is_file():  # a FIFO would block the peek below, /dev/zero never end
+        raise ImageError("not a regular file", source=str(path))
     if is_card_image(path):
         return load_image(Path(path))
     return build_image(load_profile(path))
