@@ -134,6 +134,13 @@ def test_unbounded_inputs_are_refused(tmp_path: Path) -> None:
         assert run("check", path).exit_code == 2
         assert run("aka", path).exit_code == 2
         assert run("emulate", path, "--vpcd", "127.0.0.1:9").exit_code == 2
+    batch = tmp_path / "b.csv"
+    batch.write_text("iccid,imsi,k\n8988211000000000011,001010000000001," + K + "\n")
+    r = run("personalize", str(batch), "--template", "/dev/zero", "--out", str(tmp_path / "o"))
+    assert r.exit_code == 2 and "template" in r.output
+    alice_path = str(ROOT / "examples" / "alice.yaml")
+    r = run("trust-check", alice_path, "--chain", "/dev/zero", "--roots", "/dev/zero")
+    assert r.exit_code == 2 and "regular file" in r.output
     r = run("encode", "EF.IMPI", '{"nai": "a@b.c"}', "--size", "9" * 23)
     assert r.exit_code == 2
 

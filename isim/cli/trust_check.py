@@ -27,10 +27,13 @@ import click
 from cryptography import x509
 
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, is_number, main
-from isim.errors import IsimError
+from isim.errors import InputError, IsimError
+from isim.fileio import read_bounded
 from isim.image import is_card_image
 from isim.tlscheck import TrustReport, check_pcscf, fetch_chain, load_pem_chain
 from isim.trust import DomainError, normalize_domain
+
+MAX_PEM_BYTES = 16 << 20  # a chain or a root store; /dev/zero is neither
 
 
 class CannotDecide(Exception):
@@ -117,9 +120,9 @@ def _is_ip(text: str) -> bool:
 
 def _read_pem(path: Path, what: str) -> list[x509.Certificate]:
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CannotDecide(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+        data = read_bounded(path, MAX_PEM_BYTES, what=what)
+    except InputError as exc:
+        raise CannotDecide(str(exc)) from None
     try:
         certs = load_pem_chain(data)
     except ValueError:
