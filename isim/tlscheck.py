@@ -426,8 +426,12 @@ def fetch_chain(
         socket.create_connection((host, port), timeout=timeout) as raw,
         context.wrap_socket(raw, server_hostname=sni) as tls,
     ):
-        ders = _peer_chain_der(tls)
-    return [x509.load_der_x509_certificate(der) for der in ders]
+        return peer_chain(tls)
+
+
+def peer_chain(tls: ssl.SSLSocket) -> list[x509.Certificate]:
+    """The chain the peer of a finished handshake presented, leaf first (unverified)."""
+    return [x509.load_der_x509_certificate(der) for der in _peer_chain_der(tls)]
 
 
 def _peer_chain_der(tls: ssl.SSLSocket) -> list[bytes]:

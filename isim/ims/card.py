@@ -1,0 +1,206 @@
+"""The UE's card for IMS registration: identities and AUTHENTICATE, over any ``transmit``.
+
+* Identities come from the ISIM (EF.IMPI, EF.IMPU, EF.DOMAIN, EF.P-CSCF; TS 31.103 4.2),
+  read by :mod:`isim.inspect` (the same read-only reader as ``isim inspect``). Without an
+  ISIM they are derived from the USIM's EF.IMSI and EF.AD (TS 23.003 clause 13,
+  :mod:`isim.identities`).
+* AUTHENTICATE (TS 102 221 clause 11.1.16) in the 3G / IMS AKA context (P2 = 81,
+  TS 31.103 7.1.2 / TS 31.102 7.1.2) on that application, the answer decoded into
+  :class:`isim.aka.Success` / :class:`~isim.aka.SyncFailure` / :class:`~isim.aka.MacFailure`.
+
+Every command goes through :func:`apdu.t0.following_procedure`, so a card answering in T=0
+style (61XX / 6CXX) reads the same as one that does not. A reader's card and an in-process
+image (``--card``) are the same :class:`isim.inspect.CardSource`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from apdu.layout import layout
+from apdu.sw import SW_AUTH_MAC_FAILURE, SW_OK, SW_SECURITY_STATUS_NOT_SATISFIED
+from apdu.t0 import ProcedureError, following_procedure
+from isim.aka import AkaResult, MacFailure, Success, SyncFailure
+from isim.codecs import CodecError, codec_for
+from isim.errors import IsimError
+from isim.gba import P2_IMS_AKA
+from isim.identities import derived_identities
+from isim.inspect import CardRead, CardSource, CardUnreadable, open_image, read_card, reader_source
+from isim.inspect.checks import inspect
+
+__all__ = ["CardError", "CardIdentities", "UeCard", "open_card"]
+
+USIM_ADF = "ADF.USIM"
+INS_SELECT = 0xA4  # TS 102 221 clause 10.1.2
+INS_AUTHENTICATE = 0x88
+_BY_AID, _NO_DATA = 0x04, 0x0C  # SELECT P1 / P2 (TS 102 221 11.1.1.2)
+# TS 31.103 7.1.2.1 / 31.102 7.1.2.1: the tags of the AUTHENTICATE answer
+_TAG_SUCCESS, _TAG_SYNC_FAILURE = 0xDB, 0xDC
+_RAND_AUTN_LEN = 16
+
+
+class CardError(IsimError):
+    """No card, no ISIM or USIM, a card that does not answer as specified (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class CardIdentities:
+    application: str  # "ISIM" or "USIM" (identities derived from the IMSI)
+    impi: str
+    impus: list[str]
+    home_domain: str
+    pcscf: list[str]  # EF.P-CSCF addresses in record order (none on a USIM-only card)
+
+
+class UeCard:
+    """A powered card with its application selected for AUTHENTICATE."""
+
+    def __init__(self, source: CardSource) -> None:
+        self.description = source.description
+        self.trust_domains = source.trust_domains
+        self._transmit = following_procedure(source.transmit)
+        self._aid = b""
+        self.identities = self._read(source)
+
+    def _send(self, capdu: bytes) -> tuple[bytes, int]:
+        try:
+            rapdu = self._transmit(capdu)
+        except (ProcedureError, OSError) as exc:
+            raise CardError(f"{self.description}: the card stopped answering: {exc}") from None
+        except Exception as exc:  # pyscard / apdu.pcsc.ReaderError
+            raise CardError(f"{self.description}: {exc}") from None
+        return bytes(rapdu[:-2]), int.from_bytes(rapdu[-2:], "big")
+
+    def _select(self, aid: bytes) -> int:
+        return self._send(bytes([0, INS_SELECT, _BY_AID, _NO_DATA, len(aid)]) + aid)[1]
+
+    def _read(self, source: CardSource) -> CardIdentities:
+        try:
+            read = read_card(self._transmit, source.atr)
+        except CardUnreadable as exc:
+            usim = self._read_usim()
+            if usim is None:
+                raise CardError(f"{self.description}: {exc}; no USIM either") from None
+            return usim
+        self._aid = read.isim_aid
+        return _isim_identities(read, self.description)
+
+    def _read_usim(self) -> CardIdentities | None:
+        adf = layout().applications.get(USIM_ADF)
+        if adf is None or adf.aid is None or self._select(adf.aid) != SW_OK:
+            return None
+        self._aid = adf.aid
+        values = {}
+        for name in ("EF.IMSI", "EF.AD"):
+            spec = adf.files[name]
+            data, sw = self._send(bytes([0, INS_SELECT, 0, _NO_DATA, 2]) + spec.fid.to_bytes(2))
+            if sw == SW_OK:
+                data, sw = self._send(bytes([0, 0xB0, 0, 0, 0]))
+            if sw != SW_OK:
+                raise CardError(f"{self.description}: USIM {name}: the card answered {sw:04X}")
+            try:
+                values[name] = codec_for(spec).decode(data)
+            except CodecError as exc:
+                raise CardError(f"{self.description}: USIM {name}: {exc.problem}") from None
+        imsi, mnc_length = _imsi_text(values["EF.IMSI"]), _mnc_length(values["EF.AD"])
+        try:
+            impi, impu, domain = derived_identities(imsi, mnc_length)
+        except ValueError as exc:
+            raise CardError(f"{self.description}: USIM EF.IMSI / EF.AD: {exc}") from None
+        return CardIdentities("USIM", impi, [impu], domain, [])
+
+    @property
+    def application(self) -> str:
+        return self.identities.application
+
+    def authenticate(self, rand: bytes, autn: bytes) -> AkaResult:
+        """AUTHENTICATE, 3G / IMS AKA context, on the application the identities came from."""
+        if len(rand) != _RAND_AUTN_LEN or len(autn) != _RAND_AUTN_LEN:
+            raise ValueError("RAND and AUTN are 16 bytes each")
+        if self._select(self._aid) != SW_OK:
+            raise CardError(f"{self.description}: cannot select the {self.application} again")
+        body = bytes([_RAND_AUTN_LEN]) + rand + bytes([_RAND_AUTN_LEN]) + autn
+        data, sw = self._send(bytes([0, INS_AUTHENTICATE, 0, P2_IMS_AKA, len(body)])
+                              + body + b"\x00")
+        if sw == SW_AUTH_MAC_FAILURE:
+            return MacFailure()
+        if sw == SW_SECURITY_STATUS_NOT_SATISFIED:
+            raise CardError(f"{self.description}: AUTHENTICATE needs PIN1 verified (6982); "
+                            "disable PIN1 on this card for isim register")
+        if sw != SW_OK:
+            raise CardError(f"{self.description}: AUTHENTICATE answered {sw:04X}")
+        return _decode_auth(data, self.description)
+
+
+def _decode_auth(data: bytes, who: str) -> AkaResult:
+    """DB L RES L CK L IK [L Kc] or DC L AUTS (TS 31.102 / 31.103 clause 7.1.2.1)."""
+    fields: list[bytes] = []
+    i = 1
+    while i < len(data):
+        n = data[i]
+        fields.append(data[i + 1:i + 1 + n])
+        if len(fields[-1]) != n:
+            break
+        i += 1 + n
+    if data[:1] == bytes([_TAG_SUCCESS]) and len(fields) >= 3 and all(fields[:3]):
+        return Success(fields[0], fields[1], fields[2])
+    if data[:1] == bytes([_TAG_SYNC_FAILURE]) and len(fields) == 1 and len(fields[0]) == 14:
+        return SyncFailure(fields[0])
+    # never show the bytes: they may hold RES, CK and IK
+    raise CardError(f"{who}: AUTHENTICATE answer of {len(data)} bytes is not DB.. or DC..")
+
+
+def _isim_identities(read: CardRead, who: str) -> CardIdentities:
+    decoded = inspect(read, None).decoded
+    values = {name: [v for v in ef.values if v is not None] for name, ef in decoded.items()}
+    impi = (values.get("EF.IMPI") or [None])[0]
+    domain = (values.get("EF.DOMAIN") or [None])[0]
+    impus = [v for v in values.get("EF.IMPU", []) if isinstance(v, str)]
+    if not isinstance(impi, str) or not isinstance(domain, str) or not impus:
+        raise CardError(f"{who}: the ISIM lacks a readable EF.IMPI, EF.DOMAIN or EF.IMPU")
+    pcscf = [str(v.address) for v in values.get("EF.P-CSCF", []) if getattr(v, "address", None)]
+    return CardIdentities("ISIM", impi, impus, domain, pcscf)
+
+
+def _imsi_text(value: object) -> str:
+    text = getattr(value, "imsi", value)
+    if not isinstance(text, str):
+        raise CardError(f"USIM EF.IMSI decoded to {type(value).__name__}, not digits")
+    return text
+
+
+def _mnc_length(value: object) -> int:
+    length = getattr(value, "mnc_length", None)
+    if not isinstance(length, int):
+        raise CardError("USIM EF.AD gives no MNC length (byte 4)")
+    return length
+
+
+@contextlib.contextmanager
+def open_card(*, reader: str | None = None, card: Path | None = None) -> Iterator[UeCard]:
+    """The card in a PC/SC reader (index or name), or CARD (a profile, image or state file)
+    run in the in-process engine; both through the same code. Raises :class:`CardError`."""
+    if (reader is None) == (card is None):
+        raise CardError("give exactly one of --reader N or --card CARD")
+    if card is not None:
+        from isim.image import load_card_source
+
+        try:
+            image = load_card_source(card)
+        except (IsimError, OSError, ValueError) as exc:
+            raise CardError(f"{card}: cannot load the card: {exc}") from None
+        try:
+            yield UeCard(open_image(image, f"card {card}"))
+        except CardUnreadable as exc:
+            raise CardError(str(exc)) from None
+        return
+    assert reader is not None
+    target: int | str = int(reader) if reader.isdigit() else reader
+    try:
+        with reader_source(target) as source:
+            yield UeCard(source)
+    except CardUnreadable as exc:
+        raise CardError(str(exc)) from None
