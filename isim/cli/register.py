@@ -121,8 +121,9 @@ def _fail(exit_code: int, message: str, as_json: bool, extra: dict[str, Any] | N
 def _print(result: RegisterResult) -> None:
     click.echo(f"card      {result.application}: IMPI {result.impi}, "
                f"home domain {result.home_domain}")
-    for line in result.trust.lines():
-        click.echo(line)
+    for check in result.trust.checks:
+        if not check.skipped:  # the realm is known only now: its own line below
+            click.echo(check.line())
     click.echo(f"registered {result.impu} at {result.pcscf}: {result.status} {result.reason}"
                + (" (after resynchronization)" if result.resynchronized else ""))
     click.echo(f"  expires           {result.expires}")

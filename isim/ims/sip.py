@@ -35,7 +35,7 @@ _COMPACT = {"i": "call-id", "m": "contact", "f": "from", "t": "to", "v": "via",
 _STATUS_LINE = re.compile(r"SIP/2\.0 ([1-6][0-9][0-9]) ?(.*)")
 # Digest parameters whose value is a secret or derived from one (RES / CK / IK):
 # response= (RFC 2617, a digest of RES), ck= / ik= (a P-CSCF should strip them; masked anyway).
-_SECRET_PARAMS = re.compile(r'(?i)\b(response|ck|ik)=("[^"]*"|[^,\s]*)')
+_SECRET_PARAMS = re.compile(r'(?i)\b(response|ck|ik)=("[^"]+"|[^,\s"]+)')
 
 
 class SipError(Exception):
@@ -98,7 +98,8 @@ class SipRequest:
 
 
 def mask_secrets(text: str) -> str:
-    """A message for a trace: Digest response / ck / ik values replaced by ***."""
+    """A message for a trace: non-empty Digest response / ck / ik values replaced by ***
+    (the empty response="" of the first REGISTER stays as it is)."""
     return _SECRET_PARAMS.sub(lambda m: f'{m.group(1)}="{MASK}"', text)
 
 
