@@ -23,22 +23,20 @@ from pathlib import Path
 from apdu.layout import layout
 from apdu.sw import SW_AUTH_MAC_FAILURE, SW_OK, SW_SECURITY_STATUS_NOT_SATISFIED
 from apdu.t0 import ProcedureError, following_procedure
-from isim.aka import AkaResult, MacFailure, Success, SyncFailure
+from isim.aka import TAG_SUCCESS, TAG_SYNC_FAILURE, AkaResult, MacFailure, Success, SyncFailure
 from isim.codecs import CodecError, codec_for
 from isim.errors import IsimError
 from isim.gba import P2_IMS_AKA
 from isim.identities import derived_identities
 from isim.inspect import CardRead, CardSource, CardUnreadable, open_image, read_card, reader_source
 from isim.inspect.checks import inspect
+from isim.inspect.link import INS_READ_BINARY, INS_SELECT
 
 __all__ = ["CardError", "CardIdentities", "UeCard", "open_card"]
 
 USIM_ADF = "ADF.USIM"
-INS_SELECT = 0xA4  # TS 102 221 clause 10.1.2
-INS_AUTHENTICATE = 0x88
-_BY_AID, _NO_DATA = 0x04, 0x0C  # SELECT P1 / P2 (TS 102 221 11.1.1.2)
-# TS 31.103 7.1.2.1 / 31.102 7.1.2.1: the tags of the AUTHENTICATE answer
-_TAG_SUCCESS, _TAG_SYNC_FAILURE = 0xDB, 0xDC
+INS_AUTHENTICATE = 0x88  # TS 102 221 clause 10.1.2, table 10.5
+_BY_FID, _BY_AID, _NO_DATA = 0x00, 0x04, 0x0C  # SELECT P1 / P2 (TS 102 221 11.1.1.2)
 _RAND_AUTN_LEN = 16
 
 
@@ -74,8 +72,8 @@ class UeCard:
             raise CardError(f"{self.description}: {exc}") from None
         return bytes(rapdu[:-2]), int.from_bytes(rapdu[-2:], "big")
 
-    def _select(self, aid: bytes) -> int:
-        return self._send(bytes([0, INS_SELECT, _BY_AID, _NO_DATA, len(aid)]) + aid)[1]
+    def _select(self, value: bytes, p1: int = _BY_AID) -> int:
+        return self._send(bytes([0, INS_SELECT, p1, _NO_DATA, len(value)]) + value)[1]
 
     def _read(self, source: CardSource) -> CardIdentities:
         try:
@@ -96,9 +94,9 @@ class UeCard:
         values = {}
         for name in ("EF.IMSI", "EF.AD"):
             spec = adf.files[name]
-            data, sw = self._send(bytes([0, INS_SELECT, 0, _NO_DATA, 2]) + spec.fid.to_bytes(2))
+            data, sw = b"", self._select(spec.fid.to_bytes(2, "big"), _BY_FID)
             if sw == SW_OK:
-                data, sw = self._send(bytes([0, 0xB0, 0, 0, 0]))
+                data, sw = self._send(bytes([0, INS_READ_BINARY, 0, 0, spec.size & 0xFF]))
             if sw != SW_OK:
                 raise CardError(f"{self.description}: USIM {name}: the card answered {sw:04X}")
             try:
@@ -145,9 +143,9 @@ def _decode_auth(data: bytes, who: str) -> AkaResult:
         if len(fields[-1]) != n:
             break
         i += 1 + n
-    if data[:1] == bytes([_TAG_SUCCESS]) and len(fields) >= 3 and all(fields[:3]):
+    if data[:1] == bytes([TAG_SUCCESS]) and len(fields) >= 3 and all(fields[:3]):
         return Success(fields[0], fields[1], fields[2])
-    if data[:1] == bytes([_TAG_SYNC_FAILURE]) and len(fields) == 1 and len(fields[0]) == 14:
+    if data[:1] == bytes([TAG_SYNC_FAILURE]) and len(fields) == 1 and len(fields[0]) == 14:
         return SyncFailure(fields[0])
     # never show the bytes: they may hold RES, CK and IK
     raise CardError(f"{who}: AUTHENTICATE answer of {len(data)} bytes is not DB.. or DC..")
