@@ -23,6 +23,7 @@ import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -401,6 +402,26 @@ def _check_realm(realm: str | None, home_domain: str) -> Check:
 def load_pem_chain(data: bytes) -> list[x509.Certificate]:
     """All certificates of a PEM bundle, in file order; ValueError when there is none."""
     return x509.load_pem_x509_certificates(data)
+
+
+class CertificateFileError(ValueError):
+    """A PEM file that cannot be read or holds no certificate (the message names it)."""
+
+
+def read_pem_file(path: Path, what: str) -> list[x509.Certificate]:
+    """Every certificate of the PEM file ``path`` (``what`` names it in errors)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CertificateFileError(f"{path}: cannot read {what} ({exc.strerror or exc})"
+                                   ) from None
+    try:
+        certs = load_pem_chain(data)
+    except ValueError:
+        certs = []
+    if not certs:
+        raise CertificateFileError(f"{path}: no PEM certificate found in {what}")
+    return certs
 
 
 def fetch_chain(

@@ -27,7 +27,7 @@ from cryptography import x509
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from isim.ims.card import CardError, UeCard, open_card
 from isim.ims.register import RegisterConfig, RegisterFailure, RegisterResult, register
-from isim.tlscheck import load_pem_chain
+from isim.tlscheck import CertificateFileError, read_pem_file
 
 DEFAULT_PORT = 5061  # SIP over TLS (RFC 3261 clause 19.1.2)
 
@@ -74,16 +74,9 @@ def _resolve(text: str, host: str, port: int) -> str:
 
 def _roots(path: Path) -> list[x509.Certificate]:
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise _BadInput(f"--roots {path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        certs = load_pem_chain(data)
-    except ValueError:
-        certs = []
-    if not certs:
-        raise _BadInput(f"--roots {path}: no PEM certificate found")
-    return certs
+        return read_pem_file(path, "--roots")
+    except CertificateFileError as exc:
+        raise _BadInput(str(exc)) from None
 
 
 def _pcscf(card: UeCard, given: str | None) -> tuple[str, int]:
