@@ -189,6 +189,7 @@ class _Dialog:
         if self.trace:
             self.trace(">>> " + mask_secrets(message.decode()).rstrip("\r\n"))
         try:
+            self.tls.settimeout(self.reader.timeout)  # the reader leaves what its deadline left
             self.tls.sendall(message)
         except OSError as exc:
             raise RegisterFailure(EXIT_CANNOT, f"sending REGISTER failed: {exc}") from None
