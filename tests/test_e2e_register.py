@@ -178,7 +178,8 @@ def card(pcsc_stack: PcscStack, tmp_path_factory: pytest.TempPathFactory) -> Ite
     image = work / "alice.json"
     save_image(image, build_image(load_profile(ALICE)))
     state = work / "alice.state"
-    with EmulatorProcess(image, vpcd_port=pcsc_stack.vpcd_port, state=state) as emu:
+    # T=0 style (61XX + GET RESPONSE), the default of `isim emulate` from issue 11 on
+    with EmulatorProcess(image, vpcd_port=pcsc_stack.vpcd_port, state=state, t0=True) as emu:
         emu.wait_inserted(pcsc_stack.reader_name)
         yield Card(pcsc_stack, state)
         assert emu.terminate() == 0, emu.output()
