@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from isim.ims.digest import (
     ChallengeError,
@@ -110,3 +112,18 @@ def test_malformed_nonces(nonce: str, named: str) -> None:
 def test_unsupported_qop() -> None:
     with pytest.raises(ChallengeError, match="qop"):
         choose_qop(parse_challenge('Digest realm="r", nonce="n", qop="auth-conf"'))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_any_challenge_text_parses_or_names_the_problem(text: str) -> None:
+    for value in (text, "Digest " + text):
+        try:
+            ch = parse_challenge(value)
+        except ChallengeError as exc:
+            assert str(exc).startswith("WWW-Authenticate")
+            continue
+        try:
+            split_aka_nonce(ch.nonce)
+        except ChallengeError as exc:
+            assert "nonce" in str(exc)
