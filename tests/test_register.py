@@ -190,6 +190,7 @@ def test_mac_failure_stops(server: Issued, roots: Path) -> None:
      "longer than 16384"),
     (b"SIP/2.0 200 OK\r\nContent-Length: 99999999\r\n\r\n", EXIT_BAD_INPUT, "limit"),
     (None, EXIT_BAD_INPUT, "closed by the P-CSCF"),
+    (b"SIP/2.0 100 Trying\r\nContent-Length: 0\r\n\r\n" * 20, EXIT_BAD_INPUT, "provisional"),
     (b"", EXIT_BAD_INPUT, "no complete SIP response within"),
 ])
 def test_bad_answers(server: Issued, roots: Path, reply: Reply, code: int,

@@ -52,6 +52,7 @@ EXIT_REJECTED = 1  # not trusted, rejected, authentication failed
 EXIT_CANNOT = 2  # cannot connect, no card, bad input (incl. a malformed answer)
 METHOD = "REGISTER"
 MAX_REQUESTS = 4  # initial, answer, answer after auts, one spare
+MAX_PROVISIONAL = 16  # 1xx responses tolerated before a final one
 _EXPIRES = re.compile(r"(?i);\s*expires\s*=\s*([0-9]+)")
 
 Trace = Callable[[str], None]
@@ -193,7 +194,7 @@ class _Dialog:
             self.tls.sendall(message)
         except OSError as exc:
             raise RegisterFailure(EXIT_CANNOT, f"sending REGISTER failed: {exc}") from None
-        while True:
+        for _ in range(MAX_PROVISIONAL + 1):
             try:
                 response = self.reader.read()
             except SipError as exc:
@@ -203,6 +204,8 @@ class _Dialog:
                 self.trace("<<< " + mask_secrets(text).rstrip("\r\n"))
             if response.status >= 200:
                 return response
+        raise RegisterFailure(EXIT_CANNOT, f"more than {MAX_PROVISIONAL} provisional (1xx) "
+                              "responses and no final one", finding="sip")
 
 
 def _aka_challenge(response: SipResponse) -> Challenge:
@@ -253,8 +256,12 @@ def _answer(card: UeCard, dialog: _Dialog, challenge: Challenge,
     return authorization(challenge, username, dialog.uri, answer), auts is not None
 
 
-def _expiry(response: SipResponse, requested: int) -> int | None:
-    for contact in response.list_values("contact"):
+def _expiry(response: SipResponse, requested: int, local: str) -> int | None:
+    """Our binding's expires (RFC 3261 10.2.4: the 200 lists every binding of the AOR), else
+    the Expires header, else what was requested."""
+    contacts = response.list_values("contact")
+    ours = [c for c in contacts if f"sip:{local};" in c or f"sip:{local}>" in c]
+    for contact in ours or contacts:
         match = _EXPIRES.search(contact)
         if match:
             return int(match.group(1))
@@ -270,9 +277,14 @@ def register(card: UeCard, config: RegisterConfig, trace: Trace | None = None) -
     impu = _choose_impu(card, config.impu)
     tls = connect_tls(config.pcscf, config.port, config.address, config.timeout)
     with tls:
-        report = check_pcscf(chain=peer_chain(tls), roots=config.roots,
-                             pcscf_fqdn=config.pcscf, realm=None,
-                             home_domain=ids.home_domain, trust_domains=config.trust_domains)
+        try:
+            report = check_pcscf(chain=peer_chain(tls), roots=config.roots,
+                                 pcscf_fqdn=config.pcscf, realm=None,
+                                 home_domain=ids.home_domain,
+                                 trust_domains=config.trust_domains)
+        except (OSError, ValueError) as exc:  # no certificate, undecodable DER
+            raise RegisterFailure(EXIT_CANNOT, f"P-CSCF certificate unreadable: {exc}",
+                                  finding="chain") from None
         if not report.trusted:
             failed = [c for c in report.checks if not c.skipped and not c.passed]
             raise RegisterFailure(
@@ -289,7 +301,7 @@ def register(card: UeCard, config: RegisterConfig, trace: Trace | None = None) -
             result.requests = dialog.cseq
             if response.status == 200:
                 result.status, result.reason = response.status, response.reason
-                result.expires = _expiry(response, config.expires)
+                result.expires = _expiry(response, config.expires, dialog.local)
                 result.service_route = response.list_values("service-route")
                 result.p_associated_uri = response.list_values("p-associated-uri")
                 result.resynchronized = resynced
