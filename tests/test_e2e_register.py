@@ -27,6 +27,7 @@ import pytest
 
 from certs import PKI, Issued, write_pem
 from emulator_proc import ROOT, EmulatorProcess, isim_argv, isim_env
+from ims_cards import ALICE, usim_only_profile
 from isim.image import build_image, save_image
 from isim.ims.digest import digest_response
 from isim.profile import load_profile
@@ -34,7 +35,6 @@ from pcsc_stack import PcscStack
 
 pytestmark = pytest.mark.stack
 
-ALICE = ROOT / "examples" / "alice.yaml"
 SCENARIOS = Path(__file__).parent / "sipp"
 PCSCF = "pcscf.ims.example.com"
 HOME = "ims.mnc001.mcc001.3gppnetwork.org"
@@ -170,18 +170,22 @@ def pki() -> PKI:
 class Card:
     stack: PcscStack
     state: Path
+    application: str  # where the identities come from: "ISIM", or "USIM" (derived)
 
 
-@pytest.fixture(scope="module")
-def card(pcsc_stack: PcscStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Card]:
+@pytest.fixture(scope="module", params=["ISIM", "USIM"])
+def card(request: pytest.FixtureRequest, pcsc_stack: PcscStack,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Card]:
+    """Alice's card in the reader; with "USIM" she has no ISIM (identities from the IMSI)."""
     work = tmp_path_factory.mktemp("register-card")
-    image = work / "alice.json"
-    save_image(image, build_image(load_profile(ALICE)))
-    state = work / "alice.state"
+    profile = ALICE if request.param == "ISIM" else usim_only_profile(work / "usim.yaml")
+    image = work / "card.json"
+    save_image(image, build_image(load_profile(profile)))
+    state = work / "card.state"
     # T=0 style (61XX + GET RESPONSE), the default of `isim emulate` from issue 11 on
     with EmulatorProcess(image, vpcd_port=pcsc_stack.vpcd_port, state=state, t0=True) as emu:
         emu.wait_inserted(pcsc_stack.reader_name)
-        yield Card(pcsc_stack, state)
+        yield Card(pcsc_stack, state, request.param)
         assert emu.terminate() == 0, emu.output()
     EmulatorProcess.wait_removed(pcsc_stack.reader_name)
 
@@ -225,10 +229,13 @@ def _register_once(card: Card, tmp: Path, server: Issued, roots: Path) -> dict[s
         assert peer.wait_sipp() == 0, peer.output()
         first, second = peer.received()
     report = json.loads(done.stdout)
-    assert report["registered"] is True and report["application"] == "ISIM"
+    assert report["registered"] is True and report["application"] == card.application
     assert report["expires"] == 3600 and report["realm_is_home_domain"] is True
     assert report["service_route"] == [f"<sip:orig@scscf.{HOME};lr>"]
     assert report["p_associated_uri"] == ["<sip:alice@ims.example.com>", "<tel:+15551234567>"]
+    impu = ("sip:alice@ims.example.com" if card.application == "ISIM"
+            else f"sip:001010123456789@{HOME}")  # the temporary IMPU (TS 23.003 13.4B)
+    assert report["impu"] == impu and f"From: <{impu}>;tag=" in first
     initial, answer = digest_params(first), digest_params(second)
     assert (initial["username"], initial["realm"], initial["nonce"], initial["response"]) == (
         "001010123456789@" + HOME, HOME, "", "")

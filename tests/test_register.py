@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from certs import PKI, Issued, write_pem
-from emulator_proc import ROOT
 from fake_pcscf import FakePcscf, Reply, sip_reply
+from ims_cards import ALICE, usim_only_profile
 from isim.aka import generate_vector, resync
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
 from isim.emulator import Emulator
@@ -25,7 +25,6 @@ from isim.inspect import CardSource
 from isim.milenage import Milenage
 from isim.profile import load_profile
 
-ALICE = ROOT / "examples" / "alice.yaml"
 PCSCF = "pcscf.ims.example.com"  # alice's EF.P-CSCF record 1, inside ims.example.com
 IMPI = "001010123456789@ims.mnc001.mcc001.3gppnetwork.org"
 HOME = "ims.mnc001.mcc001.3gppnetwork.org"
@@ -260,3 +259,25 @@ def test_card_in_t0_style_authenticates() -> None:
     result = card.authenticate(raw[:16], raw[16:])
     assert getattr(result, "res", None) == SET1_RES
     assert 0x61 in seen  # the engine did answer in T=0 style
+
+
+
+def test_usim_only_card_registers(server: Issued, roots: Path, tmp_path: Path) -> None:
+    profile = usim_only_profile(tmp_path / "usim.yaml")
+    with FakePcscf(server.cert_pem(), server.key_pem(), [challenge(nonce()), OK]) as peer:
+        result = CliRunner().invoke(main, [
+            "register", "--card", str(profile), "--pcscf", f"{PCSCF}:{peer.port}",
+            "--resolve", f"{PCSCF}:{peer.port}:127.0.0.1", "--roots", str(roots), "--json"])
+    assert result.exit_code == EXIT_OK, result.output
+    assert '"application": "USIM"' in result.stdout
+    assert f"From: <sip:{IMPI}>;tag=".encode() in peer.requests[0]  # temporary IMPU
+    second = authorization(peer.requests[1])
+    assert second["username"] == IMPI and second["realm"] == HOME
+    assert second["response"] == expected_response(second, SET1_RES)
+
+
+def test_usim_only_card_needs_pcscf(roots: Path, tmp_path: Path) -> None:
+    profile = usim_only_profile(tmp_path / "usim.yaml")
+    result = CliRunner().invoke(main, ["register", "--card", str(profile), "--roots",
+                                       str(roots)])
+    assert result.exit_code == EXIT_BAD_INPUT and "give --pcscf" in result.stderr
