@@ -281,3 +281,15 @@ def test_usim_only_card_needs_pcscf(roots: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["register", "--card", str(profile), "--roots",
                                        str(roots)])
     assert result.exit_code == EXIT_BAD_INPUT and "give --pcscf" in result.stderr
+
+
+def test_no_such_reader(roots: Path) -> None:
+    result = CliRunner().invoke(main, ["register", "--reader", "no such reader 4711",
+                                       "--roots", str(roots), "--trust-domain", "example.com"])
+    assert result.exit_code == EXIT_BAD_INPUT, result.output
+    assert result.stderr.startswith("isim register: ") and "Traceback" not in result.output
+
+
+def test_reader_or_card_required(roots: Path) -> None:
+    result = CliRunner().invoke(main, ["register", "--roots", str(roots)])
+    assert result.exit_code == EXIT_BAD_INPUT and "--reader N or --card CARD" in result.output

@@ -147,7 +147,7 @@ def _choose_impu(card: UeCard, wanted: str | None) -> str:
             raise RegisterFailure(EXIT_CANNOT, f"--impu {wanted!r} is not a SIP URI")
         return wanted
     for impu in card.identities.impus:
-        if impu.lower().startswith("sip:"):
+        if impu.lower().startswith(("sip:", "sips:")):
             return impu
     raise RegisterFailure(EXIT_CANNOT, "the card holds no SIP URI IMPU to register")
 
