@@ -38,6 +38,7 @@ USIM_ADF = "ADF.USIM"
 INS_AUTHENTICATE = 0x88  # TS 102 221 clause 10.1.2, table 10.5
 _BY_FID, _BY_AID, _NO_DATA = 0x00, 0x04, 0x0C  # SELECT P1 / P2 (TS 102 221 11.1.1.2)
 _RAND_AUTN_LEN = 16
+_APP_CODE_END = 7  # TS 101 220 annex E: RID (5 bytes) || application code (2 bytes)
 
 
 class CardError(IsimError):
@@ -88,9 +89,15 @@ class UeCard:
 
     def _read_usim(self) -> CardIdentities | None:
         adf = layout().applications.get(USIM_ADF)
-        if adf is None or adf.aid is None or self._select(adf.aid) != SW_OK:
+        if adf is None or adf.aid is None:
             return None
-        self._aid = adf.aid
+        # the full AID of specs/, else RID || application code: a partial AID (TS 102 221
+        # 8.5.2 / 11.1.1.3.1), as a real USIM's AID goes on with operator bytes (TS 101 220 E)
+        aid = next((a for a in (adf.aid, adf.aid[:_APP_CODE_END]) if self._select(a) == SW_OK),
+                   None)
+        if aid is None:
+            return None
+        self._aid = aid
         values = {}
         for name in ("EF.IMSI", "EF.AD"):
             spec = adf.files[name]
