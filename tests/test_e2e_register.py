@@ -230,6 +230,7 @@ def _register_once(card: Card, tmp: Path, server: Issued, roots: Path) -> dict[s
         first, second = peer.received()
     report = json.loads(done.stdout)
     assert report["registered"] is True and report["application"] == card.application
+    assert report["tls"].startswith(("TLSv1.2 ", "TLSv1.3 "))
     assert report["expires"] == 3600 and report["realm_is_home_domain"] is True
     assert report["service_route"] == [f"<sip:orig@scscf.{HOME};lr>"]
     assert report["p_associated_uri"] == ["<sip:alice@ims.example.com>", "<tel:+15551234567>"]

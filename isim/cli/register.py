@@ -114,6 +114,7 @@ def _fail(exit_code: int, message: str, as_json: bool, extra: dict[str, Any] | N
 def _print(result: RegisterResult) -> None:
     click.echo(f"card      {result.application}: IMPI {result.impi}, "
                f"home domain {result.home_domain}")
+    click.echo(f"tls       {result.tls}")
     for check in result.trust.checks:
         if not check.skipped:  # the realm is known only now: its own line below
             click.echo(check.line())

@@ -99,6 +99,7 @@ class RegisterResult:
     realm_is_home_domain: bool | None = None
     resynchronized: bool = False
     requests: int = 0
+    tls: str = ""  # protocol version and cipher suite of the connection
 
     def to_dict(self) -> dict:
         return {
@@ -117,6 +118,7 @@ class RegisterResult:
             "realm_is_home_domain": self.realm_is_home_domain,
             "resynchronized": self.resynchronized,
             "requests": self.requests,
+            "tls": self.tls,
             "trust": self.trust.to_dict(),
         }
 
@@ -293,6 +295,8 @@ def register(card: UeCard, config: RegisterConfig, trace: Trace | None = None) -
                 finding=failed[0].name, trust=report)
         result = RegisterResult(config.pcscf, ids.impi, impu, ids.home_domain, ids.application,
                                 report)
+        cipher = tls.cipher()
+        result.tls = f"{tls.version()} {cipher[0] if cipher else ''}".strip()
         dialog = _Dialog(tls, impu, ids.home_domain, config.expires, config.timeout, trace)
         auth = initial_authorization(ids.impi, ids.home_domain, dialog.uri)
         resynced = answered = False  # answered: the last request carried RES
