@@ -2,8 +2,8 @@
 
 * Identities come from the ISIM (EF.IMPI, EF.IMPU, EF.DOMAIN, EF.P-CSCF; TS 31.103 4.2),
   read by :mod:`isim.inspect` (the same read-only reader as ``isim inspect``). Without an
-  ISIM they are derived from the USIM's EF.IMSI and EF.AD (TS 23.003 clause 13,
-  :mod:`isim.identities`).
+  ISIM they are derived from the USIM's EF.IMSI and EF.AD, read by the same reader
+  (TS 23.003 clause 13, :mod:`isim.identities`).
 * AUTHENTICATE (TS 102 221 clause 11.1.16) in the 3G / IMS AKA context (P2 = 81,
   TS 31.103 7.1.2 / TS 31.102 7.1.2) on that application, the answer decoded into
   :class:`isim.aka.Success` / :class:`~isim.aka.SyncFailure` / :class:`~isim.aka.MacFailure`.
@@ -20,25 +20,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from apdu.layout import layout
 from apdu.sw import SW_AUTH_MAC_FAILURE, SW_OK, SW_SECURITY_STATUS_NOT_SATISFIED
 from apdu.t0 import ProcedureError, following_procedure
 from isim.aka import TAG_SUCCESS, TAG_SYNC_FAILURE, AkaResult, MacFailure, Success, SyncFailure
-from isim.codecs import CodecError, codec_for
 from isim.errors import IsimError
 from isim.gba import P2_IMS_AKA
 from isim.identities import derived_identities
-from isim.inspect import CardRead, CardSource, CardUnreadable, open_image, read_card, reader_source
-from isim.inspect.checks import inspect
-from isim.inspect.link import INS_READ_BINARY, INS_SELECT
+from isim.inspect import CardSource, CardUnreadable, open_image, read_card, reader_source
+from isim.inspect.checks import DecodedEF, inspect
+from isim.inspect.link import INS_SELECT
 
 __all__ = ["CardError", "CardIdentities", "UeCard", "open_card"]
 
-USIM_ADF = "ADF.USIM"
 INS_AUTHENTICATE = 0x88  # TS 102 221 clause 10.1.2, table 10.5
-_BY_FID, _BY_AID, _NO_DATA = 0x00, 0x04, 0x0C  # SELECT P1 / P2 (TS 102 221 11.1.1.2)
+_BY_AID, _NO_DATA = 0x04, 0x0C  # SELECT P1 / P2 (TS 102 221 11.1.1.2)
 _RAND_AUTN_LEN = 16
-_APP_CODE_END = 7  # TS 101 220 annex E: RID (5 bytes) || application code (2 bytes)
 
 
 class CardError(IsimError):
@@ -73,49 +69,20 @@ class UeCard:
             raise CardError(f"{self.description}: {exc}") from None
         return bytes(rapdu[:-2]), int.from_bytes(rapdu[-2:], "big")
 
-    def _select(self, value: bytes, p1: int = _BY_AID) -> int:
-        return self._send(bytes([0, INS_SELECT, p1, _NO_DATA, len(value)]) + value)[1]
+    def _select(self, aid: bytes) -> int:
+        return self._send(bytes([0, INS_SELECT, _BY_AID, _NO_DATA, len(aid)]) + aid)[1]
 
     def _read(self, source: CardSource) -> CardIdentities:
         try:
-            read = read_card(self._transmit, source.atr)
+            read = read_card(self._transmit, source.atr)  # ISIM, else USIM; else unreadable
         except CardUnreadable as exc:
-            usim = self._read_usim()
-            if usim is None:
-                raise CardError(f"{self.description}: {exc}; no USIM either") from None
-            return usim
-        self._aid = read.isim_aid
-        return _isim_identities(read, self.description)
-
-    def _read_usim(self) -> CardIdentities | None:
-        adf = layout().applications.get(USIM_ADF)
-        if adf is None or adf.aid is None:
-            return None
-        # the full AID of specs/, else RID || application code: a partial AID (TS 102 221
-        # 8.5.2 / 11.1.1.3.1), as a real USIM's AID goes on with operator bytes (TS 101 220 E)
-        aid = next((a for a in (adf.aid, adf.aid[:_APP_CODE_END]) if self._select(a) == SW_OK),
-                   None)
-        if aid is None:
-            return None
-        self._aid = aid
-        values = {}
-        for name in ("EF.IMSI", "EF.AD"):
-            spec = adf.files[name]
-            data, sw = b"", self._select(spec.fid.to_bytes(2, "big"), _BY_FID)
-            if sw == SW_OK:
-                data, sw = self._send(bytes([0, INS_READ_BINARY, 0, 0, spec.size & 0xFF]))
-            if sw != SW_OK:
-                raise CardError(f"{self.description}: USIM {name}: the card answered {sw:04X}")
-            try:
-                values[name] = codec_for(spec).decode(data)
-            except CodecError as exc:
-                raise CardError(f"{self.description}: USIM {name}: {exc.problem}") from None
-        imsi, mnc_length = _imsi_text(values["EF.IMSI"]), _mnc_length(values["EF.AD"])
-        try:
-            impi, impu, domain = derived_identities(imsi, mnc_length)
-        except ValueError as exc:
-            raise CardError(f"{self.description}: USIM EF.IMSI / EF.AD: {exc}") from None
-        return CardIdentities("USIM", impi, [impu], domain, [])
+            raise CardError(f"{self.description}: {exc}") from None
+        inspection = inspect(read, None)
+        if read.isim_aid:
+            self._aid = read.isim_aid
+            return _isim_identities(inspection.decoded, self.description)
+        self._aid = read.usim.aid
+        return _usim_identities(inspection.usim_decoded, self.description)
 
     @property
     def application(self) -> str:
@@ -158,30 +125,33 @@ def _decode_auth(data: bytes, who: str) -> AkaResult:
     raise CardError(f"{who}: AUTHENTICATE answer of {len(data)} bytes is not DB.. or DC..")
 
 
-def _isim_identities(read: CardRead, who: str) -> CardIdentities:
-    decoded = inspect(read, None).decoded
-    values = {name: [v for v in ef.values if v is not None] for name, ef in decoded.items()}
-    impi = (values.get("EF.IMPI") or [None])[0]
-    domain = (values.get("EF.DOMAIN") or [None])[0]
-    impus = [v for v in values.get("EF.IMPU", []) if isinstance(v, str)]
+def _values(decoded: dict[str, DecodedEF], name: str) -> list[object]:
+    ef = decoded.get(name)
+    return [v for v in ef.values if v is not None] if ef is not None else []
+
+
+def _isim_identities(decoded: dict[str, DecodedEF], who: str) -> CardIdentities:
+    impi = (_values(decoded, "EF.IMPI") or [None])[0]
+    domain = (_values(decoded, "EF.DOMAIN") or [None])[0]
+    impus = [v for v in _values(decoded, "EF.IMPU") if isinstance(v, str)]
     if not isinstance(impi, str) or not isinstance(domain, str) or not impus:
         raise CardError(f"{who}: the ISIM lacks a readable EF.IMPI, EF.DOMAIN or EF.IMPU")
-    pcscf = [str(v.address) for v in values.get("EF.P-CSCF", []) if getattr(v, "address", None)]
+    pcscf = [str(v.address) for v in _values(decoded, "EF.P-CSCF")
+             if getattr(v, "address", None)]
     return CardIdentities("ISIM", impi, impus, domain, pcscf)
 
 
-def _imsi_text(value: object) -> str:
-    text = getattr(value, "imsi", value)
-    if not isinstance(text, str):
-        raise CardError(f"USIM EF.IMSI decoded to {type(value).__name__}, not digits")
-    return text
-
-
-def _mnc_length(value: object) -> int:
-    length = getattr(value, "mnc_length", None)
-    if not isinstance(length, int):
-        raise CardError("USIM EF.AD gives no MNC length (byte 4)")
-    return length
+def _usim_identities(decoded: dict[str, DecodedEF], who: str) -> CardIdentities:
+    """TS 23.003 clause 13 identities of EF.IMSI with the MNC length of EF.AD byte 4."""
+    imsi = (_values(decoded, "EF.IMSI") or [None])[0]
+    mnc_length = getattr((_values(decoded, "EF.AD") or [None])[0], "mnc_length", None)
+    if not isinstance(imsi, str) or not isinstance(mnc_length, int):
+        raise CardError(f"{who}: no ISIM, and the USIM lacks a readable EF.IMSI or EF.AD")
+    try:
+        impi, impu, domain = derived_identities(imsi, mnc_length)
+    except ValueError as exc:
+        raise CardError(f"{who}: USIM EF.IMSI / EF.AD: {exc}") from None
+    return CardIdentities("USIM", impi, [impu], domain, [])
 
 
 @contextlib.contextmanager
