@@ -14,14 +14,11 @@ from pathlib import Path
 from apdu.engine import Card
 from isim import trust
 from isim.app import IsimApplication
-from isim.codecs import codec_for
-from isim.codecs.errors import CodecError
 from isim.contents import ISIM_ADF
 from isim.errors import CardContentError, InputError
 from isim.fileio import remove_stale_temps
+from isim.identity_files import IDENTITY_FILES, identity_file_problems
 from isim.image import CardImage, ImageError, load_image, make_card, save_image, snapshot
-
-IDENTITY_FILES = ("EF.IMPI", "EF.IMPU", "EF.DOMAIN")
 
 
 def _adf_files(image: CardImage, adf: str) -> dict[str, dict]:
@@ -32,34 +29,21 @@ def _adf_files(image: CardImage, adf: str) -> dict[str, dict]:
 
 
 def image_identity_problems(image: CardImage) -> list[str]:
-    """Trust-rule and format problems of the image's IMPI, IMPUs and home domain."""
+    """Problems of the image's IMPI, IMPUs and home domain (`isim.identity_files`)."""
     files = _adf_files(image, ISIM_ADF)
-    problems: list[str] = []
-    values: dict[str, list[str | None]] = {}
-    for name in IDENTITY_FILES:
-        node = files.get(name)
-        if node is None:
-            problems.append(f"{name}: missing")
-            values[name] = [None]
-            continue
-        content = node.get("content")
-        chunks = content if isinstance(content, list) else [content]
-        decoded: list[str | None] = []
-        for n, chunk in enumerate(chunks, 1):
-            try:
-                decoded.append(codec_for(name).decode_detailed(bytes.fromhex(chunk)).value)
-            except (CodecError, TypeError, ValueError) as exc:
-                where = f"{name} record {n}" if isinstance(content, list) else name
-                problems.append(f"{where}: {exc}")
-                decoded.append(None)
-        values[name] = decoded
-    violations = trust.check_identities(
-        values["EF.IMPI"][0],
-        values["EF.IMPU"],
-        values["EF.DOMAIN"][0],
-        image.isim.get("trust_domains", []),
-    )
-    return problems + [str(v) for v in violations]
+    contents: dict[str, bytes | list[bytes] | None] = {}
+    try:
+        for name in IDENTITY_FILES:
+            content = files.get(name, {}).get("content")
+            contents[name] = (None if content is None else [bytes.fromhex(c) for c in content]
+                              if isinstance(content, list) else bytes.fromhex(content))
+    except (TypeError, ValueError) as exc:
+        return [f"{name}: content is not hex: {exc}"]
+    trust_domains = image.isim.get("trust_domains", [])
+    try:
+        return [str(v) for v in identity_file_problems(contents, trust_domains)]
+    except trust.DomainError as exc:
+        return [str(exc)]
 
 
 class StateError(InputError):

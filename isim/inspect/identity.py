@@ -46,6 +46,12 @@ def _realm_finding(impi: Any, domain: Any) -> list[Finding]:
                     f"({trust.FILE_DOMAIN})")]
 
 
+def _judged(decoded: dict[str, DecodedEF], name: str) -> bool:
+    """Whether "the ISIM must hold it" can be judged: the file was read and decoded whole."""
+    ef = decoded.get(name)
+    return ef is not None and ef.complete
+
+
 def _rule_findings(decoded: dict[str, DecodedEF], impi: Any, domain: Any,
                    trust_domains: Sequence[str] | None) -> list[Finding]:
     if trust_domains is None:
@@ -54,13 +60,12 @@ def _rule_findings(decoded: dict[str, DecodedEF], impi: Any, domain: Any,
                         "store its trust domains)")]
     impu = decoded.get(trust.FILE_IMPU)
     impus = [v if isinstance(v, str) else None for v in (impu.values if impu else [])]
-    judge_count = impu is not None and impu.complete
     out = []
     for v in trust.check_identities(impi if isinstance(impi, str) else None, impus,
                                     domain if isinstance(domain, str) else None,
                                     list(trust_domains)):
-        if v.file == trust.FILE_IMPU and v.record is None and not v.value and not judge_count:
-            continue  # "at least one IMPU" cannot be judged on a partly read EF.IMPU
+        if v.missing and not _judged(decoded, v.file):
+            continue  # absent, unread or malformed: reported already; or partly read
         message = f"{v.value!r}: {v.reason}" if v.value else v.reason
         out.append(Finding(ERROR, "rule", v.file, v.record, message))
     return out
