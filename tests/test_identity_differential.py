@@ -236,3 +236,35 @@ def test_guard_accepts_exactly_when_check_and_inspect_accept(
     raw = raw[: _unit_size(ef)]
     guard, check, inspect = verdicts(ef, record, raw)
     assert guard == check == inspect, (ef, record, raw, guard, check, inspect)
+
+
+# -- the real-card writer -------------------------------------------------------------------
+
+
+class _RecordingCard:
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def transmit(self, apdu: bytes) -> bytes:
+        self.sent.append(apdu)
+        return b"\x90\x00"
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("impi", "alice@evil.org\x00@ims.example.com"),
+    ("impu", ("sip:alice@ims.example.com", "sip:alice@IMS.example.com")),
+    ("domain", "ims.exam\u00adple.com"),
+])
+def test_real_card_writer_runs_the_guard_check_before_the_first_apdu(
+    field: str, value: Any
+) -> None:
+    """A profile that bypassed validation (built by hand) still never reaches a card."""
+    import dataclasses
+
+    from isim.personalize.writer import CardFailure, personalize_card
+
+    profile = dataclasses.replace(load_profile(ALICE), **{field: value})
+    card = _RecordingCard()
+    with pytest.raises(CardFailure, match="nothing written"):
+        personalize_card(card, profile)  # type: ignore[arg-type]
+    assert card.sent == []
