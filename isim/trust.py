@@ -146,7 +146,7 @@ def _check_name(
     normal = normalized(name)
     if isinstance(normal, DomainError):
         reason = f"{what} {name!r} is not a valid domain name: {normal}"
-        return [Violation(file, record, value, reason)]
+        return [Violation(file, record, value, _explain(value, reason))]
     if trust is None or trust.contains(normal):
         return []
     reason = f"{what} {name!r} is not inside trust domain(s) {trust.text}"
@@ -154,12 +154,19 @@ def _check_name(
 
 
 def _text(value: object, file: str, record: int | None) -> list[Violation]:
+    """The empty value and, in non-ASCII text, the characters of `names.text_problem` (ASCII
+    whitespace and controls fail every parser below; `_explain` then names them)."""
     if not isinstance(value, str):
         return [Violation(file, record, str(value), "must be a string")]
     if not value:
         return [Violation(file, record, "", "empty value: an unused file or record is all FF")]
-    problem = text_problem(value)
+    problem = None if value.isascii() else text_problem(value)
     return [Violation(file, record, value, problem)] if problem else []
+
+
+def _explain(value: str, reason: str) -> str:
+    """A parser's reason, or the character that made it fail when there is one."""
+    return text_problem(value) or reason
 
 
 def _impi(nai: str, trust: _TrustDomains | None) -> list[Violation]:
@@ -169,7 +176,7 @@ def _impi(nai: str, trust: _TrustDomains | None) -> list[Violation]:
     try:
         realm = nai_parts(nai)[1]
     except DomainError as exc:
-        return [Violation(FILE_IMPI, None, nai, str(exc))]
+        return [Violation(FILE_IMPI, None, nai, _explain(nai, str(exc)))]
     return _check_name(realm, "realm", trust, FILE_IMPI, None, nai)
 
 
@@ -180,7 +187,7 @@ def _impu(uri: str, record: int | None, trust: _TrustDomains | None) -> list[Vio
     try:
         domain = uri_domain(uri)
     except DomainError as exc:
-        return [Violation(FILE_IMPU, record, uri, str(exc))]
+        return [Violation(FILE_IMPU, record, uri, _explain(uri, str(exc)))]
     if domain is None:
         return []
     what = "phone-context" if uri[:4].lower() == "tel:" else "host"
@@ -212,6 +219,9 @@ def check_domain(domain: str, trust_domains: Sequence[str] | None) -> list[Viola
 
 
 def _duplicates(impus: Sequence[str | None]) -> list[Violation]:
+    heads = {uri[:4].lower() for uri in impus if uri}
+    if len(heads) == len(impus):
+        return []  # no two of one scheme (the usual sip + tel) and no gap: no key needed
     seen: dict[str, int] = {}
     out: list[Violation] = []
     for record, uri in enumerate(impus, start=1):

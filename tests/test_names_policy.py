@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from certs import PKI
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
@@ -203,3 +205,15 @@ def test_hss_cells_a_spreadsheet_would_evaluate_are_neutralised(lead: str) -> No
 def test_alice_passes_check() -> None:
     result = CliRunner().invoke(main, ["check", str(ROOT / "examples" / "alice.yaml")])
     assert result.exit_code == EXIT_OK, result.output
+
+
+@given(st.text(alphabet="aZ09.@=+-_~'\u00fc \x00", max_size=12))
+@example("a.b@ims.example.com")
+@example("a=@b")
+def test_property_nai_fast_path_agrees_with_the_full_rules(nai: str) -> None:
+    from isim import names
+
+    plain = names._PLAIN_NAI.fullmatch(nai)
+    if plain is None:
+        return
+    assert names._nai_parts_full(nai) == (plain.group(1), plain.group(2))
