@@ -6,7 +6,8 @@ write guard accepts exactly when `isim check` and `isim inspect` accept.
 * inspect: the alice image with that file or record holding the same bytes, read back and
   judged by `isim inspect` (no error).
 * check: the profile `isim check` would need to put exactly those bytes on the card (the
-  text the codec decodes, in alice's profile); bytes no text encodes to are refused.
+  text the codec decodes, in alice's profile; `tools/fuzz_identities.check_accepts`);
+  bytes no text encodes to are refused.
 
 The inputs: hypothesis bytes and text, and a corpus of nasty names (NUL, C0/C1 controls,
 bidi overrides, zero-width characters, line separators, fullwidth dots and letters, soft
@@ -21,30 +22,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import fuzz_identities
 from apdu.layout import layout
-from broken_images import file_node, set_body, set_record
-from isim.codecs import CodecError, codec_for
+from broken_images import set_body, set_record
 from isim.codecs.tlv import encode_tag80
 from isim.contents import ISIM_ADF
 from isim.emulator import Emulator
-from isim.errors import ProfileError
 from isim.image import CardImage, build_image
 from isim.inspect import inspect_source, open_image
-from isim.profile import load_profile, profile_from_mapping
+from isim.profile import load_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 ALICE = ROOT / "examples" / "alice.yaml"
-VERIFY_ADM1 = bytes.fromhex("0020000A08") + b"12345678"
 IDENTITY_EFS = ("EF.IMPI", "EF.IMPU", "EF.DOMAIN")
-
-
-@functools.cache
-def _alice_mapping() -> dict[str, Any]:
-    return yaml.safe_load(ALICE.read_text())
 
 
 @functools.cache
@@ -69,20 +62,10 @@ def _full(ef: str, raw: bytes) -> bytes:
 
 
 def guard_accepts(ef: str, record: int | None, raw: bytes) -> bool:
+    """The real path: an Emulator opened on the image, the APDUs through the engine."""
     emu = Emulator.open(copy.deepcopy(_image()))
-    card = emu.card
     aid = bytes.fromhex(_image().isim["aid"])
-    assert card._process(VERIFY_ADM1) == b"\x90\x00"
-    assert card._process(bytes([0, 0xA4, 4, 0x0C, len(aid)]) + aid) == b"\x90\x00"
-    fid = _spec(ef).fid.to_bytes(2, "big")
-    assert card._process(bytes.fromhex("00A4000C02") + fid) == b"\x90\x00"
-    data = _full(ef, raw)
-    if record is None:
-        sw = card._process(bytes([0, 0xD6, 0, 0, len(data)]) + data)
-    else:
-        sw = card._process(bytes([0, 0xDC, record, 4, len(data)]) + data)
-    assert sw in (b"\x90\x00", b"\x6a\x80"), sw.hex()
-    return sw == b"\x90\x00"
+    return fuzz_identities.guard_write(emu.transmit, aid, _spec(ef).fid, record, _full(ef, raw))
 
 
 def inspect_accepts(ef: str, record: int | None, raw: bytes) -> bool:
@@ -96,26 +79,8 @@ def inspect_accepts(ef: str, record: int | None, raw: bytes) -> bool:
 
 
 def check_accepts(ef: str, record: int | None, raw: bytes) -> bool:
-    try:
-        value = codec_for(ef).decode(_full(ef, raw))
-    except CodecError:
-        return False  # no profile text encodes to these bytes
-    data = copy.deepcopy(_alice_mapping())
-    if ef == "EF.IMPU":
-        assert record is not None
-        current = [codec_for(ef).decode(bytes.fromhex(c))
-                   for c in file_node(_image(), ef)["content"]]
-        current[record - 1] = value
-        data["impu"] = [v for v in current if v is not None]
-    elif value is None:
-        return False  # a profile cannot leave out the IMPI or the domain
-    else:
-        data["impi" if ef == "EF.IMPI" else "domain"] = value
-    try:
-        profile_from_mapping(data)
-    except ProfileError:
-        return False
-    return True
+    """The profile `isim check` would need (tools/fuzz_identities.py builds it)."""
+    return fuzz_identities.check_accepts(ef, record, _full(ef, raw))
 
 
 def verdicts(ef: str, record: int | None, raw: bytes) -> tuple[bool, bool, bool]:

@@ -29,6 +29,7 @@ import functools
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,8 @@ from isim.image import build_image, make_card  # noqa: E402
 from isim.inspect import CardRead, inspect, open_image, read_card  # noqa: E402
 from isim.profile import profile_from_mapping  # noqa: E402
 
-__all__ = ["NASTY", "Result", "fuzz", "random_case"]
+__all__ = ["NASTY", "Result", "check_accepts", "fuzz", "guard_write", "inspect_accepts",
+           "random_case"]
 
 ALICE = ROOT / "examples" / "alice.yaml"
 VERIFY_ADM1 = bytes.fromhex("0020000A08") + b"12345678"
@@ -127,6 +129,21 @@ def _full(ef: str, raw: bytes) -> bytes:
     return (raw + b"\xff" * size)[:size]
 
 
+def guard_write(send: Callable[[bytes], bytes], aid: bytes, fid: int, record: int | None,
+                data: bytes) -> bool:
+    """VERIFY ADM1, SELECT the ISIM and the EF, UPDATE the whole body or record with `data`:
+    True when the card answered 90 00, False for 6A80 (the guard refused)."""
+    for apdu in (VERIFY_ADM1, bytes([0, 0xA4, 4, 0x0C, len(aid)]) + aid,
+                 bytes.fromhex("00A4000C02") + fid.to_bytes(2, "big")):
+        assert send(apdu)[-2:] == b"\x90\x00", apdu.hex()
+    if record is None:
+        sw = send(bytes([0, 0xD6, 0, 0, len(data)]) + data)[-2:]
+    else:
+        sw = send(bytes([0, 0xDC, record, 4, len(data)]) + data)[-2:]
+    assert sw in (b"\x90\x00", b"\x6a\x80"), sw.hex()
+    return sw == b"\x90\x00"
+
+
 class _Guard:
     """The alice card after VERIFY ADM1, put back after every accepted write."""
 
@@ -140,15 +157,7 @@ class _Guard:
 
     def update(self, ef: str, record: int | None, data: bytes) -> bool:
         fid = next(f.spec.fid for f in _read().files if f.name == ef)
-        for apdu in (VERIFY_ADM1, bytes([0, 0xA4, 4, 0x0C, len(self.aid)]) + self.aid,
-                     bytes.fromhex("00A4000C02") + fid.to_bytes(2, "big")):
-            assert self._send(apdu) == b"\x90\x00", apdu.hex()
-        if record is None:
-            sw = self._send(bytes([0, 0xD6, 0, 0, len(data)]) + data)
-        else:
-            sw = self._send(bytes([0, 0xDC, record, 4, len(data)]) + data)
-        assert sw in (b"\x90\x00", b"\x6a\x80"), sw.hex()
-        return sw == b"\x90\x00"
+        return guard_write(self._send, self.aid, fid, record, data)
 
     def accepts(self, ef: str, record: int | None, data: bytes) -> bool:
         node = Card.find_in(self.card.adf(self.aid), ef)
