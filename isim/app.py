@@ -15,11 +15,16 @@ from apdu.sw import SW_INCORRECT_P1_P2, SW_OK
 from isim.aka import ImsAka
 from isim.codecs.errors import CodecError
 from isim.gba import GbaState, GbaU, authenticate_command
-from isim.identity_files import IDENTITY_FILES, identity_file_problems
+from isim.identity_files import (
+    IDENTITY_FILES,
+    PCSCF_FILE,
+    identity_file_problems,
+    pcscf_problems,
+)
 from isim.milenage import Milenage
 from isim.sqn import SqnArray, SqnConfig
 
-GUARDED = frozenset(IDENTITY_FILES)
+GUARDED = frozenset((*IDENTITY_FILES, PCSCF_FILE))
 
 _P2_IMS_AKA = 0x81
 _P2_GBA = 0x84
@@ -79,6 +84,8 @@ class IsimApplication:
         self, ef_name: str, record: int | None, new_content: bytes, file_contents: FileContents
     ) -> list[str]:
         """The one validation of identities over the three files as they would be."""
+        if ef_name == PCSCF_FILE:
+            return [str(v) for v in pcscf_problems([new_content], record or 1)]
         contents: dict[str, bytes | list[bytes] | None] = {}
         for name in IDENTITY_FILES:
             try:

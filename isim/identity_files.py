@@ -1,6 +1,9 @@
 """EF.IMPI / EF.IMPU / EF.DOMAIN as bytes: decoded strictly, then judged by the one
 validation of identities (`isim.trust.check_identities`).
 
+EF.P-CSCF records get the same strict decoding and the same name policy for FQDN addresses
+(`pcscf_problems`); the trust rule does not cover them.
+
 Strict: one `80 L value` data object in its shortest coding, UTF-8 text, and nothing but
 'FF' after it (a second TLV or left-over bytes of an earlier value are refused: a reader
 that stops at the first TLV and one that does not must see the same identity). Used by the
@@ -15,10 +18,14 @@ from collections.abc import Mapping, Sequence
 from isim import trust
 from isim.codecs import codec_for
 from isim.codecs.errors import CodecError
+from isim.codecs.identities import PcscfAddress
+from isim.names import DomainError, normalized
 
-__all__ = ["IDENTITY_FILES", "decode_identity", "identity_file_problems"]
+__all__ = ["IDENTITY_FILES", "PCSCF_FILE", "decode_identity", "identity_file_problems",
+           "pcscf_name_problem", "pcscf_problems"]
 
 IDENTITY_FILES = (trust.FILE_IMPI, trust.FILE_IMPU, trust.FILE_DOMAIN)
+PCSCF_FILE = "EF.P-CSCF"
 
 Content = bytes | Sequence[bytes] | None  # a body, the records, or None: no such file
 
@@ -67,3 +74,30 @@ def identity_file_problems(
     if only is not None:
         problems = [v for v in problems if v.file == only]
     return problems
+
+
+def pcscf_name_problem(address: PcscfAddress) -> str | None:
+    """Why a P-CSCF address is no name a UE can use (`isim.names`: the FQDN as a UE
+    compares it); None for IP addresses and the empty FQDN (`80 00`) of real cards."""
+    if address.type != "fqdn" or not address.address:
+        return None
+    normal = normalized(address.address)
+    if isinstance(normal, DomainError):
+        return f"FQDN {address.address!r} is not a domain name: {normal}"
+    return None
+
+
+def pcscf_problems(records: Sequence[bytes], first: int = 1) -> list[trust.Violation]:
+    """Problems of EF.P-CSCF records (numbered from `first`): strict decoding, then the
+    name of an FQDN address."""
+    out: list[trust.Violation] = []
+    for number, raw in enumerate(records, start=first):
+        try:
+            value = codec_for(PCSCF_FILE).decode(bytes(raw))
+        except CodecError as exc:
+            out.append(trust.Violation(PCSCF_FILE, number, "", exc.problem))
+            continue
+        problem = pcscf_name_problem(value) if value is not None else None
+        if problem:
+            out.append(trust.Violation(PCSCF_FILE, number, "", problem))
+    return out

@@ -31,6 +31,7 @@ from broken_images import set_body, set_record
 from isim.codecs.tlv import encode_tag80
 from isim.contents import ISIM_ADF
 from isim.emulator import Emulator
+from isim.errors import ProfileError
 from isim.image import CardImage, build_image
 from isim.inspect import inspect_source, open_image
 from isim.profile import load_profile
@@ -233,3 +234,45 @@ def test_real_card_writer_runs_the_guard_check_before_the_first_apdu(
     with pytest.raises(CardFailure, match="nothing written"):
         personalize_card(card, profile)  # type: ignore[arg-type]
     assert card.sent == []
+
+
+# -- EF.P-CSCF: the same strict decoding and name policy for FQDN addresses ------------------
+
+PCSCF_NAMES = ["pcscf.ims.example.com", "PCSCF.ims.example.com", "pcscf\u00ad.ims.example.com",
+               "pcscf\uff0eims.example.com", "pcscf.ims.example.com\x00", "pcscf ims.example.com",
+               "p\u200bcscf.ims.example.com", "b\u00fccher.example.com", "a..b", "-a.example"]
+
+
+def _pcscf_check_accepts(record: int, data: bytes) -> bool:
+    from isim.codecs import CodecError, codec_for
+    from isim.profile import profile_from_mapping
+
+    try:
+        value = codec_for("EF.P-CSCF").decode(data)
+    except CodecError:
+        return False
+    mapping = dict(fuzz_identities._alice()[0])
+    pcscf = list(mapping["pcscf"]) + [None] * 4
+    pcscf[record - 1] = None if value is None else value.address
+    mapping["pcscf"] = [p for p in pcscf if p is not None]
+    try:
+        profile_from_mapping(mapping)
+    except ProfileError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("raw", [
+    *(encode_tag80(b"\x00" + n.encode()) for n in PCSCF_NAMES),
+    encode_tag80(b"\x01" + bytes([192, 0, 2, 1])),
+    encode_tag80(b"\x00pcscf.ims.example.com") + b"\x00",  # left-over byte
+    b"\xff",
+])
+def test_pcscf_guard_check_inspect_agree(raw: bytes) -> None:
+    ef, record = "EF.P-CSCF", 3
+    data = _full(ef, raw)
+    emu = Emulator.open(copy.deepcopy(_image()))
+    aid = bytes.fromhex(_image().isim["aid"])
+    guard = fuzz_identities.guard_write(emu.transmit, aid, _spec(ef).fid, record, data)
+    verdicts = (guard, _pcscf_check_accepts(record, data), inspect_accepts(ef, record, raw))
+    assert len(set(verdicts)) == 1, (raw, verdicts)

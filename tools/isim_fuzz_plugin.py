@@ -23,7 +23,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from apdu.engine import Card  # noqa: E402
-from isim.identity_files import IDENTITY_FILES, identity_file_problems  # noqa: E402
+from isim.identity_files import (  # noqa: E402
+    IDENTITY_FILES,
+    PCSCF_FILE,
+    identity_file_problems,
+    pcscf_problems,
+)
 from isim.image import CardImage, build_image, make_card  # noqa: E402
 from isim.profile import load_profile  # noqa: E402
 
@@ -46,8 +51,8 @@ def isim_card() -> Card:
 
 
 def identity_problems(card: Card) -> list[str]:
-    """Problems of the card's IMPI, IMPUs and home domain: the one validation the write
-    guard, `isim check` and `isim inspect` run (`isim.identity_files`)."""
+    """Problems of the card's IMPI, IMPUs, home domain and P-CSCF addresses: the one
+    validation the write guard, `isim check` and `isim inspect` run (`isim.identity_files`)."""
     image = _image()
     adf = card.adf(bytes.fromhex(image.isim["aid"]))
     contents: dict[str, bytes | list[bytes] | None] = {}
@@ -56,7 +61,11 @@ def identity_problems(card: Card) -> list[str]:
         content = None if ef is None else ef.content()
         contents[name] = (None if content is None else [bytes(r) for r in content]
                           if isinstance(content, list) else bytes(content))
-    return [str(v) for v in identity_file_problems(contents, image.isim["trust_domains"])]
+    problems = identity_file_problems(contents, image.isim["trust_domains"])
+    pcscf = Card.find_in(adf, PCSCF_FILE)
+    if pcscf is not None:
+        problems += pcscf_problems([bytes(r) for r in pcscf.content()])
+    return [str(v) for v in problems]
 
 
 _checked: tuple[int, int] = (0, -1)  # (id of the card, state_serial) last checked

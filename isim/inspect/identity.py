@@ -4,6 +4,7 @@
   not decode are left out (their format error is reported already), and "at least one IMPU"
   is only judged when every IMPU record was read and decoded.
 * IMPI realm different from the home network domain: a warning (real test profiles do it).
+* EF.P-CSCF FQDN addresses: the name policy of `isim.names` (`isim.identity_files`).
 * An IMPU host different from the home domain is not reported: operators register public
   identities under other domains, and the rule already bounds every host.
 """
@@ -14,6 +15,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from isim import trust
+from isim.codecs.identities import PcscfAddress
+from isim.identity_files import PCSCF_FILE, pcscf_name_problem
 
 from .findings import ERROR, WARNING, Finding
 
@@ -71,8 +74,19 @@ def _rule_findings(decoded: dict[str, DecodedEF], impi: Any, domain: Any,
     return out
 
 
+def _pcscf_findings(decoded: dict[str, DecodedEF]) -> list[Finding]:
+    ef = decoded.get(PCSCF_FILE)
+    out = []
+    for record, value in enumerate(ef.values if ef else [], start=1):
+        problem = pcscf_name_problem(value) if isinstance(value, PcscfAddress) else None
+        if problem:
+            out.append(Finding(ERROR, "format", PCSCF_FILE, record, problem))
+    return out
+
+
 def identity_findings(card: CardRead, decoded: dict[str, DecodedEF],
                       trust_domains: Sequence[str] | None) -> list[Finding]:
     impi = _single(decoded, trust.FILE_IMPI)
     domain = _single(decoded, trust.FILE_DOMAIN)
-    return _realm_finding(impi, domain) + _rule_findings(decoded, impi, domain, trust_domains)
+    return (_realm_finding(impi, domain) + _rule_findings(decoded, impi, domain, trust_domains)
+            + _pcscf_findings(decoded))
