@@ -19,6 +19,7 @@ from isim.errors import CardContentError, InputError
 from isim.fileio import remove_stale_temps
 from isim.identity_files import IDENTITY_FILES, identity_file_problems
 from isim.image import CardImage, ImageError, load_image, make_card, save_image, snapshot
+from isim.usim.card import image_usim_problems
 
 
 def _adf_files(image: CardImage, adf: str) -> dict[str, dict]:
@@ -29,7 +30,10 @@ def _adf_files(image: CardImage, adf: str) -> dict[str, dict]:
 
 
 def image_identity_problems(image: CardImage) -> list[str]:
-    """Problems of the image's IMPI, IMPUs and home domain (`isim.identity_files`)."""
+    """Problems of the image's IMPI, IMPUs and home domain (`isim.identity_files`; on a
+    card without ISIM: of the identities derived from the USIM's IMSI)."""
+    if image.isim.get("aid") is None:
+        return image_usim_problems(image) or ([] if image.usim else ["no ISIM and no USIM"])
     files = _adf_files(image, ISIM_ADF)
     contents: dict[str, bytes | list[bytes] | None] = {}
     try:
@@ -41,9 +45,10 @@ def image_identity_problems(image: CardImage) -> list[str]:
         return [f"{name}: content is not hex: {exc}"]
     trust_domains = image.isim.get("trust_domains", [])
     try:
-        return [str(v) for v in identity_file_problems(contents, trust_domains)]
+        problems = [str(v) for v in identity_file_problems(contents, trust_domains)]
     except trust.DomainError as exc:
-        return [str(exc)]
+        problems = [str(exc)]
+    return problems + image_usim_problems(image)
 
 
 class StateError(InputError):
