@@ -322,7 +322,7 @@ def _sip_parts(scheme: str, rest: str) -> SipUri:
         raise DomainError("malformed SIP URI (RFC 3261 section 19.1.1)")
     port = m.group("port")
     if port is not None and (len(port) > 5 or int(port) > 65535):
-        raise DomainError(f"port {port[:8]} is out of range")
+        raise DomainError("port is out of range (0-65535)")  # int(): 4,300 digits at most
     if not m.group("host"):
         raise DomainError("SIP URI has no host")
     userinfo = m.group("userinfo")

@@ -218,7 +218,7 @@ def _wait_partial(parent: Path, proc: subprocess.Popen[bytes], out: Path) -> Pat
     partial = parent / f".{out.name}.partial-{proc.pid}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        images = partial / "images"  # the run creates the directory, then its subdirectories
+        images = partial / "images"  # made just after the partial directory itself
         if images.is_dir() and len(list(images.iterdir())) > 50:
             assert not out.exists()  # the final directory never exists half-written
             return partial
