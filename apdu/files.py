@@ -32,7 +32,10 @@ __all__ = [
     "DF",
     "EF",
     "LCSI_ACTIVATED",
+    "LCSI_CREATION",
     "LCSI_DEACTIVATED",
+    "LCSI_INITIALISATION",
+    "LCSI_TERMINATION",
     "STRUCTURES",
     "df_from_dict",
     "ef_from_dict",
@@ -40,9 +43,16 @@ __all__ = [
 ]
 
 # TS 102 221 clause 11.1.1.4.9, table 11.6
-LCSI_ACTIVATED = 0x05
+# TS 102 221 clause 11.1.1.4.9, table 11.6: life cycle status integer
+LCSI_CREATION = 0x01
+LCSI_INITIALISATION = 0x03
 LCSI_DEACTIVATED = 0x04
-_LCSI_VALUES = frozenset({0x01, 0x03, 0x04, 0x05, 0x0C, 0x0D, 0x0E, 0x0F})
+LCSI_ACTIVATED = 0x05
+LCSI_TERMINATION = 0x0C  # 0C..0F
+_LCSI_VALUES = frozenset(
+    {LCSI_CREATION, LCSI_INITIALISATION, LCSI_DEACTIVATED, LCSI_ACTIVATED}
+    | set(range(LCSI_TERMINATION, 0x10))
+)
 _RESERVED_FIDS = frozenset({0x3F00, 0x7FFF, 0xFFFF})
 STRUCTURES = ("transparent", "linear_fixed", "cyclic")
 
@@ -214,7 +224,7 @@ def ef_from_dict(d: dict[str, Any], where: str = "") -> EF:
     if sfi is not None and not (isinstance(sfi, int) and 1 <= sfi <= 30):
         raise ValueError(f"{where}: SFI must be 1..30 or null")
     common: dict[str, Any] = {
-        "lcsi": _lcsi(d.get("lcsi", "05"), where),
+        "lcsi": _lcsi(d.get("lcsi", LCSI_ACTIVATED), where),
         "arr": _arr(d.get("arr"), where),
     }
     fid = _hex_fid(d["fid"], where)
@@ -243,7 +253,7 @@ def df_from_dict(d: dict[str, Any], where: str = "") -> DF:
         _hex_fid(fid, where) if fid is not None else None,
         aid=bytes.fromhex(aid) if aid else None,
         label=str(d.get("label", "")),
-        lcsi=_lcsi(d.get("lcsi", "05"), where),
+        lcsi=_lcsi(d.get("lcsi", LCSI_ACTIVATED), where),
         arr=_arr(d.get("arr"), where),
     )
     if df.aid is not None and not 1 <= len(df.aid) <= 16:
