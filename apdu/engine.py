@@ -56,6 +56,28 @@ from apdu.channels import Channel, manage_channel
 from apdu.command import CLA_PROPRIETARY, CLA_TABLE, MAX_CHANNELS
 from apdu.fcp import df_fcp, ef_fcp
 from apdu.files import DF, EF, df_from_dict, node_to_dict
+from apdu.ins import (
+    INS_ACTIVATE_FILE,
+    INS_AUTHENTICATE,
+    INS_CHANGE_PIN,
+    INS_DEACTIVATE_FILE,
+    INS_DISABLE_PIN,
+    INS_ENABLE_PIN,
+    INS_GET_CHALLENGE,
+    INS_GET_RESPONSE,
+    INS_MANAGE_CHANNEL,
+    INS_READ_BINARY,
+    INS_READ_RECORD,
+    INS_SEARCH_RECORD,
+    INS_SELECT,
+    INS_STATUS,
+    INS_TERMINAL_CAPABILITY,
+    INS_TERMINAL_PROFILE,
+    INS_UNBLOCK_PIN,
+    INS_UPDATE_BINARY,
+    INS_UPDATE_RECORD,
+    INS_VERIFY,
+)
 from apdu.pins import PinStore
 from apdu.sw import (
     SW_CLA_NOT_SUPPORTED,
@@ -68,19 +90,12 @@ from apdu.sw import (
     SW_WRONG_LE,
     SW_WRONG_LENGTH,
 )
+from apdu.sw import sw_bytes as _swb
 
 __all__ = ["KNOWN_INS", "Card", "Handler"]
 
 Handler = Callable[["Card", Channel, int, int, bytes, int], tuple[bytes, int]]
 _EMPTY = b""
-_SW: dict[int, bytes] = {}
-
-
-def _swb(sw: int) -> bytes:
-    b = _SW.get(sw)
-    if b is None:
-        b = _SW[sw] = sw.to_bytes(2, "big")
-    return b
 
 
 _SW_TECHNICAL = _swb(SW_TECHNICAL_PROBLEM)
@@ -118,29 +133,29 @@ def _get_response(
 
 # ISO/IEC 7816-4 interindustry class (CLA 0X / 4X), TS 102 221 table 10.5
 _INTERINDUSTRY: dict[int, Handler] = {
-    0xA4: select.select,
-    0xB0: access.read_binary,
-    0xD6: access.update_binary,
-    0xB2: access.read_record,
-    0xDC: access.update_record,
-    0xA2: access.search_record,
-    0x20: pins.verify,
-    0x24: pins.change,
-    0x26: pins.disable,
-    0x28: pins.enable,
-    0x2C: pins.unblock,
-    0x04: access.deactivate_file,
-    0x44: access.activate_file,
-    0x88: misc.authenticate,
-    0x84: misc.get_challenge,
-    0x70: manage_channel,
-    0xC0: _get_response,
+    INS_SELECT: select.select,
+    INS_READ_BINARY: access.read_binary,
+    INS_UPDATE_BINARY: access.update_binary,
+    INS_READ_RECORD: access.read_record,
+    INS_UPDATE_RECORD: access.update_record,
+    INS_SEARCH_RECORD: access.search_record,
+    INS_VERIFY: pins.verify,
+    INS_CHANGE_PIN: pins.change,
+    INS_DISABLE_PIN: pins.disable,
+    INS_ENABLE_PIN: pins.enable,
+    INS_UNBLOCK_PIN: pins.unblock,
+    INS_DEACTIVATE_FILE: access.deactivate_file,
+    INS_ACTIVATE_FILE: access.activate_file,
+    INS_AUTHENTICATE: misc.authenticate,
+    INS_GET_CHALLENGE: misc.get_challenge,
+    INS_MANAGE_CHANNEL: manage_channel,
+    INS_GET_RESPONSE: _get_response,
 }
 # ETSI proprietary class (CLA 8X / CX)
 _PROPRIETARY: dict[int, Handler] = {
-    0xF2: select.status,
-    0x10: misc.terminal_profile,
-    0xAA: misc.terminal_capability,
+    INS_STATUS: select.status,
+    INS_TERMINAL_PROFILE: misc.terminal_profile,
+    INS_TERMINAL_CAPABILITY: misc.terminal_capability,
 }
 
 # Every INS this card implements, for fuzzers and property tests.

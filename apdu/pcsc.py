@@ -16,10 +16,11 @@ import contextlib
 from types import TracebackType
 from typing import Any
 
+from apdu.ins import INS_GET_RESPONSE
+
 __all__ = ["PcscCard", "ReaderError", "connect", "get_response_cla", "list_readers"]
 
 MAX_GET_RESPONSE = 64  # bound on chained 61XX rounds (64 * 256 bytes is plenty)
-INS_GET_RESPONSE = 0xC0
 
 
 class ReaderError(Exception):

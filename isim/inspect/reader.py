@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from apdu.ins import INS_READ_BINARY, INS_READ_RECORD, INS_SELECT
 from apdu.layout import EFSpec, layout
 from apdu.sw import (
     SW_FILE_NOT_FOUND,
@@ -21,7 +22,7 @@ from isim.contents import ISIM_ADF
 
 from .auth import Authenticator, AuthEvent, Secret
 from .fcp import FcpInfo, parse_fcp
-from .link import INS_READ_BINARY, INS_READ_RECORD, INS_SELECT, CardUnreadable, Link, Transmit
+from .link import CardUnreadable, Link, Transmit
 
 __all__ = ["AppEntry", "CardRead", "EFRead", "read_card"]
 
