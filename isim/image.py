@@ -43,6 +43,7 @@ from isim.errors import InputError
 from isim.fileio import atomic_write
 from isim.gba import GbaState
 from isim.profile import Profile, load_profile
+from isim.sqn import DEFAULT_DELTA, DEFAULT_IND_BITS
 
 FORMAT = "isim-card-image/1"
 
@@ -307,7 +308,7 @@ def make_application(image: CardImage) -> IsimApplication:
             trust_domains=isim["trust_domains"],
             k=bytes.fromhex(isim["k"]),
             opc=bytes.fromhex(isim["opc"]),
-            sqn=new_sqn_array(0, 5, 2**28, None),
+            sqn=new_sqn_array(0, DEFAULT_IND_BITS, DEFAULT_DELTA, None),
         )
         app.load_state(isim["state"])
     except (KeyError, TypeError, ValueError) as exc:

@@ -11,6 +11,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
+from apdu.files import MAX_RECORD_LENGTH, MAX_RECORDS, MAX_TRANSPARENT_SIZE
 from apdu.layout import layout
 from isim.checker import Checker, did_you_mean
 from isim.documents import type_name
@@ -56,7 +57,11 @@ def _layout_files() -> dict[str, Any]:
 
 _FILES: dict[str, Any] | None = None
 
-_SIZE_LIMITS = {"size": (1, 0x7FFF), "records": (1, 254), "record_length": (1, 255)}
+_SIZE_LIMITS = {
+    "size": (1, MAX_TRANSPARENT_SIZE),
+    "records": (1, MAX_RECORDS),
+    "record_length": (1, MAX_RECORD_LENGTH),
+}
 
 
 def check_sizes(c: Checker) -> dict[str, dict[str, int]]:

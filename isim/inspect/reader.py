@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from apdu.files import MAX_RECORDS, MAX_TRANSPARENT_SIZE
 from apdu.ins import INS_READ_BINARY, INS_READ_RECORD, INS_SELECT
 from apdu.layout import EFSpec, layout
 from apdu.sw import (
@@ -32,8 +33,6 @@ _BY_AID = 0x04
 _RETURN_FCP = 0x04
 _READ_ABSOLUTE = 0x04  # READ RECORD P2: absolute / current record
 _MAX_CHUNK = 256  # short APDU Le
-_MAX_OFFSET = 0x7FFF  # READ BINARY 15-bit offset (P1 b8 = 0)
-_MAX_RECORDS = 254
 _WARNINGS_SW1 = 0x62  # 62XX: warning, data returned (e.g. 6283 file deactivated)
 # TS 101 220 annex E: AID = RID (5 bytes) || application code (2 bytes) || the rest
 _APP_CODE_END = 7
@@ -112,10 +111,10 @@ class _Reader:
 
     def read_binary(self, size: int | None) -> tuple[bytes, str | None]:
         body = b""
-        limit = size if size is not None else _MAX_OFFSET + 1
+        limit = size if size is not None else MAX_TRANSPARENT_SIZE + 1
         while len(body) < limit:
             offset = len(body)
-            if offset > _MAX_OFFSET:
+            if offset > MAX_TRANSPARENT_SIZE:
                 return body, f"file larger than READ BINARY can address ({offset} bytes)"
             n = min(_MAX_CHUNK, limit - offset)
             data, sw = self._read(INS_READ_BINARY, offset >> 8, offset & 0xFF, n)
@@ -134,7 +133,7 @@ class _Reader:
     def read_records(self, count: int | None, length: int | None
                      ) -> tuple[list[bytes], str | None]:
         records: list[bytes] = []
-        last = count if count is not None else _MAX_RECORDS
+        last = count if count is not None else MAX_RECORDS
         for number in range(1, last + 1):
             data, sw = self._read(INS_READ_RECORD, number, _READ_ABSOLUTE, length or 0)
             if sw == SW_OK:
