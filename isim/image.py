@@ -33,6 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from apdu import build
 from apdu.engine import Card
 from apdu.layout import EFSpec, layout
 from isim.app import IsimApplication, new_sqn_array
@@ -136,28 +137,7 @@ EFNode = Callable[[EFSpec, Content, str], Any]  # (spec, data, ARR file) -> an E
 
 
 def _ef_dict(s: EFSpec, data: Content, arr_fid: str) -> dict[str, Any]:
-    return _ef_entry(s, arr_fid, _hex_content(data))
-
-
-def _hex_content(data: Content) -> str | list[str]:
-    return data.hex().upper() if isinstance(data, bytes) else [r.hex().upper() for r in data]
-
-
-def _ef_entry(s: EFSpec, arr_fid: str, content: Any) -> dict[str, Any]:
-    d: dict[str, Any] = {
-        "name": s.name,
-        "fid": s.fid_hex,
-        "sfi": s.sfi,
-        "lcsi": "05",
-        "structure": s.structure,
-        "arr": {"file": arr_fid, "record": s.arr},
-    }
-    if s.is_record:
-        d["record_length"] = s.record_length
-    else:
-        d["size"] = s.size
-    d["content"] = content
-    return d
+    return build.ef_node(s, arr_fid, build.hex_content(data))
 
 
 def card_dict(
@@ -166,24 +146,14 @@ def card_dict(
     """The engine's dict form (apdu.engine.Card.from_dict) of a card's contents; `ef_node`
     gives each EF's entry."""
     lay = layout()
-    out: dict[str, Any] = {"atr": None, "pins": pins, "adfs": []}
+    out: dict[str, Any] = {"pins": pins, "adfs": []}  # no "atr": the engine's default ATR
     for df, files in contents.dfs:
-        arr_fid = df.files[df.arr_file].fid_hex
-        node: dict[str, Any] = {
-            "name": df.name,
-            "fid": f"{df.fid:04X}" if df.fid is not None else None,
-            "lcsi": "05",
-            "arr": {"file": arr_fid, "record": df.arr},
-            "files": [ef_node(f.spec, f.data, arr_fid) for f in files],
-        }
+        arr_fid = build.arr_fid(df)
+        entries = [ef_node(f.spec, f.data, arr_fid) for f in files]
         if df is lay.mf:
-            out["mf"] = node
+            out["mf"] = build.df_node(df, entries, None)
         else:
-            node["aid"] = (df.aid or b"").hex().upper()
-            node["label"] = df.label
-            out["adfs"].append(node)
-    if out["atr"] is None:
-        del out["atr"]  # the engine's default UICC ATR
+            out["adfs"].append(build.df_node(df, entries, df.aid or b""))
     return out
 
 
@@ -231,7 +201,7 @@ def _ef_json(spec: EFSpec, data: Content, arr_fid: str) -> str:
 @lru_cache(maxsize=1024)
 def _ef_frame(spec: EFSpec, arr_fid: str) -> tuple[str, str]:
     """The canonical JSON of an EF's entry before and after its content."""
-    before, after = _canonical(_ef_entry(spec, arr_fid, _SLOT)).split(_canonical(_SLOT))
+    before, after = _canonical(build.ef_node(spec, arr_fid, _SLOT)).split(_canonical(_SLOT))
     return before, after
 
 
