@@ -317,7 +317,7 @@ def encode_access_rule(rule: AccessRule) -> bytes:
 
 
 def _default_key_references() -> Mapping[str, int]:
-    from apdu.layout import layout  # local: keep this module importable without the YAML
+    from specs.layout import layout  # local: keep this module importable without the YAML
 
     return layout().key_references
 

@@ -30,7 +30,7 @@ from typing import Any
 from apdu.arr import encode_rule
 from apdu.atr import DEFAULT_ATR
 from apdu.files import LCSI_ACTIVATED
-from apdu.layout import DFSpec, EFSpec, Layout, layout
+from specs.layout import DFSpec, EFSpec, Layout, layout
 
 __all__ = [
     "SIZE_KEYS",

@@ -4,7 +4,7 @@ It knows nothing of ISIM: applications plug in through `apdu.application.Applica
 
 Construction
     Card.from_dict(d, applications=..., rng=os.urandom, t0=False)
-    Card.from_layout(...)                       # apdu.build: tree from specs/filesystem.yaml
+    Card.from_dict(apdu.build.card_dict(...))  # a tree from specs/filesystem.yaml
 
 Card dict (JSON-able; `Card.to_dict()` returns the same shape, `from_dict` accepts it):
 
@@ -53,7 +53,7 @@ from apdu import access, misc, pins, select
 from apdu.application import Application
 from apdu.atr import DEFAULT_ATR, check_atr
 from apdu.channels import Channel, manage_channel
-from apdu.command import CLA_PROPRIETARY, CLA_TABLE, MAX_CHANNELS
+from apdu.command import CLA_PROPRIETARY, CLA_TABLE, MAX_CHANNELS, split_body
 from apdu.fcp import df_fcp, ef_fcp
 from apdu.files import DF, EF, df_from_dict, node_to_dict
 from apdu.ins import (
@@ -245,15 +245,6 @@ class Card:
             t0=t0,
         )
 
-    @classmethod
-    def from_layout(cls, **kwargs: Any) -> Card:
-        """Build from specs/filesystem.yaml: see `apdu.build.card_dict` for the arguments;
-        `applications`, `rng`, `t0` go to the constructor."""
-        from apdu.build import card_dict
-
-        ctor = {k: kwargs.pop(k) for k in ("applications", "rng", "t0") if k in kwargs}
-        return cls.from_dict(card_dict(**kwargs), **ctor)
-
     def to_dict(self) -> dict[str, Any]:
         mf = node_to_dict(self.mf)
         mf.pop("structure", None)
@@ -379,25 +370,10 @@ class Card:
             handler = _INTERINDUSTRY.get(ins)
             if handler is None:
                 return _SW_BAD_CLA if ins in _PROPRIETARY else _SW_BAD_INS
-        # ISO/IEC 7816-3 clause 12.1.3: cases 1-4, short lengths only
-        if n == 4:
-            data = _EMPTY
-            ne = 0
-        elif n == 5:
-            data = _EMPTY
-            ne = capdu[4] or 256
-        else:
-            lc = capdu[4]
-            if lc == 0:
-                return _SW_WRONG_LENGTH  # extended length
-            if n == 5 + lc:
-                data = capdu[5:]
-                ne = 0
-            elif n == 6 + lc:
-                data = capdu[5:-1]
-                ne = capdu[-1] or 256
-            else:
-                return _SW_WRONG_LENGTH
+        body = split_body(capdu)  # ISO/IEC 7816-3 clause 12.1.3: cases 1-4, short only
+        if body is None:
+            return _SW_WRONG_LENGTH
+        data, ne = body
         ch = self.channels[entry & 0x1F]
         if ch is None:
             return _SW_NO_CHANNEL

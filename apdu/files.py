@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from specs.layout import STRUCTURES
+
 __all__ = [
     "DF",
     "EF",
@@ -62,7 +64,6 @@ MAX_TRANSPARENT_SIZE = 0x7FFF
 MAX_RECORDS = 254
 MAX_RECORD_LENGTH = 255
 _RESERVED_FIDS = frozenset({0x3F00, 0x7FFF, 0xFFFF})
-STRUCTURES = ("transparent", "linear_fixed", "cyclic")
 
 
 class EF:

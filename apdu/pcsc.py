@@ -18,7 +18,7 @@ from typing import Any
 
 from apdu.ins import INS_GET_RESPONSE
 
-__all__ = ["PcscCard", "ReaderError", "connect", "get_response_cla", "list_readers"]
+__all__ = ["PcscCard", "ReaderError", "connect", "get_response_cla", "list_readers", "pick_reader"]
 
 MAX_GET_RESPONSE = 64  # bound on chained 61XX rounds (64 * 256 bytes is plenty)
 
@@ -114,7 +114,7 @@ class PcscCard:
         self._hcard: Any = None
         try:
             names = self._ctx.readers()
-            self.reader = _pick(names, reader)
+            self.reader = pick_reader(names, reader)
             scard = self._ctx.scard
             share = scard.SCARD_SHARE_EXCLUSIVE if exclusive else scard.SCARD_SHARE_SHARED
             self._hcard, self._protocol = _call(
@@ -200,7 +200,8 @@ class PcscCard:
         self.disconnect()
 
 
-def _pick(names: list[str], reader: int | str) -> str:
+def pick_reader(names: list[str], reader: int | str) -> str:
+    """The reader `reader` names: an index, an exact name or a unique substring (any case)."""
     if not names:
         raise ReaderError("no PC/SC reader found")
     if isinstance(reader, int):

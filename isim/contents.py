@@ -13,13 +13,13 @@ from functools import lru_cache
 from typing import Any
 
 from apdu import build
-from apdu.layout import DFSpec, EFSpec, layout
 from isim.codecs import codec_for
 from isim.codecs.binary import AdministrativeData
 from isim.codecs.errors import CodecError
 from isim.codecs.identities import PcscfAddress
 from isim.codecs.uicc import ApplicationTemplate
 from isim.profile import Profile, pcscf_address_type
+from specs.layout import DFSpec, EFSpec, layout
 
 ISIM_ADF = "ADF.ISIM"
 _PCSCF_TYPES = ("fqdn", "ipv4", "ipv6")

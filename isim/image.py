@@ -35,7 +35,6 @@ from typing import Any
 
 from apdu import build
 from apdu.engine import Card
-from apdu.layout import EFSpec, layout
 from isim.app import IsimApplication, new_sqn_array
 from isim.codecs import codec_for
 from isim.codecs.binary import GbaBootstrapping
@@ -45,6 +44,7 @@ from isim.fileio import atomic_write
 from isim.gba import GbaState
 from isim.profile import Profile, load_profile
 from isim.sqn import DEFAULT_DELTA, DEFAULT_IND_BITS
+from specs.layout import EFSpec, layout
 
 FORMAT = "isim-card-image/1"
 

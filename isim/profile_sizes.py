@@ -12,11 +12,11 @@ from types import MappingProxyType
 from typing import Any
 
 from apdu.files import MAX_RECORD_LENGTH, MAX_RECORDS, MAX_TRANSPARENT_SIZE
-from apdu.layout import layout
 from isim.checker import Checker, did_you_mean
 from isim.documents import type_name
 from isim.errors import Problem
 from specs.ber import tag_of, tags, tlv_size
+from specs.layout import layout
 
 __all__ = ["NO_SIZES", "check_sizes", "ef_dims", "pcscf_address_type", "size_problems"]
 

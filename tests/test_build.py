@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 
 from apdu import build
-from apdu.layout import layout
 from isim.image import build_image
 from isim.profile import load_profile
+from specs.layout import layout
 
 
 def _efs(node: dict) -> dict[str, dict]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 from apdu import arr
-from apdu.layout import layout
 from isim.codecs import (
     AdministrativeData,
     ApplicationTemplate,
@@ -29,6 +28,7 @@ from isim.codecs import (
     XcapPolicyPart,
     codec_for,
 )
+from specs.layout import layout
 
 H = bytes.fromhex
 NAF_ID = b"naf.ims.com" + H("0100000002")

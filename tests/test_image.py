@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from apdu.layout import layout
 from isim.cli import main
 from isim.codecs import codec_for
 from isim.codecs.errors import CodecError, SizeError
@@ -31,6 +30,7 @@ from isim.image import (
     save_image,
 )
 from isim.profile import load_profile
+from specs.layout import layout
 
 ROOT = Path(__file__).resolve().parent.parent
 ALICE = ROOT / "examples" / "alice.yaml"

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import construct
 
-from apdu.layout import EFSpec
+from specs.layout import EFSpec
 
 from .errors import CodecError, SizeError
 

@@ -166,7 +166,7 @@ class ArrCodec(Codec[arr.AccessRule]):
 
     @staticmethod
     def _key_names() -> dict[int, str]:
-        from apdu.layout import layout
+        from specs.layout import layout
 
         return {v: k for k, v in layout().key_references.items()}
 
@@ -195,7 +195,7 @@ class ArrCodec(Codec[arr.AccessRule]):
         return {"rules": out}
 
     def _from_json(self, obj: Mapping[str, Any]) -> arr.AccessRule:
-        from apdu.layout import layout
+        from specs.layout import layout
 
         refs = layout().key_references
 

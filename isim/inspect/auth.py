@@ -17,9 +17,9 @@ import re
 from dataclasses import dataclass, field
 
 from apdu.ins import INS_VERIFY
-from apdu.layout import layout
 from apdu.pins import PIN_BLOCK, encode_pin
 from apdu.sw import SW_AUTH_METHOD_BLOCKED, SW_OK, SW_VERIFICATION_FAILED
+from specs.layout import layout
 
 from .link import Link
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 from apdu.files import MAX_RECORDS, MAX_TRANSPARENT_SIZE
 from apdu.ins import INS_READ_BINARY, INS_READ_RECORD, INS_SELECT
-from apdu.layout import EFSpec, layout
 from apdu.sw import (
     SW_FILE_NOT_FOUND,
     SW_OK,
@@ -20,6 +19,7 @@ from apdu.sw import (
 )
 from isim.codecs import ApplicationTemplate, CodecError, codec_for
 from isim.contents import ISIM_ADF
+from specs.layout import EFSpec, layout
 
 from .auth import Authenticator, AuthEvent, Secret
 from .fcp import FcpInfo, parse_fcp

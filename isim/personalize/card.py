@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from apdu.layout import layout
 from apdu.pins import encode_pin
 from isim.contents import CardContents, card_contents
 from isim.image import build_image_json
 from isim.profile import Profile
+from specs.layout import layout
 
 from .hss import HssRecord
 from .script import Script, personalization_commands, render_scriptor

@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
-from isim.errors import Problem
+from isim.errors import Problem, ef_location
 
 __all__ = ["ProblemLog", "RowProblem"]
 
@@ -34,7 +34,7 @@ class RowProblem:
     def text(self, label: str) -> str:
         where = ""
         if self.file:
-            where = f" ({self.file}" + (f" record {self.record}" if self.record else "") + ")"
+            where = f" ({ef_location(self.file, self.record or None)})"
         return f"{label} {self.row}: {self.column}: {self.reason}{where}"
 
 

@@ -36,8 +36,8 @@ from apdu.ins import (
     INS_UPDATE_RECORD,
     INS_VERIFY,
 )
-from apdu.layout import DFSpec, EFSpec
 from isim.contents import CardContents, Content, EFContent
+from specs.layout import DFSpec, EFSpec
 
 __all__ = [
     "Block",

@@ -23,12 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from apdu.ins import INS_READ_BINARY
-from apdu.layout import layout
-from apdu.pcsc import PcscCard, ReaderError, connect, list_readers
+from apdu.pcsc import PcscCard, ReaderError, connect, list_readers, pick_reader
 from apdu.sw import SW_OK_BYTES
 from isim.codecs import codec_for
 from isim.errors import InputError
 from isim.profile import Profile
+from specs.layout import layout
 
 from .batch import Batch, open_batch
 from .card import card_script
@@ -107,19 +107,9 @@ def personalize_card(card: PcscCard, profile: Profile) -> int:
 
 
 def _reader_name(reader: int | str) -> str:
-    """The full PC/SC name of a reader given by index, name or unique part of a name."""
-    names = list_readers()
-    if isinstance(reader, int) or reader.isdigit():
-        n = int(reader)
-        if not 0 <= n < len(names):
-            raise ReaderError(f"no reader number {n} ({len(names)} readers)")
-        return names[n]
-    if reader in names:
-        return reader
-    matches = [name for name in names if reader.lower() in name.lower()]
-    if len(matches) != 1:
-        raise ReaderError(f"{reader!r} names {len(matches)} of the readers {names}")
-    return matches[0]
+    """The full PC/SC name of a reader given by index (digits too), name or unique part."""
+    index = int(reader) if isinstance(reader, str) and reader.isdigit() else reader
+    return pick_reader(list_readers(), index)
 
 
 def _wait(reader: str, present: bool, timeout: float | None) -> None:
