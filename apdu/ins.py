@@ -35,3 +35,14 @@ INS_TERMINAL_CAPABILITY = 0xAA
 PIN_INS = frozenset({INS_VERIFY, INS_CHANGE_PIN, INS_DISABLE_PIN, INS_ENABLE_PIN, INS_UNBLOCK_PIN})
 # AUTHENTICATE: its response holds keys (trace masking)
 AUTHENTICATE_INS = frozenset({INS_AUTHENTICATE, INS_AUTHENTICATE_ODD})
+
+# SELECT (TS 102 221 clause 11.1.1.2, tables 11.1 and 11.2)
+SELECT_BY_FID = 0x00  # P1: select by file identifier (MF, DF or EF)
+SELECT_BY_AID = 0x04  # P1: select by DF name (an application's AID)
+SELECT_RETURN_FCP = 0x04  # P2: return the FCP template
+SELECT_RETURN_NONE = 0x0C  # P2: no data returned
+
+# READ / UPDATE RECORD P2 b3..b1 (clause 11.1.5): the record mode
+RECORD_NEXT = 0x02
+RECORD_PREVIOUS = 0x03
+RECORD_ABSOLUTE = 0x04  # absolute, or current when P1 = 00

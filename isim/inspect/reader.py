@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from apdu.files import MAX_RECORDS, MAX_TRANSPARENT_SIZE
-from apdu.ins import INS_READ_BINARY, INS_READ_RECORD, INS_SELECT
+from apdu.ins import (
+    INS_READ_BINARY,
+    INS_READ_RECORD,
+    INS_SELECT,
+    RECORD_ABSOLUTE,
+    SELECT_BY_AID,
+    SELECT_BY_FID,
+    SELECT_RETURN_FCP,
+)
 from apdu.sw import (
     SW_FILE_NOT_FOUND,
     SW_OK,
@@ -28,10 +36,6 @@ from .link import CardUnreadable, Link, Transmit
 __all__ = ["AppEntry", "CardRead", "EFRead", "read_card"]
 
 # TS 102 221 clause 11.1.1.2, table 11.1 / 11.2
-_BY_FID = 0x00
-_BY_AID = 0x04
-_RETURN_FCP = 0x04
-_READ_ABSOLUTE = 0x04  # READ RECORD P2: absolute / current record
 _MAX_CHUNK = 256  # short APDU Le
 _WARNINGS_SW1 = 0x62  # 62XX: warning, data returned (e.g. 6283 file deactivated)
 # TS 101 220 annex E: AID = RID (5 bytes) || application code (2 bytes) || the rest
@@ -95,7 +99,8 @@ class _Reader:
         self.auth = auth
 
     def select_fid(self, fid: int) -> tuple[bytes, int]:
-        return self.link.send(INS_SELECT, _BY_FID, _RETURN_FCP, fid.to_bytes(2, "big"), 0)
+        fid_bytes = fid.to_bytes(2, "big")
+        return self.link.send(INS_SELECT, SELECT_BY_FID, SELECT_RETURN_FCP, fid_bytes, 0)
 
     def _read(self, ins: int, p1: int, p2: int, le: int) -> tuple[bytes, int]:
         """A READ; on 6982 the authenticator may unlock it once."""
@@ -135,7 +140,7 @@ class _Reader:
         records: list[bytes] = []
         last = count if count is not None else MAX_RECORDS
         for number in range(1, last + 1):
-            data, sw = self._read(INS_READ_RECORD, number, _READ_ABSOLUTE, length or 0)
+            data, sw = self._read(INS_READ_RECORD, number, RECORD_ABSOLUTE, length or 0)
             if sw == SW_OK:
                 records.append(data)
                 continue
@@ -179,7 +184,7 @@ def _select_isim(reader: _Reader, out: CardRead) -> None:
                   if a.template is not None and a.template.aid.startswith(prefix)]
     out.isim_in_dir = bool(candidates)
     for aid in (*candidates, spec_aid, prefix):
-        data, sw = reader.link.send(INS_SELECT, _BY_AID, _RETURN_FCP, aid, 0)
+        data, sw = reader.link.send(INS_SELECT, SELECT_BY_AID, SELECT_RETURN_FCP, aid, 0)
         if sw == SW_OK:
             out.isim_aid, out.isim_fcp = aid, data
             return

@@ -35,6 +35,10 @@ from apdu.ins import (
     INS_UPDATE_BINARY,
     INS_UPDATE_RECORD,
     INS_VERIFY,
+    RECORD_ABSOLUTE,
+    SELECT_BY_AID,
+    SELECT_BY_FID,
+    SELECT_RETURN_NONE,
 )
 from isim.contents import CardContents, Content, EFContent
 from specs.layout import DFSpec, EFSpec
@@ -68,18 +72,19 @@ class Command:
         return len(self.apdu) > 1 and self.apdu[1] == INS_VERIFY
 
 
+_SELECT_FID = bytes([0x00, INS_SELECT, SELECT_BY_FID, SELECT_RETURN_NONE, 0x02])
+
+
 def select_df(df: DFSpec) -> Command:
     if df.aid is not None:
-        header = bytes([0x00, INS_SELECT, 0x04, 0x0C, len(df.aid)])
+        header = bytes([0x00, INS_SELECT, SELECT_BY_AID, SELECT_RETURN_NONE, len(df.aid)])
         return Command(header + df.aid, f"select {df.name}")
     assert df.fid is not None
-    return Command(bytes([0x00, INS_SELECT, 0x00, 0x0C, 0x02]) + df.fid.to_bytes(2, "big"),
-                   f"select {df.name}")
+    return Command(_SELECT_FID + df.fid.to_bytes(2, "big"), f"select {df.name}")
 
 
 def select_ef(name: str, fid: int) -> Command:
-    return Command(bytes([0x00, INS_SELECT, 0x00, 0x0C, 0x02]) + fid.to_bytes(2, "big"),
-                   f"select {name} ({fid:04X})")
+    return Command(_SELECT_FID + fid.to_bytes(2, "big"), f"select {name} ({fid:04X})")
 
 
 def verify(key_reference: int, key: bytes, what: str) -> Command:
@@ -163,7 +168,8 @@ def _steps(name: str, kind: Kind, records: bool,
     steps = []
     for n, length in enumerate(lengths):
         if records:  # absolute mode; a READ's Le 00 means 256
-            header = bytes([0x00, ins, n + 1, 0x04, length & 0xFF if kind == READ else length])
+            le_or_lc = length & 0xFF if kind == READ else length
+            header = bytes([0x00, ins, n + 1, RECORD_ABSOLUTE, le_or_lc])
             steps.append((f"{kind} {name} record {n + 1}", header))
         else:
             off = n * MAX_CHUNK
