@@ -57,24 +57,19 @@ def encode_tag80(value: bytes) -> bytes:
 def decode_tag80(ef: str, data: bytes) -> tuple[bytes, int] | None:
     """Value and end offset of a leading `80 L value`.
 
-    None when the data does not start with tag 80 and a 1..3-byte length (asn1tools then
+    None when the data does not start with tag 80 and a 1..4-byte length (asn1tools then
     decides). A length running past the data raises CodecError.
     """
     if len(data) < 2 or data[0] != TAG_DATA_OBJECT:
         return None
-    first = data[1]
-    if first < 0x80:
-        length, start = first, 2
-    elif first == 0x81 and len(data) >= 3:
-        length, start = data[2], 3
-    elif first == 0x82 and len(data) >= 4:
-        length, start = (data[2] << 8) | data[3], 4
-    else:
+    try:
+        _, start, n = header(data)
+    except BerError:
         return None
-    end = start + length
+    end = start + n
     if end > len(data):
         raise CodecError(
-            ef, f"truncated TLV: tag 80 announces {length} bytes, {len(data) - start} follow"
+            ef, f"truncated TLV: tag 80 announces {n} bytes, {len(data) - start} follow"
         )
     return bytes(data[start:end]), end
 
