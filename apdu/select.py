@@ -25,6 +25,7 @@ from apdu.sw import (
     SW_WARNING_FILE_DEACTIVATED,
     SW_WRONG_LENGTH,
 )
+from specs.ber import tags, tlv
 
 if TYPE_CHECKING:
     from apdu.channels import Channel
@@ -184,7 +185,7 @@ def status(card: Card, ch: Channel, p1: int, p2: int, data: bytes, ne: int) -> t
         app = ch.app
         if app is None or app.aid is None:
             return _EMPTY, SW_OK
-        return bytes((0x84, len(app.aid))) + app.aid, SW_OK
-    if p2 == 0x0C:
+        return tlv(tags("FcpDataObject")["dfName"], app.aid), SW_OK
+    if p2 == SELECT_RETURN_NONE:
         return _EMPTY, SW_OK
     return _EMPTY, SW_INCORRECT_P1_P2
