@@ -139,7 +139,12 @@ def _df(raw: dict[str, Any], rules: dict[int, dict[str, str]], name: str) -> DFS
 
 @cache
 def layout() -> Layout:
-    raw = specs.filesystem()
+    """The layout of specs/filesystem.yaml (read once)."""
+    return layout_from(specs.filesystem())
+
+
+def layout_from(raw: dict[str, Any]) -> Layout:
+    """The layout of a filesystem document shaped like specs/filesystem.yaml."""
     rules = raw["access_rules"]
     apps = {
         name: _df(app, rules[_rules_key(name, app)], name)
