@@ -97,12 +97,19 @@ def _ef_frame(spec: EFSpec, arr_fid: str) -> tuple[str, str]:
 
 def _df_text(node: dict[str, Any]) -> str:
     """Canonical JSON of a DF node whose "files" are EF texts (`_ef_json`): the members
-    sorting before "files", the files, the members after (two encoder calls, not one a key)."""
-    before = canonical({k: v for k, v in node.items() if k < "files"})
-    after = canonical({k: v for k, v in node.items() if k > "files"})
-    files = '"files":[' + ",".join(node["files"]) + "]"
-    head = before[:-1] + "," if len(before) > 2 else "{"
-    return head + files + ("," + after[1:] if len(after) > 2 else "}")
+    sorting before "files", the files, the members after. The members but the files depend
+    only on the DF's name and AID (apdu.build.df_node of a layout DF): made once."""
+    key = (node["name"], node.get("aid"))
+    frame = _DF_FRAMES.get(key)
+    if frame is None:
+        before = canonical({k: v for k, v in node.items() if k < "files"})
+        after = canonical({k: v for k, v in node.items() if k > "files"})
+        head = (before[:-1] + "," if len(before) > 2 else "{") + '"files":['
+        frame = _DF_FRAMES[key] = (head, "]" + ("," + after[1:] if len(after) > 2 else "}"))
+    return frame[0] + ",".join(node["files"]) + frame[1]
+
+
+_DF_FRAMES: dict[tuple[str, str | None], tuple[str, str]] = {}
 
 
 def _card_text(card: dict[str, Any]) -> str:
