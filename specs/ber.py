@@ -76,6 +76,8 @@ def tlv(tag: int, value: bytes) -> bytes:
 
 def tlv_size(n: int, tag: int = 0x80) -> int:
     """Octets of a data object holding an n-octet value."""
+    if tag <= 0xFF and n < 0x80:  # the common case, on the validation path: T L V
+        return 2 + n
     return len(_tag_bytes(tag)) + (1 if n < 0x80 else len(length(n))) + n
 
 

@@ -51,6 +51,9 @@ TAG_DATA_OBJECT = tag_of("IMPI")  # '80': the [0] data object of every ISIM EF (
 
 def encode_tag80(value: bytes) -> bytes:
     """`80 L value`: context-specific primitive tag [0] (the asn1tools result, faster)."""
+    n = len(value)
+    if n < 0x80:  # inline of `tlv` for the common short form: this runs for every identity
+        return bytes((TAG_DATA_OBJECT, n)) + value
     return tlv(TAG_DATA_OBJECT, value)
 
 
