@@ -58,11 +58,13 @@ def _pad(value: bytes, length: int, where: str) -> bytes:
 # -- the parts --------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=256)
 def effective_spec(ef: EFSpec, override: tuple[tuple[str, int], ...]) -> EFSpec:
     """`ef` with (key, value) pairs of SIZE_KEYS overriding its dimensions."""
-    if not override:
-        return ef
+    return _replaced(ef, override) if override else ef
+
+
+@lru_cache(maxsize=256)
+def _replaced(ef: EFSpec, override: tuple[tuple[str, int], ...]) -> EFSpec:
     unknown = {k for k, _ in override} - set(SIZE_KEYS)
     if unknown:
         raise ValueError(f"{ef.name}: unknown size keys {sorted(unknown)}")
@@ -121,23 +123,27 @@ def ef_node(ef: EFSpec, arr_fid: str, content: Any) -> dict[str, Any]:
     return d
 
 
-def arr_fid(df: DFSpec) -> str:
-    """FID (hex) of the DF's EF.ARR, which its files' access rules reference."""
-    spec = df.files.get(df.arr_file)
+def arr_fid(df: DFSpec, owner: DFSpec | None = None) -> str:
+    """FID (hex) of the EF.ARR the DF's files reference: the DF's own, or for a DF below an
+    ADF (`owner`) the ADF's."""
+    spec = (owner or df).files.get(df.arr_file)
     if spec is None:
         raise ValueError(f"{df.name}: arr_file {df.arr_file!r} is not one of its files")
     return spec.fid_hex
 
 
-def df_node(df: DFSpec, files: list[Any], aid: bytes | None) -> dict[str, Any]:
-    """The engine's entry of the MF (aid None) or an ADF, holding `files` (ef_node entries)."""
+def df_node(df: DFSpec, files: list[Any], aid: bytes | None, arr: str) -> dict[str, Any]:
+    """The engine's entry of the MF (aid None), an ADF, or a DF below an ADF (`df.parent`),
+    holding `files` (ef_node / df_node entries); `arr`: the FID of its EF.ARR (`arr_fid`)."""
     out: dict[str, Any] = {
         "name": df.name,
         "fid": None if df.fid is None else f"{df.fid:04X}",
         "lcsi": _LCSI,
-        "arr": {"file": arr_fid(df), "record": df.arr},
+        "arr": {"file": arr, "record": df.arr},
     }
-    if aid is not None:
+    if df.parent:
+        out["structure"] = "df"
+    elif aid is not None:
         out["aid"] = aid.hex().upper()
         out["label"] = df.label
     out["files"] = files
@@ -173,9 +179,10 @@ def _df_dict(
     contents: Mapping[str, Content],
     omit: set[str],
     aid: bytes | None,
+    owner: DFSpec | None = None,
 ) -> dict[str, Any]:
-    fid = arr_fid(df)
-    files = []
+    fid = arr_fid(df, owner)
+    files: list[dict[str, Any]] = []
     for name, base in df.files.items():
         key = f"{df.name}/{name}"
         if key in omit:
@@ -186,7 +193,9 @@ def _df_dict(
         except ValueError as exc:
             raise ValueError(f"{df.name}/{exc}") from None
         files.append(ef_node(ef, fid, _content(df, ef, key, contents.get(key))))
-    return df_node(df, files, aid)
+    for child in df.dfs.values():  # DFs below an ADF (TS 31.102 DF.5GS ...): its EF.ARR
+        files.append(_df_dict(child, sizes, contents, omit, None, owner or df))
+    return df_node(df, files, aid, fid)
 
 
 def card_dict(

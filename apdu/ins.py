@@ -39,6 +39,7 @@ AUTHENTICATE_INS = frozenset({INS_AUTHENTICATE, INS_AUTHENTICATE_ODD})
 # SELECT (TS 102 221 clause 11.1.1.2, tables 11.1 and 11.2)
 SELECT_BY_FID = 0x00  # P1: select by file identifier (MF, DF or EF)
 SELECT_BY_AID = 0x04  # P1: select by DF name (an application's AID)
+SELECT_BY_PATH = 0x08  # P1: select by path from the MF (7FFF: the current application)
 SELECT_RETURN_FCP = 0x04  # P2: return the FCP template
 SELECT_RETURN_NONE = 0x0C  # P2: no data returned
 

@@ -8,7 +8,9 @@ network-side helpers and the tools import them from here (and so will the USIM).
 from __future__ import annotations
 
 # P2: b8 = 1 (application-specific reference data), b3..b1 = the security context
-P2_IMS_AKA = 0x81  # TS 31.103 7.1.2: IMS AKA (TS 31.102: 3G context, the same coding)
+P2_GSM = 0x80  # TS 31.102 7.1.2: GSM context (USIM)
+P2_3G = 0x81  # TS 31.102 7.1.2: 3G context (USIM)
+P2_IMS_AKA = P2_3G  # TS 31.103 7.1.2: IMS AKA, the same coding at the ISIM
 P2_GBA = 0x84  # GBA security context (TS 31.103 7.1.2, TS 31.102 7.1.2.4)
 
 # the first byte of the response data

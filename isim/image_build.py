@@ -21,6 +21,7 @@ from isim.gba import GbaState
 from isim.image_format import CardImage, ImageError, canonical, json_object
 from isim.profile import Profile
 from isim.sqn import DEFAULT_DELTA, DEFAULT_IND_BITS
+from isim.usim.card import attach_services, new_usim, usim_member
 from specs.layout import EFSpec, layout
 
 __all__ = [
@@ -47,12 +48,15 @@ def card_dict(
     lay = layout()
     out: dict[str, Any] = {"pins": pins, "adfs": []}  # no "atr": the engine's default ATR
     for df, files in contents.dfs:
-        arr_fid = build.arr_fid(df)
+        owner = lay.df(df.parent) if df.parent else df  # a DF below an ADF: the ADF's EF.ARR
+        arr_fid = build.arr_fid(df, owner)
         entries = [ef_node(f.spec, f.data, arr_fid) for f in files]
         if df is lay.mf:
-            out["mf"] = build.df_node(df, entries, None)
+            out["mf"] = build.df_node(df, entries, None, arr_fid)
+        elif df.parent:
+            out["adfs"][-1]["files"].append(build.df_node(df, entries, None, arr_fid))
         else:
-            out["adfs"].append(build.df_node(df, entries, df.aid or b""))
+            out["adfs"].append(build.df_node(df, entries, df.aid or b"", arr_fid))
     return out
 
 
@@ -96,7 +100,7 @@ def _ef_frame(spec: EFSpec, arr_fid: str) -> tuple[str, str]:
 
 
 def _df_text(node: dict[str, Any]) -> str:
-    """Canonical JSON of a DF node whose "files" are EF texts (`_ef_json`): the members
+    """Canonical JSON of a DF node whose "files" are EF texts (`_ef_json`) or DF nodes: the members
     sorting before "files", the files, the members after. The members but the files depend
     only on the DF's name and AID (apdu.build.df_node of a layout DF): made once."""
     key = (node["name"], node.get("aid"))
@@ -106,7 +110,8 @@ def _df_text(node: dict[str, Any]) -> str:
         after = canonical({k: v for k, v in node.items() if k > "files"})
         head = (before[:-1] + "," if len(before) > 2 else "{") + '"files":['
         frame = _DF_FRAMES[key] = (head, "]" + ("," + after[1:] if len(after) > 2 else "}"))
-    return frame[0] + ",".join(node["files"]) + frame[1]
+    files = [f if type(f) is str else _df_text(f) for f in node["files"]]  # DFs below ADFs
+    return frame[0] + ",".join(files) + frame[1]
 
 
 _DF_FRAMES: dict[tuple[str, str | None], tuple[str, str]] = {}
@@ -127,8 +132,9 @@ def _image(profile: Profile, contents: CardContents, ef_node: EFNode) -> CardIma
     return CardImage(
         iccid=profile.iccid,
         card=card_dict(contents, _pins(profile), ef_node=ef_node),
+        usim=usim_member(profile.has_usim),
         isim={
-            "aid": (isim_df.aid or b"").hex().upper(),
+            "aid": (isim_df.aid or b"").hex().upper() if profile.has_isim else None,
             "trust_domains": list(profile.trust_domains),
             "k": profile.k.hex(),
             "opc": profile.opc.hex(),
@@ -141,10 +147,12 @@ def _image(profile: Profile, contents: CardContents, ef_node: EFNode) -> CardIma
 
 
 def make_application(image: CardImage) -> IsimApplication:
+    """The ISIM of the image; on a card without ISIM, an ISIM object that only holds the
+    shared keys and AKA state (it is plugged into no ADF)."""
     isim = image.isim
     try:
         app = IsimApplication(
-            aid=bytes.fromhex(isim["aid"]),
+            aid=bytes.fromhex(isim["aid"] or ""),
             label=layout().applications[ISIM_ADF].label,
             trust_domains=isim["trust_domains"],
             k=bytes.fromhex(isim["k"]),
@@ -158,14 +166,21 @@ def make_application(image: CardImage) -> IsimApplication:
 
 
 def make_card(image: CardImage, *, t0: bool = False) -> tuple[Card, IsimApplication]:
-    """The engine holding this image, with the ISIM plugged into its ADF."""
+    """The engine holding this image, with the ISIM and the USIM plugged into their ADFs
+    (sharing one Milenage and one SQN array: `isim.usim.card`)."""
     app = make_application(image)
+    apps: dict[str, Any] = {app.aid.hex().upper(): app} if app.aid else {}
     try:
-        card = Card.from_dict(
-            image.card, applications={app.aid.hex().upper(): app}, rng=os.urandom, t0=t0
-        )
+        usim = new_usim(image, app.aka) if image.usim is not None else None
+        if usim is not None:
+            apps[usim.aid.hex().upper()] = usim
+        card = Card.from_dict(image.card, applications=apps, rng=os.urandom, t0=t0)
     except (KeyError, TypeError, ValueError) as exc:
         raise ImageError(f"card image: bad file tree ({exc})") from None
+    if usim is not None:
+        attach_services(card, usim)
+    if not app.aid:
+        return card, app
     gbabp = Card.find_in(card.adf(app.aid), "EF.GBABP")
     if gbabp is not None:
         codec = codec_for("EF.GBABP")
@@ -184,4 +199,4 @@ def snapshot(card: Card, app: IsimApplication, image: CardImage) -> CardImage:
     """The image of the card as it is now (for the state file)."""
     isim = dict(image.isim)
     isim["state"] = app.state()
-    return CardImage(iccid=image.iccid, card=card.to_dict(), isim=isim)
+    return CardImage(iccid=image.iccid, card=card.to_dict(), isim=isim, usim=image.usim)

@@ -10,8 +10,9 @@ Layout (`format: "isim-card-image/1"`):
 
     {"format": ..., "iccid": "...",
      "card": <apdu.engine.Card.to_dict(): atr, pins, mf, adfs>,
-     "isim": {"aid": hex, "trust_domains": [...], "k": hex, "opc": hex,
+     "isim": {"aid": hex | null, "trust_domains": [...], "k": hex, "opc": hex,
               "state": {"sqn": ..., "gba": ...}},
+     "usim": {"aid": hex},               # only on a card with a USIM (isim.usim.card)
      "sha256": hex}
 
 `sha256` is over the canonical JSON of the other members (sorted keys, no spaces: `digest`).
@@ -58,13 +59,17 @@ class ImageError(InputError):
 class CardImage:
     iccid: str
     card: dict[str, Any]
-    isim: dict[str, Any]
+    isim: dict[str, Any]  # the shared keys and AKA state; `aid` null without ISIM
+    usim: dict[str, Any] | None = None
 
     def __repr__(self) -> str:  # the dicts hold keys and PINs
         return f"CardImage(iccid={self.iccid})"
 
     def _body(self) -> dict[str, Any]:
-        return {"format": FORMAT, "iccid": self.iccid, "card": self.card, "isim": self.isim}
+        body = {"format": FORMAT, "iccid": self.iccid, "card": self.card, "isim": self.isim}
+        if self.usim is not None:
+            body["usim"] = self.usim
+        return body
 
     def to_json(self, card_text: str | None = None) -> bytes:
         """The file. `card_text`: the canonical JSON of `card` when the caller has it
@@ -91,7 +96,9 @@ class CardImage:
         if not isinstance(claimed, str) or not hmac.compare_digest(claimed, digest(obj)):
             raise ImageError(f"{source}: corrupt card image (SHA-256 does not match)")
         try:
-            return cls(iccid=str(obj["iccid"]), card=obj["card"], isim=obj["isim"])
+            return cls(
+                iccid=str(obj["iccid"]), card=obj["card"], isim=obj["isim"], usim=obj.get("usim")
+            )
         except KeyError as exc:
             raise ImageError(f"{source}: card image lacks {exc.args[0]!r}") from None
 

@@ -10,7 +10,7 @@ from demo_card import DEMO_PINS, DemoApplication
 from specs import filesystem
 from specs.layout import layout, layout_from
 
-SECOND_AID = "A0000000871002FFFFFFFF8907090000"  # any AID other than the ISIM's
+SECOND_AID = "A0000000871009FFFFFFFF8907090000"  # an AID no layout application has
 
 
 def _with_second_application() -> dict:
@@ -25,7 +25,7 @@ def _with_second_application() -> dict:
 
 def test_a_second_adf_from_data_only() -> None:
     spec = layout_from(_with_second_application())
-    assert list(spec.applications) == ["ADF.ISIM", "ADF.SECOND"]
+    assert list(spec.applications) == [*layout().applications, "ADF.SECOND"]
     second = spec.applications["ADF.SECOND"]
     assert second.access_rules == layout().applications["ADF.ISIM"].access_rules
     assert second.aid == bytes.fromhex(SECOND_AID)
