@@ -19,6 +19,7 @@ from isim.image_build import (
 )
 from isim.image_format import (
     FORMAT,
+    MAX_IMAGE_BYTES,
     CardImage,
     ImageError,
     is_card_image,
@@ -29,6 +30,7 @@ from isim.profile import load_profile
 
 __all__ = [
     "FORMAT",
+    "MAX_IMAGE_BYTES",
     "CardImage",
     "ImageError",
     "build_image",
@@ -49,6 +51,8 @@ def load_card_source(path: str | Path) -> CardImage:
     Raises InputError when unreadable, ProfileError / CodecError when a profile is invalid."""
     if not Path(path).exists():
         raise ImageError("no such file", source=str(path))
+    if not Path(path).is_file():  # a FIFO would block the peek below, /dev/zero never end
+        raise ImageError("not a regular file", source=str(path))
     if is_card_image(path):
         return load_image(Path(path))
     return build_image(load_profile(path))

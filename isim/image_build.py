@@ -74,11 +74,15 @@ def build_image(profile: Profile, contents: CardContents | None = None) -> CardI
     return _image(profile, contents or card_contents(profile), _ef_dict)
 
 
-def build_image_json(profile: Profile, contents: CardContents | None = None) -> bytes:
+def build_image_json(profile: Profile, contents: CardContents | None = None, *,
+                     state_key: str | None = None) -> bytes:
     """`build_image(profile, contents).to_json()`, faster: each EF's canonical JSON is cached
     (most EFs are the same on every card of a batch; EF contents only: no key or PIN is
-    cached), and the card's JSON is composed of those texts (`_card_text`)."""
+    cached), and the card's JSON is composed of those texts (`_card_text`). `state_key`: the
+    key of its state file's MAC (isim.statefile)."""
     image = _image(profile, contents or card_contents(profile), _ef_json)
+    if state_key is not None:
+        image.isim["state_key"] = state_key
     return image.to_json(card_text=_card_text(image.card))
 
 
@@ -160,7 +164,7 @@ def make_application(image: CardImage) -> IsimApplication:
             sqn=new_sqn_array(0, DEFAULT_IND_BITS, DEFAULT_DELTA, None),
         )
         app.load_state(isim["state"])
-    except (KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ImageError(f"card image: bad ISIM section ({exc})") from None
     return app
 
@@ -175,7 +179,7 @@ def make_card(image: CardImage, *, t0: bool = False) -> tuple[Card, IsimApplicat
         if usim is not None:
             apps[usim.aid.hex().upper()] = usim
         card = Card.from_dict(image.card, applications=apps, rng=os.urandom, t0=t0)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ImageError(f"card image: bad file tree ({exc})") from None
     if usim is not None:
         attach_services(card, usim)

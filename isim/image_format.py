@@ -28,17 +28,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from isim.errors import InputError
-from isim.fileio import atomic_write
+from isim.fileio import atomic_write, read_bounded
+from isim.image_shape import image_shape_problem
 
 __all__ = [
     "FORMAT",
+    "MAX_IMAGE_BYTES",
     "CardImage",
     "ImageError",
     "canonical",
@@ -49,6 +51,8 @@ __all__ = [
 ]
 
 FORMAT = "isim-card-image/1"
+Seal = tuple[str, Callable[[str], str]]  # (isim member, canonical JSON -> its value)
+MAX_IMAGE_BYTES = 64 << 20  # an image is tens of kilobytes; /dev/zero is not one
 
 
 class ImageError(InputError):
@@ -71,9 +75,10 @@ class CardImage:
             body["usim"] = self.usim
         return body
 
-    def to_json(self, card_text: str | None = None) -> bytes:
-        """The file. `card_text`: the canonical JSON of `card` when the caller has it
-        (isim.image_build composes it from cached EF texts)."""
+    def to_json(self, *, seal: Seal | None = None, card_text: str | None = None) -> bytes:
+        """The file. `seal` (isim.statefile): (member, function of the canonical JSON) -> the
+        member's value, added to `isim` over what the other members are. `card_text`: the
+        canonical JSON of `card` when the caller has it (isim.image_build composes it)."""
         # An object's canonical text is its members' canonical texts in key order: each value
         # is encoded once, for the digest and the file (by json's C encoder: `indent` would
         # take the pure-Python one). "format" first: `is_card_image` reads only the head.
@@ -81,8 +86,16 @@ class CardImage:
             key: card_text if key == "card" and card_text is not None else canonical(value)
             for key, value in self._body().items()
         }
+        if seal is not None:  # over the canonical JSON without it (= `canonical()`)
+            member, value = seal
+            isim = {**self.isim, member: value(json_object(sorted(texts.items()), ","))}
+            texts["isim"] = canonical(isim)
         texts["sha256"] = canonical(_sha256(json_object(sorted(texts.items()), ",")))
         return (json_object(texts.items(), ",\n") + "\n").encode("ascii")
+
+    def canonical(self) -> str:
+        """The canonical JSON of the image: what `sha256` (and a state file's seal) covers."""
+        return canonical(self._body())
 
     @classmethod
     def from_json(cls, raw: bytes, *, source: str = "image") -> CardImage:
@@ -95,6 +108,9 @@ class CardImage:
         claimed = obj.pop("sha256", None)
         if not isinstance(claimed, str) or not hmac.compare_digest(claimed, digest(obj)):
             raise ImageError(f"{source}: corrupt card image (SHA-256 does not match)")
+        problem = image_shape_problem(obj)  # a re-sealed file may hold anything
+        if problem is not None:
+            raise ImageError(f"{source}: {problem}")
         try:
             return cls(
                 iccid=str(obj["iccid"]), card=obj["card"], isim=obj["isim"], usim=obj.get("usim")
@@ -147,9 +163,9 @@ def save_image(path: Path, image: CardImage) -> None:
 
 def load_image(path: Path) -> CardImage:
     try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise ImageError(f"{path}: cannot read ({exc.strerror})") from None
+        raw = read_bounded(Path(path), MAX_IMAGE_BYTES, what="card image")
+    except InputError as exc:
+        raise ImageError(str(exc)) from None
     return CardImage.from_json(raw, source=str(path))
 
 
