@@ -15,7 +15,7 @@ A condition is kept in disjunctive form: a set of alternatives, each the set of 
 that must all be verified. Conditions this module cannot evaluate (NOT templates, secure
 messaging CRTs, security condition bytes) are read as `never`: the safe reading for a card.
 
-Pure: no I/O; must not import `isim`.
+Pure: no I/O; must not import `isim`. Tags from specs/uicc.asn, TLVs by `specs.ber`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
+
+from specs.ber import BerError, iter_tlvs, tags, tlv
 
 __all__ = [
     "ALWAYS",
@@ -59,15 +61,18 @@ OPERATION_BITS: dict[str, int] = {
 }
 _EF_BIT_NAMES = ("read", "update", "write", "deactivate", "activate", "terminate", "delete")
 
-TAG_AM_DO = 0x80
-TAG_ALWAYS = 0x90
-TAG_NEVER = 0x97
-TAG_CRT_AUTH = 0xA4
-TAG_OR = 0xA0
-TAG_AND = 0xA7
-TAG_NOT = 0xAF
-TAG_KEY_REFERENCE = 0x83
-TAG_USAGE_QUALIFIER = 0x95
+# the data objects of `AccessRuleDataObject` / `CrtDataObject` in specs/uicc.asn
+_RULE = tags("AccessRuleDataObject")
+_CRT_TAGS = tags("CrtDataObject")
+TAG_AM_DO = _RULE["amDo"]  # '80'; '81'..'8F': command header, b4..b1 say CLA, INS, P1, P2
+TAG_ALWAYS = _RULE["always"]
+TAG_NEVER = _RULE["never"]
+TAG_CRT_AUTH = _RULE["crt"]
+TAG_OR = _RULE["orTemplate"]
+TAG_AND = _RULE["andTemplate"]
+TAG_NOT = _RULE["notTemplate"]
+TAG_KEY_REFERENCE = _CRT_TAGS["keyReference"]
+TAG_USAGE_QUALIFIER = _CRT_TAGS["usageQualifier"]
 USAGE_USER_AUTHENTICATION = 0x08  # usage qualifier: user authentication (PIN verification)
 
 
@@ -191,26 +196,10 @@ class AccessRule:
 
 def _tlvs(data: bytes, start: int, end: int) -> list[tuple[int, bytes, int]]:
     """(tag, value, end offset) of the TLVs in data[start:end]; stops at 'FF' padding."""
-    out = []
-    pos = start
-    while pos < end and data[pos] != 0xFF:
-        if pos + 1 >= end:
-            raise ArrError(f"truncated data object at offset {pos}")
-        tag = data[pos]
-        length = data[pos + 1]
-        value_start = pos + 2
-        if length == 0x81:
-            if pos + 2 >= end:
-                raise ArrError(f"truncated length at offset {pos + 1}")
-            length = data[pos + 2]
-            value_start = pos + 3
-        elif length > 0x7F:
-            raise ArrError(f"unsupported length byte {length:02X} at offset {pos + 1}")
-        pos = value_start + length
-        if pos > end:
-            raise ArrError(f"truncated data object {tag:02X} at offset {value_start - 2}")
-        out.append((tag, bytes(data[value_start:pos]), pos))
-    return out
+    try:
+        return [(tag, bytes(data[v0:v1]), v1) for tag, v0, v1 in iter_tlvs(data, start, end)]
+    except BerError as exc:
+        raise ArrError(str(exc)) from None
 
 
 MAX_TEMPLATE_DEPTH = 8  # nested OR/AND templates; deeper records are rejected
@@ -260,7 +249,7 @@ def parse_rule(record: bytes) -> tuple[AccessRule, int]:
     end = 0
     for tag, value, tlv_end in _tlvs(data, 0, len(data)):
         end = tlv_end
-        if 0x80 <= tag <= 0x8F:
+        if TAG_AM_DO <= tag <= TAG_AM_DO | 0x0F:
             if mode is not None:
                 rules.append((mode, cond))
             mode, cond, conds = _access_mode(tag, value), NEVER, 0
@@ -287,40 +276,39 @@ def _decode_cached(record: bytes) -> AccessRule:
 
 # -- encoding -------------------------------------------------------------------------------
 
-_CRT = bytes((TAG_CRT_AUTH, 6, TAG_KEY_REFERENCE, 1))
-_CRT_TAIL = bytes((TAG_USAGE_QUALIFIER, 1, USAGE_USER_AUTHENTICATION))
+_USER_AUTHENTICATION = tlv(TAG_USAGE_QUALIFIER, bytes((USAGE_USER_AUTHENTICATION,)))
+_ALWAYS = tlv(TAG_ALWAYS, b"")
+_NEVER = tlv(TAG_NEVER, b"")
 
 
-def _tlv(tag: int, value: bytes) -> bytes:
-    if len(value) > 0xFF:
-        raise ArrError("data object longer than 255 bytes")
-    length = bytes((len(value),)) if len(value) < 0x80 else bytes((0x81, len(value)))
-    return bytes((tag,)) + length + value
+def _crt(ref: int) -> bytes:
+    """`A4 06 83 01 <key ref> 95 01 08`: user authentication with one key reference."""
+    return tlv(TAG_CRT_AUTH, tlv(TAG_KEY_REFERENCE, bytes((ref,))) + _USER_AUTHENTICATION)
 
 
 def _encode_alternative(alt: frozenset[int]) -> bytes:
-    crts = [_CRT + bytes((ref,)) + _CRT_TAIL for ref in sorted(alt)]
-    return crts[0] if len(crts) == 1 else _tlv(TAG_AND, b"".join(crts))
+    crts = [_crt(ref) for ref in sorted(alt)]
+    return crts[0] if len(crts) == 1 else tlv(TAG_AND, b"".join(crts))
 
 
 def encode_condition(cond: Condition) -> bytes:
     kind = cond.kind
     if kind == "always":
-        return b"\x90\x00"
+        return _ALWAYS
     if kind == "never":
-        return b"\x97\x00"
+        return _NEVER
     parts = [_encode_alternative(alt) for alt in cond.alternatives]
-    return parts[0] if len(parts) == 1 else _tlv(TAG_OR, b"".join(parts))
+    return parts[0] if len(parts) == 1 else tlv(TAG_OR, b"".join(parts))
 
 
 def _encode_mode(mode: AccessMode) -> bytes:
     if mode.am_byte is not None:
-        return bytes((TAG_AM_DO, 1, mode.am_byte))
+        return tlv(TAG_AM_DO, bytes((mode.am_byte,)))
     fields = (mode.cla, mode.ins, mode.p1, mode.p2)
-    tag = 0x80 | sum(1 << (3 - i) for i, f in enumerate(fields) if f is not None)
-    if tag == 0x80:
+    tag = TAG_AM_DO | sum(1 << (3 - i) for i, f in enumerate(fields) if f is not None)
+    if tag == TAG_AM_DO:
         raise ArrError("a command-header access mode needs at least one of CLA/INS/P1/P2")
-    return _tlv(tag, bytes(f for f in fields if f is not None))
+    return tlv(tag, bytes(f for f in fields if f is not None))
 
 
 def encode_access_rule(rule: AccessRule) -> bytes:
@@ -329,7 +317,7 @@ def encode_access_rule(rule: AccessRule) -> bytes:
 
 
 def _default_key_references() -> Mapping[str, int]:
-    from apdu.layout import layout  # local: keep this module importable without the YAML
+    from specs.layout import layout  # local: keep this module importable without the YAML
 
     return layout().key_references
 

@@ -4,7 +4,7 @@ It knows nothing of ISIM: applications plug in through `apdu.application.Applica
 
 Construction
     Card.from_dict(d, applications=..., rng=os.urandom, t0=False)
-    Card.from_layout(...)                       # apdu.build: tree from specs/filesystem.yaml
+    Card.from_dict(apdu.build.card_dict(...))  # a tree from specs/filesystem.yaml
 
 Card dict (JSON-able; `Card.to_dict()` returns the same shape, `from_dict` accepts it):
 
@@ -53,9 +53,31 @@ from apdu import access, misc, pins, select
 from apdu.application import Application
 from apdu.atr import DEFAULT_ATR, check_atr
 from apdu.channels import Channel, manage_channel
-from apdu.command import CLA_PROPRIETARY, CLA_TABLE, MAX_CHANNELS
+from apdu.command import CLA_PROPRIETARY, CLA_TABLE, MAX_CHANNELS, split_body
 from apdu.fcp import df_fcp, ef_fcp
 from apdu.files import DF, EF, df_from_dict, node_to_dict
+from apdu.ins import (
+    INS_ACTIVATE_FILE,
+    INS_AUTHENTICATE,
+    INS_CHANGE_PIN,
+    INS_DEACTIVATE_FILE,
+    INS_DISABLE_PIN,
+    INS_ENABLE_PIN,
+    INS_GET_CHALLENGE,
+    INS_GET_RESPONSE,
+    INS_MANAGE_CHANNEL,
+    INS_READ_BINARY,
+    INS_READ_RECORD,
+    INS_SEARCH_RECORD,
+    INS_SELECT,
+    INS_STATUS,
+    INS_TERMINAL_CAPABILITY,
+    INS_TERMINAL_PROFILE,
+    INS_UNBLOCK_PIN,
+    INS_UPDATE_BINARY,
+    INS_UPDATE_RECORD,
+    INS_VERIFY,
+)
 from apdu.pins import PinStore
 from apdu.sw import (
     SW_CLA_NOT_SUPPORTED,
@@ -68,19 +90,12 @@ from apdu.sw import (
     SW_WRONG_LE,
     SW_WRONG_LENGTH,
 )
+from apdu.sw import sw_bytes as _swb
 
 __all__ = ["KNOWN_INS", "Card", "Handler"]
 
 Handler = Callable[["Card", Channel, int, int, bytes, int], tuple[bytes, int]]
 _EMPTY = b""
-_SW: dict[int, bytes] = {}
-
-
-def _swb(sw: int) -> bytes:
-    b = _SW.get(sw)
-    if b is None:
-        b = _SW[sw] = sw.to_bytes(2, "big")
-    return b
 
 
 _SW_TECHNICAL = _swb(SW_TECHNICAL_PROBLEM)
@@ -118,29 +133,29 @@ def _get_response(
 
 # ISO/IEC 7816-4 interindustry class (CLA 0X / 4X), TS 102 221 table 10.5
 _INTERINDUSTRY: dict[int, Handler] = {
-    0xA4: select.select,
-    0xB0: access.read_binary,
-    0xD6: access.update_binary,
-    0xB2: access.read_record,
-    0xDC: access.update_record,
-    0xA2: access.search_record,
-    0x20: pins.verify,
-    0x24: pins.change,
-    0x26: pins.disable,
-    0x28: pins.enable,
-    0x2C: pins.unblock,
-    0x04: access.deactivate_file,
-    0x44: access.activate_file,
-    0x88: misc.authenticate,
-    0x84: misc.get_challenge,
-    0x70: manage_channel,
-    0xC0: _get_response,
+    INS_SELECT: select.select,
+    INS_READ_BINARY: access.read_binary,
+    INS_UPDATE_BINARY: access.update_binary,
+    INS_READ_RECORD: access.read_record,
+    INS_UPDATE_RECORD: access.update_record,
+    INS_SEARCH_RECORD: access.search_record,
+    INS_VERIFY: pins.verify,
+    INS_CHANGE_PIN: pins.change,
+    INS_DISABLE_PIN: pins.disable,
+    INS_ENABLE_PIN: pins.enable,
+    INS_UNBLOCK_PIN: pins.unblock,
+    INS_DEACTIVATE_FILE: access.deactivate_file,
+    INS_ACTIVATE_FILE: access.activate_file,
+    INS_AUTHENTICATE: misc.authenticate,
+    INS_GET_CHALLENGE: misc.get_challenge,
+    INS_MANAGE_CHANNEL: manage_channel,
+    INS_GET_RESPONSE: _get_response,
 }
 # ETSI proprietary class (CLA 8X / CX)
 _PROPRIETARY: dict[int, Handler] = {
-    0xF2: select.status,
-    0x10: misc.terminal_profile,
-    0xAA: misc.terminal_capability,
+    INS_STATUS: select.status,
+    INS_TERMINAL_PROFILE: misc.terminal_profile,
+    INS_TERMINAL_CAPABILITY: misc.terminal_capability,
 }
 
 # Every INS this card implements, for fuzzers and property tests.
@@ -229,15 +244,6 @@ class Card:
             rng=rng,
             t0=t0,
         )
-
-    @classmethod
-    def from_layout(cls, **kwargs: Any) -> Card:
-        """Build from specs/filesystem.yaml: see `apdu.build.card_dict` for the arguments;
-        `applications`, `rng`, `t0` go to the constructor."""
-        from apdu.build import card_dict
-
-        ctor = {k: kwargs.pop(k) for k in ("applications", "rng", "t0") if k in kwargs}
-        return cls.from_dict(card_dict(**kwargs), **ctor)
 
     def to_dict(self) -> dict[str, Any]:
         mf = node_to_dict(self.mf)
@@ -364,25 +370,10 @@ class Card:
             handler = _INTERINDUSTRY.get(ins)
             if handler is None:
                 return _SW_BAD_CLA if ins in _PROPRIETARY else _SW_BAD_INS
-        # ISO/IEC 7816-3 clause 12.1.3: cases 1-4, short lengths only
-        if n == 4:
-            data = _EMPTY
-            ne = 0
-        elif n == 5:
-            data = _EMPTY
-            ne = capdu[4] or 256
-        else:
-            lc = capdu[4]
-            if lc == 0:
-                return _SW_WRONG_LENGTH  # extended length
-            if n == 5 + lc:
-                data = capdu[5:]
-                ne = 0
-            elif n == 6 + lc:
-                data = capdu[5:-1]
-                ne = capdu[-1] or 256
-            else:
-                return _SW_WRONG_LENGTH
+        body = split_body(capdu)  # ISO/IEC 7816-3 clause 12.1.3: cases 1-4, short only
+        if body is None:
+            return _SW_WRONG_LENGTH
+        data, ne = body
         ch = self.channels[entry & 0x1F]
         if ch is None:
             return _SW_NO_CHANNEL

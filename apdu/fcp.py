@@ -2,99 +2,113 @@
 
 Built from a node's attributes; the engine caches the result on the node (`node.fcp`) and
 drops it when the LCSI changes (EFs) or a PIN's enabled flag changes (MF/ADF: tag C6).
+The tags are those of `FcpTemplate` in specs/uicc.asn (via `specs.ber.tags`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 
 from apdu.files import DF, EF
+from specs.ber import Tags, tag_of, tags, tlv
 
-__all__ = ["df_fcp", "ef_fcp", "pin_status_template", "tlv"]
+__all__ = [
+    "DESCRIPTOR_DF",
+    "FILE_STRUCTURES",
+    "SFI_SHIFT",
+    "SHAREABLE",
+    "df_fcp",
+    "ef_fcp",
+    "pin_status_template",
+    "structure_of",
+]
 
-# TS 102 221 clause 11.1.1.4.3, table 11.5: file descriptor byte (b7 = shareable)
-_DESCRIPTOR = {"transparent": 0x41, "linear_fixed": 0x42, "cyclic": 0x46}
-_DESCRIPTOR_DF = 0x78
+# TS 102 221 clause 11.1.1.4.3, table 11.5: file descriptor byte, b7 = shareable
+FILE_STRUCTURES = {"transparent": 0x01, "linear_fixed": 0x02, "cyclic": 0x06, "df": 0x38,
+                   "ber_tlv": 0x39}
+SHAREABLE = 0x40
+DESCRIPTOR_DF = SHAREABLE | FILE_STRUCTURES["df"]
+_STRUCTURE_NAMES = {byte: name for name, byte in FILE_STRUCTURES.items()}
 _DATA_CODING = 0x21  # clause 11.1.1.4.3: data coding byte
 # clause 11.1.1.4.6.1: UICC characteristics (clock stop allowed, ... as on common cards)
 _UICC_CHARACTERISTICS = 0x71
 _NOMINAL_MEMORY = 0x10000  # announced capacity for tag 83 "available memory" (clause 11.1.1.4.6.4)
+SFI_SHIFT = 3  # clause 11.1.1.4.8: SFI in b8..b4
 
 
-def tlv(tag: int, value: bytes) -> bytes:
-    """One BER-TLV with a one-byte tag (ISO/IEC 7816-4 clause 5.2.2 length coding)."""
-    n = len(value)
-    if n < 0x80:
-        return bytes((tag, n)) + value
-    if n <= 0xFF:
-        return bytes((tag, 0x81, n)) + value
-    return bytes((tag, 0x82, n >> 8, n & 0xFF)) + value
+def structure_of(descriptor: int) -> str:
+    """Structure name of a file descriptor byte (b7, shareable, ignored); hex if unknown."""
+    return _STRUCTURE_NAMES.get(descriptor & ~SHAREABLE & 0xFF, f"{descriptor:02X}")
 
 
-def _arr(node: EF | DF) -> bytes:
+@cache
+def _tags() -> tuple[Tags, Tags, Tags]:
+    return tags("FcpDataObject"), tags("ProprietaryDataObject"), tags("PinStatusDataObject")
+
+
+def _arr(node: EF | DF, t: Tags) -> bytes:
     # clause 11.1.1.4.7.2: referenced format, EF.ARR FID + record number
     if node.arr is None:
         return b""
     fid, record = node.arr
-    return tlv(0x8B, fid.to_bytes(2, "big") + bytes((record,)))
+    return tlv(t["securityAttributesReferenced"], fid.to_bytes(2, "big") + bytes((record,)))
 
 
-def _sfi(ef: EF) -> bytes:
+def _sfi(ef: EF, t: Tags) -> bytes:
     # clause 11.1.1.4.8: absent -> SFI = low 5 bits of the FID; empty -> no SFI
     if ef.sfi is None:
-        return b"\x88\x00"
+        return tlv(t["shortFileIdentifier"], b"")
     if ef.sfi == ef.fid & 0x1F:
         return b""
-    return bytes((0x88, 0x01, ef.sfi << 3))
+    return tlv(t["shortFileIdentifier"], bytes((ef.sfi << SFI_SHIFT,)))
 
 
 def ef_fcp(ef: EF) -> bytes:
-    if ef.transparent:
-        descriptor = bytes((_DESCRIPTOR["transparent"], _DATA_CODING))
-    else:
+    t = _tags()[0]
+    descriptor = bytes((SHAREABLE | FILE_STRUCTURES[ef.structure], _DATA_CODING))
+    if not ef.transparent:
         # record EFs: + record length (2 bytes) + number of records (1 byte)
-        descriptor = (
-            bytes((_DESCRIPTOR[ef.structure], _DATA_CODING))
-            + ef.record_length.to_bytes(2, "big")
-            + bytes((len(ef.records),))
-        )
+        descriptor += ef.record_length.to_bytes(2, "big") + bytes((len(ef.records),))
     body = (
-        tlv(0x82, descriptor)
-        + tlv(0x83, ef.fid.to_bytes(2, "big"))
-        + tlv(0x8A, bytes((ef.lcsi,)))  # clause 11.1.1.4.9
-        + _arr(ef)
-        + tlv(0x80, ef.size.to_bytes(2, "big"))  # clause 11.1.1.4.1
-        + _sfi(ef)
+        tlv(t["fileDescriptor"], descriptor)
+        + tlv(t["fileIdentifier"], ef.fid.to_bytes(2, "big"))
+        + tlv(t["lifeCycleStatus"], bytes((ef.lcsi,)))  # clause 11.1.1.4.9
+        + _arr(ef, t)
+        + tlv(t["fileSize"], ef.size.to_bytes(2, "big"))  # clause 11.1.1.4.1
+        + _sfi(ef, t)
     )
-    return tlv(0x62, body)
+    return tlv(tag_of("FcpTemplate"), body)
 
 
 def pin_status_template(pins: Iterable[tuple[int, bool]]) -> bytes:
     """Tag C6 (clause 9.5.2): PS_DO bitmap of enabled key refs (MSB first), then 83 key refs."""
+    fcp_tags, _, ps = _tags()
     pins = list(pins)
     bitmap = bytearray((len(pins) + 7) // 8 or 1)
     for i, (_, enabled) in enumerate(pins):
         if enabled:
             bitmap[i // 8] |= 0x80 >> (i % 8)
-    refs = b"".join(tlv(0x83, bytes((ref,))) for ref, _ in pins)
-    return tlv(0xC6, tlv(0x90, bytes(bitmap)) + refs)
+    refs = b"".join(tlv(ps["keyReference"], bytes((ref,))) for ref, _ in pins)
+    return tlv(fcp_tags["pinStatusTemplate"], tlv(ps["psDo"], bytes(bitmap)) + refs)
 
 
 def df_fcp(df: DF, pins: Iterable[tuple[int, bool]] | None) -> bytes:
     """FCP of the MF, an ADF or a DF; `pins` (key ref, enabled) gives tag C6 (MF/ADF)."""
+    t, prop, _ = _tags()
     total = df.total_size()
-    proprietary = tlv(0x80, bytes((_UICC_CHARACTERISTICS,))) + tlv(
-        0x83, max(_NOMINAL_MEMORY - total, 0).to_bytes(4, "big")
+    proprietary = tlv(prop["uiccCharacteristics"], bytes((_UICC_CHARACTERISTICS,))) + tlv(
+        prop["availableMemory"], max(_NOMINAL_MEMORY - total, 0).to_bytes(4, "big")
     )
-    body = tlv(0x82, bytes((_DESCRIPTOR_DF, _DATA_CODING)))
+    body = tlv(t["fileDescriptor"], bytes((DESCRIPTOR_DF, _DATA_CODING)))
     if df.fid is not None:
-        body += tlv(0x83, df.fid.to_bytes(2, "big"))
+        body += tlv(t["fileIdentifier"], df.fid.to_bytes(2, "big"))
     if df.aid is not None:
-        body += tlv(0x84, df.aid)  # clause 11.1.1.4.5: DF name
-    body += tlv(0xA5, proprietary)  # clause 11.1.1.4.6
-    body += tlv(0x8A, bytes((df.lcsi,)))
-    body += _arr(df)
-    body += tlv(0x81, total.to_bytes(max(2, (total.bit_length() + 7) // 8), "big"))
+        body += tlv(t["dfName"], df.aid)  # clause 11.1.1.4.5: DF name
+    body += tlv(t["proprietaryInformation"], proprietary)  # clause 11.1.1.4.6
+    body += tlv(t["lifeCycleStatus"], bytes((df.lcsi,)))
+    body += _arr(df, t)
+    body += tlv(t["totalFileSize"], total.to_bytes(max(2, (total.bit_length() + 7) // 8), "big"))
     if pins is not None:
         body += pin_status_template(pins)
-    return tlv(0x62, body)
+    return tlv(tag_of("FcpTemplate"), body)

@@ -28,11 +28,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from specs.layout import STRUCTURES
+
 __all__ = [
     "DF",
     "EF",
     "LCSI_ACTIVATED",
+    "LCSI_CREATION",
     "LCSI_DEACTIVATED",
+    "LCSI_INITIALISATION",
+    "LCSI_TERMINATION",
+    "MAX_RECORDS",
+    "MAX_RECORD_LENGTH",
+    "MAX_TRANSPARENT_SIZE",
     "STRUCTURES",
     "df_from_dict",
     "ef_from_dict",
@@ -40,11 +48,22 @@ __all__ = [
 ]
 
 # TS 102 221 clause 11.1.1.4.9, table 11.6
-LCSI_ACTIVATED = 0x05
+# TS 102 221 clause 11.1.1.4.9, table 11.6: life cycle status integer
+LCSI_CREATION = 0x01
+LCSI_INITIALISATION = 0x03
 LCSI_DEACTIVATED = 0x04
-_LCSI_VALUES = frozenset({0x01, 0x03, 0x04, 0x05, 0x0C, 0x0D, 0x0E, 0x0F})
+LCSI_ACTIVATED = 0x05
+LCSI_TERMINATION = 0x0C  # 0C..0F
+_LCSI_VALUES = frozenset(
+    {LCSI_CREATION, LCSI_INITIALISATION, LCSI_DEACTIVATED, LCSI_ACTIVATED}
+    | set(range(LCSI_TERMINATION, 0x10))
+)
+# size limits of an EF (TS 102 221 clause 11.1.3 / 11.1.5): READ BINARY takes a 15-bit offset,
+# records are numbered 01..FE, a record length is one byte
+MAX_TRANSPARENT_SIZE = 0x7FFF
+MAX_RECORDS = 254
+MAX_RECORD_LENGTH = 255
 _RESERVED_FIDS = frozenset({0x3F00, 0x7FFF, 0xFFFF})
-STRUCTURES = ("transparent", "linear_fixed", "cyclic")
 
 
 class EF:
@@ -199,7 +218,7 @@ def _arr(value: Any, where: str) -> tuple[int, int] | None:
     if value is None:
         return None
     record = int(value["record"])
-    if not 1 <= record <= 254:
+    if not 1 <= record <= MAX_RECORDS:
         raise ValueError(f"{where}: ARR record {record} out of range")
     return _hex_fid(value["file"], where + ".arr"), record
 
@@ -214,20 +233,24 @@ def ef_from_dict(d: dict[str, Any], where: str = "") -> EF:
     if sfi is not None and not (isinstance(sfi, int) and 1 <= sfi <= 30):
         raise ValueError(f"{where}: SFI must be 1..30 or null")
     common: dict[str, Any] = {
-        "lcsi": _lcsi(d.get("lcsi", "05"), where),
+        "lcsi": _lcsi(d.get("lcsi", LCSI_ACTIVATED), where),
         "arr": _arr(d.get("arr"), where),
     }
     fid = _hex_fid(d["fid"], where)
     if structure == "transparent":
         body = bytes.fromhex(d["content"])
         size = int(d.get("size", len(body)))
-        if len(body) != size or not 1 <= size <= 0x7FFF:
-            raise ValueError(f"{where}: content must be exactly size (1..32767) bytes")
+        if len(body) != size or not 1 <= size <= MAX_TRANSPARENT_SIZE:
+            raise ValueError(
+                f"{where}: content must be exactly size (1..{MAX_TRANSPARENT_SIZE}) bytes"
+            )
         return EF(name, fid, sfi, structure, body=body, **common)
     record_length = int(d["record_length"])
     records = [bytes.fromhex(r) for r in d["content"]]
-    if not 1 <= record_length <= 255 or not 1 <= len(records) <= 254:
-        raise ValueError(f"{where}: record_length 1..255 and 1..254 records required")
+    if not 1 <= record_length <= MAX_RECORD_LENGTH or not 1 <= len(records) <= MAX_RECORDS:
+        raise ValueError(
+            f"{where}: record_length 1..{MAX_RECORD_LENGTH} and 1..{MAX_RECORDS} records required"
+        )
     if any(len(r) != record_length for r in records):
         raise ValueError(f"{where}: every record must be record_length bytes")
     return EF(name, fid, sfi, structure, record_length=record_length, records=records, **common)
@@ -243,7 +266,7 @@ def df_from_dict(d: dict[str, Any], where: str = "") -> DF:
         _hex_fid(fid, where) if fid is not None else None,
         aid=bytes.fromhex(aid) if aid else None,
         label=str(d.get("label", "")),
-        lcsi=_lcsi(d.get("lcsi", "05"), where),
+        lcsi=_lcsi(d.get("lcsi", LCSI_ACTIVATED), where),
         arr=_arr(d.get("arr"), where),
     )
     if df.aid is not None and not 1 <= len(df.aid) <= 16:

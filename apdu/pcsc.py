@@ -18,7 +18,7 @@ from typing import Any
 
 from apdu.t0 import ProcedureError, complete_response, get_response_cla
 
-__all__ = ["PcscCard", "ReaderError", "connect", "get_response_cla", "list_readers"]
+__all__ = ["PcscCard", "ReaderError", "connect", "get_response_cla", "list_readers", "pick_reader"]
 
 
 
@@ -105,7 +105,7 @@ class PcscCard:
         self._hcard: Any = None
         try:
             names = self._ctx.readers()
-            self.reader = _pick(names, reader)
+            self.reader = pick_reader(names, reader)
             scard = self._ctx.scard
             share = scard.SCARD_SHARE_EXCLUSIVE if exclusive else scard.SCARD_SHARE_SHARED
             self._hcard, self._protocol = _call(
@@ -179,7 +179,8 @@ class PcscCard:
         self.disconnect()
 
 
-def _pick(names: list[str], reader: int | str) -> str:
+def pick_reader(names: list[str], reader: int | str) -> str:
+    """The reader `reader` names: an index, an exact name or a unique substring (any case)."""
     if not names:
         raise ReaderError("no PC/SC reader found")
     if isinstance(reader, int):

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from apdu.files import DF, EF, LCSI_ACTIVATED
+from apdu.ins import SELECT_BY_AID, SELECT_BY_FID, SELECT_RETURN_FCP, SELECT_RETURN_NONE
 from apdu.sw import (
     SW_FILE_NOT_FOUND,
     SW_INCORRECT_P1_P2,
@@ -24,6 +25,7 @@ from apdu.sw import (
     SW_WARNING_FILE_DEACTIVATED,
     SW_WRONG_LENGTH,
 )
+from specs.ber import tags, tlv
 
 if TYPE_CHECKING:
     from apdu.channels import Channel
@@ -35,8 +37,8 @@ _EMPTY = b""
 _FID_MF = 0x3F00
 _FID_CURRENT_APP = 0x7FFF  # clause 8.4: reserved FID of the current application's ADF
 # P2 b5..b3 (clause 11.1.1.2, table 11.2): 001 return FCP, 011 no data; 000 (FCI) -> FCP
-_RETURN_FCP = frozenset({0x00, 0x04})
-_RETURN_NONE = 0x0C
+_RETURN_FCP = frozenset({0x00, SELECT_RETURN_FCP})
+_RETURN_NONE = SELECT_RETURN_NONE
 
 
 def _select_map(df: DF, mf: DF) -> dict[int, EF | DF]:
@@ -128,7 +130,7 @@ def _select_aid(card: Card, ch: Channel, p2: int, data: bytes) -> tuple[bytes, i
 
 def select(card: Card, ch: Channel, p1: int, p2: int, data: bytes, ne: int) -> tuple[bytes, int]:
     # clause 11.1.1 SELECT
-    if p1 == 0x00 and p2 == _RETURN_NONE and len(data) == 2:  # hot path: by FID, no data
+    if p1 == SELECT_BY_FID and p2 == _RETURN_NONE and len(data) == 2:  # hot path: no data
         node = resolve_fid(card, ch, (data[0] << 8) | data[1])
         if node is None:
             return _EMPTY, SW_FILE_NOT_FOUND
@@ -136,13 +138,13 @@ def select(card: Card, ch: Channel, p1: int, p2: int, data: bytes, ne: int) -> t
         return _EMPTY, (
             SW_OK if node.lcsi == LCSI_ACTIVATED or node.is_df else SW_WARNING_FILE_DEACTIVATED
         )
-    if p1 == 0x04:
+    if p1 == SELECT_BY_AID:
         return _select_aid(card, ch, p2, data)
     if p2 not in _RETURN_FCP and p2 != _RETURN_NONE:
         return _EMPTY, SW_INCORRECT_P1_P2
     want_fcp = p2 != _RETURN_NONE
     found: EF | DF | int | None
-    if p1 == 0x00:  # by FID; no data selects the MF
+    if p1 == SELECT_BY_FID:  # no data selects the MF
         if not data:
             found = card.mf
         elif len(data) != 2:
@@ -183,7 +185,7 @@ def status(card: Card, ch: Channel, p1: int, p2: int, data: bytes, ne: int) -> t
         app = ch.app
         if app is None or app.aid is None:
             return _EMPTY, SW_OK
-        return bytes((0x84, len(app.aid))) + app.aid, SW_OK
-    if p2 == 0x0C:
+        return tlv(tags("FcpDataObject")["dfName"], app.aid), SW_OK
+    if p2 == SELECT_RETURN_NONE:
         return _EMPTY, SW_OK
     return _EMPTY, SW_INCORRECT_P1_P2

@@ -50,9 +50,20 @@ VALID_SW1 = frozenset(
 )
 
 
+_SW_BYTES: dict[int, bytes] = {}
+
+
 def sw_bytes(sw: int) -> bytes:
-    """The two status bytes SW1 SW2."""
-    return sw.to_bytes(2, "big")
+    """The two status bytes SW1 SW2 (one bytes object per status word, kept)."""
+    b = _SW_BYTES.get(sw)
+    if b is None:
+        b = _SW_BYTES[sw] = sw.to_bytes(2, "big")
+    return b
+
+
+# the status words as bytes, under names distinct from the integers above
+SW_OK_BYTES = sw_bytes(SW_OK)
+SW_TECHNICAL_PROBLEM_BYTES = sw_bytes(SW_TECHNICAL_PROBLEM)
 
 # Added for the engine (ISO/IEC 7816-4 clause 5.6 / TS 102 221 clause 10.2.1.5)
 SW_CLA_FUNCTION_NOT_SUPPORTED = 0x6800

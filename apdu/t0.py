@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from apdu.ins import INS_GET_RESPONSE
+
 __all__ = [
     "INS_GET_RESPONSE",
     "MAX_GET_RESPONSE",
@@ -24,7 +26,6 @@ __all__ = [
 
 Transmit = Callable[[bytes], bytes]
 
-INS_GET_RESPONSE = 0xC0
 MAX_GET_RESPONSE = 64  # bound on chained 61XX rounds (64 * 256 bytes is plenty)
 _SW1_MORE_DATA = 0x61
 _SW1_WRONG_LE = 0x6C

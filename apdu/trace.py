@@ -4,9 +4,10 @@ AUTHENTICATE responses never reach a log."""
 from __future__ import annotations
 
 # TS 102 221 clause 11.1.9-11.1.13: VERIFY, CHANGE, DISABLE, ENABLE, UNBLOCK PIN carry PINs.
-_PIN_INS = frozenset({0x20, 0x24, 0x26, 0x28, 0x2C})
 # AUTHENTICATE (clause 11.1.16): the response holds RES, CK, IK or Ks_ext_NAF.
-_AUTH_INS = frozenset({0x88, 0x89})
+from apdu.ins import AUTHENTICATE_INS as _AUTH_INS
+from apdu.ins import PIN_INS as _PIN_INS
+
 _HEADER = 5  # CLA INS P1 P2 P3
 
 

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from apdu.sw import SW_TECHNICAL_PROBLEM_BYTES
 from apdu.trace import mask_capdu
 
 __all__ = [
@@ -64,7 +65,6 @@ CTRL_RESET = 0x02
 CTRL_ATR = 0x04
 
 MAX_MESSAGE = 0xFFFF
-SW_TECHNICAL_PROBLEM = b"\x6f\x00"
 
 
 @runtime_checkable
@@ -197,7 +197,7 @@ class VpcdEngine:
             rapdu = self.card.process(capdu)
         except Exception:
             log.exception("card failed on C-APDU %s; answering 6F00", mask_capdu(capdu))
-            rapdu = SW_TECHNICAL_PROBLEM
+            rapdu = SW_TECHNICAL_PROBLEM_BYTES
         if self.after_command is not None:
             self.after_command(capdu, rapdu)
         self.commands += 1

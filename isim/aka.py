@@ -20,6 +20,7 @@ from apdu.sw import (
     SW_OK,
     SW_WRONG_LENGTH,
 )
+from isim.auth_codes import TAG_SUCCESS, TAG_SYNC_FAILURE
 from isim.milenage import Milenage
 from isim.sqn import SQN_MAX, SqnArray
 
@@ -42,8 +43,6 @@ __all__ = [
 # TS 33.102 6.3.3: MAC-S in AUTS uses a dummy AMF of all zeros.
 AMF_RESYNC = b"\x00\x00"
 
-TAG_SUCCESS = 0xDB  # TS 31.102 7.1.2.1 / 31.103 7.1.2: successful 3G/IMS context
-TAG_SYNC_FAILURE = 0xDC
 _SUCCESS_HEAD = bytes([TAG_SUCCESS, 8])  # DB, length of RES
 _LEN16 = b"\x10"  # length of CK, of IK
 

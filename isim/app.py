@@ -13,6 +13,7 @@ from typing import Any
 from apdu.application import FileContents
 from apdu.sw import SW_INCORRECT_P1_P2, SW_OK
 from isim.aka import ImsAka
+from isim.auth_codes import P2_IMS_AKA, TAG_GBA_BOOTSTRAP, TAG_SUCCESS
 from isim.codecs.errors import CodecError
 from isim.gba import GbaState, GbaU, authenticate_command
 from isim.identity_files import (
@@ -25,11 +26,8 @@ from isim.milenage import Milenage
 from isim.sqn import SqnArray, SqnConfig
 
 GUARDED = frozenset((*IDENTITY_FILES, PCSCF_FILE))
+_GBA_BOOTSTRAP = bytes((TAG_GBA_BOOTSTRAP,))
 
-_P2_IMS_AKA = 0x81
-_P2_GBA = 0x84
-_SUCCESS = b"\xdb"  # tag of a successful AKA / GBA response
-_GBA_BOOTSTRAP = b"\xdd"  # tag of GBA bootstrapping command data
 
 
 class IsimApplication:
@@ -101,18 +99,12 @@ class IsimApplication:
         """AUTHENTICATE (TS 31.103 7.1.2): P1 must be 00; P2 81 IMS AKA, 84 GBA."""
         if p1 != 0:
             return b"", SW_INCORRECT_P1_P2
-        if p2 == _P2_IMS_AKA:  # the hot path: straight to the fused IMS AKA
-            out, sw = self.aka.respond(data)
-            if sw == SW_OK and out[:1] == _SUCCESS:
-                self.state_changed = True  # an SQN was accepted
-            return out, sw
         out, sw = authenticate_command(p2, data, self.aka, self.gba)
-        if (
-            sw == SW_OK
-            and out[:1] == _SUCCESS
-            and p2 == _P2_GBA
-            and data[:1] == _GBA_BOOTSTRAP
-        ):
+        if sw != SW_OK or not out or out[0] != TAG_SUCCESS:
+            return out, sw
+        if p2 == P2_IMS_AKA:
+            self.state_changed = True  # an SQN was accepted
+        elif data[:1] == _GBA_BOOTSTRAP:  # P2_GBA: the only other context that succeeds
             self.state_changed = True  # an SQN was accepted and a GBA Ks set
             if self.store_gba_rand is not None:
                 self.store_gba_rand(data[2:18])  # DD 10 RAND 10 AUTN

@@ -7,14 +7,12 @@ start from `card_contents(profile)`.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from apdu.arr import encode_rule
-from apdu.layout import DFSpec, EFSpec, layout
+from apdu import build
 from isim.codecs import codec_for
 from isim.codecs.binary import AdministrativeData
 from isim.codecs.errors import CodecError
@@ -22,6 +20,7 @@ from isim.codecs.identities import PcscfAddress
 from isim.codecs.uicc import ApplicationTemplate
 from isim.profile import Profile, pcscf_address_type
 from isim.usim import contents as usim_contents
+from specs.layout import DFSpec, EFSpec, layout
 
 ISIM_ADF = "ADF.ISIM"
 _PCSCF_TYPES = ("fqdn", "ipv4", "ipv6")
@@ -90,44 +89,12 @@ def effective_spec(
     override = sizes.get(spec.name if df == ISIM_ADF else f"{df}/{spec.name}")
     if not override:
         return spec
-    return _override(spec, tuple(sorted(override.items())))
-
-
-@lru_cache(maxsize=256)
-def _override(spec: EFSpec, items: tuple[tuple[str, int], ...]) -> EFSpec:
-    return dataclasses.replace(spec, **dict(items))
+    return build.effective_spec(spec, tuple(sorted(override.items())))
 
 
 def file_present(spec: EFSpec, services: frozenset[int]) -> bool:
     """Mandatory files always; an optional file when one of its services is on (TS 31.103 4.2)."""
     return not spec.services or any(s in services for s in spec.services)
-
-
-def _pad(data: bytes, size: int) -> bytes:
-    return data + b"\xff" * (size - len(data))
-
-
-@lru_cache(maxsize=64)
-def _arr_records(df_name: str, record_length: int, records: int) -> tuple[bytes, ...]:
-    df = _df_spec(df_name)
-    refs = layout().key_references
-    out = []
-    for n in range(1, records + 1):
-        rule = df.access_rules.get(n)
-        out.append(encode_rule(rule, record_length, refs) if rule else b"\xff" * record_length)
-    return tuple(out)
-
-
-def _df_spec(name: str) -> DFSpec:
-    lay = layout()
-    return lay.mf if name == lay.mf.name else lay.applications[name]
-
-
-@lru_cache(maxsize=64)
-def _default(spec: EFSpec) -> bytes | tuple[bytes, ...]:
-    if spec.is_record:
-        return (b"\xff" * spec.record_length,) * spec.records
-    return _pad(spec.default or b"", spec.size)
 
 
 def _records(spec: EFSpec, encoded: list[bytes]) -> tuple[bytes, ...]:
@@ -252,7 +219,7 @@ def _plan(
                 continue
             spec = effective_spec(base, overrides, df.name)
             if spec.name == df.arr_file:
-                arr = _arr_records(df.name, spec.record_length, spec.records)
+                arr = build.arr_records(df, spec.record_length, spec.records)
                 files.append(EFContent(df.name, spec, arr))
             elif spec.name in ("EF.IST", "EF.UST"):  # the services this plan is for
                 table = codec_for(spec).encode(present, spec.size)
@@ -261,7 +228,7 @@ def _plan(
                 producers.append((len(files), produce))
                 files.append(None)
             else:
-                files.append(EFContent(df.name, spec, _default(spec)))
+                files.append(EFContent(df.name, spec, build.default_content(spec)))
         if files or df.parent is None:  # a DF below an ADF only with files in it
             plan.append(_PlannedDF(df, tuple(files), tuple(producers)))
     return tuple(plan)

@@ -13,7 +13,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["CardContentError", "InputError", "IsimError", "Problem", "ProfileError"]
+__all__ = [
+    "CardContentError",
+    "InputError",
+    "IsimError",
+    "Problem",
+    "ProfileError",
+    "ef_location",
+]
+
+
+def ef_location(file: str, record: int | None) -> str:
+    """Where in the card: `EF.IMPU record 3`, or `EF.IMPI` for a whole file."""
+    return file if record is None else f"{file} record {record}"
 
 
 class IsimError(Exception):
@@ -50,9 +62,7 @@ class Problem:
         """`EF.IMPU record 3`, `EF.IMPI` or the field name."""
         if self.file is None:
             return self.field
-        if self.record is None:
-            return self.file
-        return f"{self.file} record {self.record}"
+        return ef_location(self.file, self.record)
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"

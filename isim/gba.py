@@ -30,8 +30,14 @@ from isim.aka import (
     Success,
     SyncFailure,
     encode_result,
-    ims_aka_response,
     parse_rand_autn,
+)
+from isim.auth_codes import (
+    P2_GBA,
+    P2_IMS_AKA,
+    TAG_GBA_BOOTSTRAP,
+    TAG_GBA_NAF_DERIVATION,
+    TAG_SUCCESS,
 )
 
 __all__ = [
@@ -45,12 +51,6 @@ __all__ = [
 ]
 
 FC_NAF = 0x01  # 33.220 B.3
-TAG_BOOTSTRAP = 0xDD  # 31.102 7.1.2.4 (GBA security context, bootstrapping mode)
-TAG_NAF_DERIVATION = 0xDE  # 31.102 7.1.2.4 (NAF derivation mode)
-TAG_SUCCESS = 0xDB
-
-P2_IMS_AKA = 0x81
-P2_GBA = 0x84
 
 
 def gba_kdf(key: bytes, fc: int, *params: bytes) -> bytes:
@@ -119,9 +119,9 @@ class GbaU:
         """AUTHENTICATE P2 = 84 command data -> (response data, SW); never raises."""
         if len(data) < 1:
             return b"", SW_WRONG_LENGTH
-        if data[0] == TAG_BOOTSTRAP:
+        if data[0] == TAG_GBA_BOOTSTRAP:
             return self._bootstrap(data)
-        if data[0] == TAG_NAF_DERIVATION:
+        if data[0] == TAG_GBA_NAF_DERIVATION:
             return self._naf(data)
         return b"", SW_INCORRECT_DATA
 
@@ -168,7 +168,7 @@ def authenticate_command(
 ) -> tuple[bytes, int]:
     """AUTHENTICATE (INS 88) data for the ISIM: P2 81 IMS AKA, 84 GBA, anything else 9864."""
     if p2 == P2_IMS_AKA:
-        return ims_aka_response(aka, data)
+        return aka.respond(data)
     if p2 == P2_GBA and gba is not None:
         return gba.response(data)
     return b"", SW_AUTH_CONTEXT_NOT_SUPPORTED

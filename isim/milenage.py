@@ -21,8 +21,6 @@ from hmac import compare_digest
 
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 
-from isim.aes_block import encrypt_block
-
 __all__ = ["Milenage", "MilenageRand", "derive_opc"]
 
 _MASK64 = (1 << 64) - 1
@@ -44,16 +42,19 @@ def _rot(x: int, bits: int) -> int:
     return ((x << bits) | (x >> (128 - bits))) & _MASK128
 
 
+_ECB = modes.ECB()  # stateless: one mode object serves every Cipher
+
+
 def _ecb_encryptor(k: bytes) -> CipherContext:
-    return Cipher(algorithms.AES(bytes(k)), modes.ECB()).encryptor()
+    return Cipher(algorithms.AES(bytes(k)), _ECB).encryptor()
 
 
 def derive_opc(k: bytes, op: bytes) -> bytes:
-    """OPc = OP xor E_K(OP) (TS 35.206 clause 4.1). One block under a new K per call: AES
-    through `isim.aes_block` (OpenSSL EVP via ctypes when available), not a Cipher per key."""
+    """OPc = OP xor E_K(OP) (TS 35.206 clause 4.1): one block under a new K per call, so one
+    `cryptography` encryptor per call (~3.5 us; the ECB mode object is shared)."""
     _require(k, 16, "K")
     _require(op, 16, "OP")
-    e = encrypt_block(k, op)
+    e = Cipher(algorithms.AES(bytes(k)), _ECB).encryptor().update(bytes(op))
     return (int.from_bytes(e, "big") ^ int.from_bytes(op, "big")).to_bytes(16, "big")
 
 

@@ -55,6 +55,7 @@ from isim.documents import MAX_DOCUMENT_BYTES, parse_mapping, read_mapping, type
 from isim.errors import InputError, Problem, ProfileError
 from isim.profile_checks import AD_MODES, KEYS, ProfileRules
 from isim.profile_sizes import pcscf_address_type
+from isim.sqn import DEFAULT_DELTA, DEFAULT_IND_BITS
 
 __all__ = [
     "AD_MODES",
@@ -92,8 +93,8 @@ class Profile:
     opc: bytes = field(repr=False)
     op: bytes | None = field(default=None, repr=False)  # as given; opc is derived from it
     sqn: int = 0
-    sqn_ind_bits: int = 5
-    sqn_delta: int = 2**28
+    sqn_ind_bits: int = DEFAULT_IND_BITS
+    sqn_delta: int = DEFAULT_DELTA
     sqn_limit: int | None = None
     pin1: str = field(default="1234", repr=False)
     pin1_enabled: bool = False

@@ -23,6 +23,7 @@ from isim import identities, trust
 from isim.checker import Checker, did_you_mean, shown
 from isim.errors import Problem, ProfileError
 from isim.profile_sizes import NO_SIZES, check_sizes, pcscf_address_type, size_problems
+from isim.sqn import DEFAULT_DELTA, DEFAULT_IND_BITS
 from isim.usim import profile_keys as usim_keys
 
 __all__ = ["AD_MODES", "DEFAULTS", "FIELD_CHECKS", "KEYS", "ProfileRules"]
@@ -263,8 +264,8 @@ _FIELDS: dict[str, tuple[FieldCheck, Any]] = {
     "opc": (_hex(_HEX32, 32), None),
     "op": (_hex(_HEX32, 32), None),
     "sqn": (_sqn, 0),
-    "sqn_ind_bits": (_integer(0, 16), 5),
-    "sqn_delta": (_integer(1, 2**48 - 1), 2**28),
+    "sqn_ind_bits": (_integer(0, 16), DEFAULT_IND_BITS),
+    "sqn_delta": (_integer(1, 2**48 - 1), DEFAULT_DELTA),
     "sqn_limit": (_sqn_limit, None),
     "pin1": (_text(_PIN, "4 to 8 decimal digits"), "1234"),
     "pin1_enabled": (_boolean, False),

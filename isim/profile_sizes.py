@@ -11,11 +11,12 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
-from apdu.layout import layout
+from apdu.files import MAX_RECORD_LENGTH, MAX_RECORDS, MAX_TRANSPARENT_SIZE
 from isim.checker import Checker, did_you_mean
-from isim.codecs.tlv import ber_length
 from isim.documents import type_name
 from isim.errors import Problem
+from specs.ber import tag_of, tags, tlv_size
+from specs.layout import layout
 
 __all__ = ["NO_SIZES", "check_sizes", "ef_dims", "pcscf_address_type", "size_problems"]
 
@@ -34,14 +35,10 @@ def pcscf_address_type(address: str) -> int:
     return 1 if ip.version == 4 else 2
 
 
-def _tlv_size(n: int) -> int:
-    """Octets of a `80 L V` data object with an n-octet value (BER length, ISO/IEC 8825-1)."""
-    return 2 + n if n < 0x80 else 1 + len(ber_length(n)) + n
-
-
 @lru_cache(maxsize=1)
 def _longest_aid_tlv() -> int:
-    return max(_tlv_size(len(app.aid or b"")) for app in layout().applications.values())
+    aid_tag = tags("ApplicationTemplate")["aid"]
+    return max(tlv_size(len(app.aid or b""), aid_tag) for app in layout().applications.values())
 
 
 def _layout_files() -> dict[str, Any]:
@@ -63,7 +60,11 @@ def _layout_files() -> dict[str, Any]:
 
 _FILES: dict[str, Any] | None = None
 
-_SIZE_LIMITS = {"size": (1, 0x7FFF), "records": (1, 254), "record_length": (1, 255)}
+_SIZE_LIMITS = {
+    "size": (1, MAX_TRANSPARENT_SIZE),
+    "records": (1, MAX_RECORDS),
+    "record_length": (1, MAX_RECORD_LENGTH),
+}
 
 
 def check_sizes(c: Checker) -> dict[str, dict[str, int]]:
@@ -149,16 +150,16 @@ def size_problems(
 ) -> None:
     """What the card can hold (TS 31.103 clause 4.2: each value is an `80 L V` object)."""
     dims = _dims(sizes)
-    if impi and (need := _tlv_size(len(impi.encode()))) > dims.impi:
+    if impi and (need := tlv_size(len(impi.encode()))) > dims.impi:
         c.add("impi", f"needs {need} bytes, EF.IMPI holds {dims.impi}", "EF.IMPI")
-    if domain and (need := _tlv_size(len(domain.encode()))) > dims.domain:
+    if domain and (need := tlv_size(len(domain.encode()))) > dims.domain:
         c.add("domain", f"needs {need} bytes, EF.DOMAIN holds {dims.domain}", "EF.DOMAIN")
     if impus:
         rec_len, records = dims.impu_record, dims.impu_records
         if len(impus) > records:
             c.add("impu", f"{len(impus)} IMPUs, EF.IMPU has {records} records", "EF.IMPU")
         for record, uri in enumerate(impus, start=1):
-            if uri and (need := _tlv_size(len(uri.encode()))) > rec_len:
+            if uri and (need := tlv_size(len(uri.encode()))) > rec_len:
                 c.add("impu", f"needs {need} bytes, a record holds {rec_len}", "EF.IMPU", record)
     if sizes:
         _pcscf_label_problems(c, pcscf, label, sizes)
@@ -189,11 +190,12 @@ def _pcscf_label_problems(
                 continue
             kind = pcscf_address_type(addr)
             n = 1 + (4 if kind == 1 else 16 if kind == 2 else len(addr.encode()))
-            if (need := _tlv_size(n)) > rec_len:
+            if (need := tlv_size(n)) > rec_len:
                 c.add("pcscf", f"needs {need} bytes, a record holds {rec_len}", "EF.P-CSCF", record)
     if label:
         # EF.DIR record: 61 L { 4F L <AID> } { 50 L <label> } (TS 102 221 clause 13.1)
         _, rec_len, _ = ef_dims("MF/EF.DIR", sizes)
         n = len(label.encode())
-        if _tlv_size(_longest_aid_tlv() + _tlv_size(n)) > rec_len:
+        body = _longest_aid_tlv() + tlv_size(n, tags("ApplicationTemplate")["label"])
+        if tlv_size(body, tag_of("ApplicationTemplate")) > rec_len:
             c.add("label", f"{n} bytes is too long for an EF.DIR record of {rec_len} bytes")

@@ -16,7 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SQN_BITS", "SQN_MAX", "SqnArray", "SqnConfig", "next_sqn"]
+__all__ = [
+    "DEFAULT_DELTA",
+    "DEFAULT_IND_BITS",
+    "SQN_BITS",
+    "SQN_MAX",
+    "SqnArray",
+    "SqnConfig",
+    "next_sqn",
+]
 
 SQN_BITS = 48
 SQN_MAX = (1 << SQN_BITS) - 1
@@ -27,12 +35,17 @@ def _check_sqn(sqn: int) -> None:
         raise ValueError(f"SQN must be an integer in 0..2**48-1, got {sqn!r}")
 
 
+# TS 33.102 C.3 (recommended values): the defaults of every card and profile
+DEFAULT_IND_BITS = 5
+DEFAULT_DELTA = 2**28
+
+
 @dataclass(frozen=True)
 class SqnConfig:
-    """Annex C parameters. IND = 5 bits and delta = 2**28 are the values of C.3 (recommended)."""
+    """Annex C parameters; the defaults are the recommended values of C.3."""
 
-    ind_bits: int = 5
-    delta: int = 2**28
+    ind_bits: int = DEFAULT_IND_BITS
+    delta: int = DEFAULT_DELTA
     limit: int | None = None  # L of C.2.2; None disables the check
 
     def __post_init__(self) -> None:
@@ -48,10 +61,11 @@ class SqnConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SqnConfig:
-        return cls(ind_bits=d.get("ind_bits", 5), delta=d.get("delta", 2**28), limit=d.get("limit"))
+        return cls(ind_bits=d.get("ind_bits", DEFAULT_IND_BITS),
+                   delta=d.get("delta", DEFAULT_DELTA), limit=d.get("limit"))
 
 
-def next_sqn(sqn: int, ind_bits: int = 5) -> int:
+def next_sqn(sqn: int, ind_bits: int = DEFAULT_IND_BITS) -> int:
     """Network side: the next SQN of the same IND slot (SEQ + 1, IND kept; C.1.2)."""
     _check_sqn(sqn)
     nxt = sqn + (1 << ind_bits)

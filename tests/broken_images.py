@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from apdu.layout import layout
 from isim.codecs import codec_for
 from isim.codecs.tlv import encode_tag80
 from isim.contents import ISIM_ADF
 from isim.image import CardImage, build_image, save_image
 from isim.profile import load_profile
+from specs.layout import layout
 
 ROOT = Path(__file__).resolve().parents[1]
 ALICE = ROOT / "examples" / "alice.yaml"

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from apdu import arr
 from apdu.arr import NEVER, AccessMode, AccessRule, ArrError, key
-from apdu.layout import layout
 from isim.codecs.tlv import compiled
+from specs.layout import layout
 from strategies import access_rules
 
 H = bytes.fromhex

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 from apdu import arr
-from apdu.layout import layout
 from isim.codecs import (
     AdministrativeData,
     ApplicationTemplate,
@@ -29,6 +28,7 @@ from isim.codecs import (
     XcapPolicyPart,
     codec_for,
 )
+from specs.layout import layout
 from usim_vectors import USIM_VECTORS
 
 H = bytes.fromhex

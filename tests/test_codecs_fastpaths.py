@@ -6,10 +6,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apdu.layout import layout
 from isim import contents, profile_sizes
 from isim.codecs import codec_for
 from isim.profile import profile_from_mapping
+from specs.layout import layout
 
 
 def _iccid_reference(value: str) -> bytes:

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from apdu.layout import EFSpec, layout
 from isim.codecs import (
     AdministrativeData,
     ApplicationTemplate,
@@ -31,6 +30,7 @@ from isim.codecs import (
     XcapPolicyPart,
     codec_for,
 )
+from specs.layout import EFSpec, layout
 from strategies import access_rules
 from usim_strategies import USIM_STRATEGIES
 

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from isim.codecs import CodecError, codec_for, decode_fcp, encode_fcp
 from isim.codecs.errors import CodecError as ErrorsCodecError
 from isim.codecs.tlv import (
-    ber_length,
     compiled,
     decode_contents,
     decode_tag80,
@@ -17,6 +16,7 @@ from isim.codecs.tlv import (
     encode_tag80,
 )
 from isim.errors import IsimError
+from specs.ber import length as ber_length
 
 H = bytes.fromhex
 

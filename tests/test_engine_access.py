@@ -10,9 +10,9 @@ import pytest
 from apdu.application import FileContents
 from apdu.arr import encode_rule
 from apdu.build import card_dict
-from apdu.demo import DEMO_PINS, DemoApplication
 from apdu.engine import Card
-from apdu.layout import layout
+from demo_card import DEMO_PINS, DemoApplication
+from specs.layout import layout
 
 AID = layout().applications["ADF.ISIM"].aid
 assert AID is not None

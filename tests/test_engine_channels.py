@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from apdu.demo import demo_card
 from apdu.engine import Card
-from apdu.layout import layout
+from demo_card import demo_card
+from specs.layout import layout
 
 AID = layout().applications["ADF.ISIM"].aid
 assert AID is not None

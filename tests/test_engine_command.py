@@ -6,8 +6,8 @@ import pytest
 
 from apdu.atr import DEFAULT_ATR, check_atr, needs_tck, tck, with_tck
 from apdu.command import CLA_TABLE, CommandError, channel_of, parse, split_body
-from apdu.demo import demo_card
 from apdu.engine import Card
+from demo_card import demo_card
 
 
 def tx(card: Card, h: str) -> tuple[bytes, int]:

@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 
 from apdu.application import FileContents
 from apdu.build import card_dict
-from apdu.demo import DEMO_PINS
 from apdu.engine import KNOWN_INS, Card
 from apdu.files import EF
-from apdu.layout import layout
 from apdu.sw import VALID_SW1
+from demo_card import DEMO_PINS
+from specs.layout import layout
 
 AID = layout().applications["ADF.ISIM"].aid
 assert AID is not None

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from apdu.demo import DEMO_PINS, demo_card
 from apdu.engine import Card
 from apdu.pins import PinStore, encode_pin, is_pin_block
+from demo_card import DEMO_PINS, demo_card
 
 
 def tx(card: Card, h: str) -> tuple[bytes, int]:

@@ -7,9 +7,9 @@ import copy
 import pytest
 
 from apdu.build import card_dict
-from apdu.demo import DEMO_PINS, DemoApplication, demo_card
 from apdu.engine import Card
-from apdu.layout import layout
+from demo_card import DEMO_PINS, DemoApplication, demo_card
+from specs.layout import layout
 
 AID = layout().applications["ADF.ISIM"].aid
 assert AID is not None

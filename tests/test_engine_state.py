@@ -1,4 +1,4 @@
-"""Persistent state (to_dict / from_dict, state_changed), the builder from apdu.layout,
+"""Persistent state (to_dict / from_dict, state_changed), the builder from specs.layout,
 AUTHENTICATE through the Application plug-in, GET CHALLENGE, TERMINAL PROFILE/CAPABILITY,
 and "never raise"."""
 
@@ -12,9 +12,9 @@ import pytest
 
 from apdu.application import Application, FileContents
 from apdu.build import card_dict
-from apdu.demo import DEMO_PINS, DemoApplication, demo_card
 from apdu.engine import Card
-from apdu.layout import layout
+from demo_card import DEMO_PINS, DemoApplication, demo_card
+from specs.layout import layout
 
 AID = layout().applications["ADF.ISIM"].aid
 assert AID is not None

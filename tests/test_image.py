@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from apdu.layout import layout
 from isim.cli import main
 from isim.codecs import codec_for
 from isim.codecs.errors import CodecError, SizeError
@@ -20,17 +19,17 @@ from isim.contents import ISIM_ADF, card_contents
 from isim.emulator import Emulator, StateError
 from isim.errors import CardContentError
 from isim.image import (
-    _SLOT,
     CardImage,
     ImageError,
-    _canonical,
-    _fill_slots,
     build_image,
     build_image_json,
     load_image,
     save_image,
 )
+from isim.image_build import _card_text, _ef_json, _image
+from isim.image_format import canonical
 from isim.profile import load_profile
+from specs.layout import layout
 
 ROOT = Path(__file__).resolve().parent.parent
 ALICE = ROOT / "examples" / "alice.yaml"
@@ -217,8 +216,9 @@ def test_build_image_json_is_build_image_to_json(alice, change: dict) -> None:
     assert build_image_json(other) == build_image(other).to_json()
 
 
-def test_an_ef_slot_is_filled_only_where_it_was_put() -> None:
-    text = _canonical({"files": [_SLOT + "0"], "label": _SLOT + "0"})
-    with pytest.raises(ValueError, match="looks like an EF slot"):
-        _fill_slots(text, ['{"name":"EF.X"}'])
-    assert _fill_slots(_canonical([_SLOT + "1", _SLOT + "0"]), ["0", "1"]) == "[1,0]"
+def test_composed_card_text_is_the_canonical_json(alice) -> None:
+    """The composed JSON equals json's own for values that look like JSON or like a frame."""
+    profile = dataclasses.replace(alice, label='"content":null,"')  # 16 bytes: EF.DIR fits
+    image = build_image(profile)
+    composed = _card_text(_image(profile, card_contents(profile), _ef_json).card)
+    assert composed == canonical(image.card)

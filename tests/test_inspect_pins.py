@@ -11,7 +11,6 @@ import pytest
 from click.testing import CliRunner
 
 from apdu.arr import encode_rule
-from apdu.layout import layout
 from broken_images import ALICE, BROKEN, alice_image, set_record, write
 from isim.cli import EXIT_OK, EXIT_VIOLATION, main
 from isim.image import CardImage
@@ -19,6 +18,7 @@ from isim.inspect import CardSource, Inspection, inspect_source, open_image
 from isim.inspect.auth import adm_block, pin_block
 from isim.inspect.link import READ_ONLY_INS
 from isim.profile import load_profile
+from specs.layout import layout
 
 INS_VERIFY = 0x20
 # TS 102 221 table 10.5 / TS 102 222: every command that changes a card

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from isim.cli import main
 from isim.personalize.hss import TransportKey
-from isim.personalize.sample import write_sample_batch, write_sample_template
+from sample_batch import write_sample_batch, write_sample_template
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = 60

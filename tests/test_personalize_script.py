@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-from apdu.layout import layout
 from apdu.pins import encode_pin
 from isim.contents import card_contents
 from isim.image import build_image, make_card
@@ -24,6 +23,7 @@ from isim.personalize.script import (
     render_scriptor,
 )
 from isim.profile import Profile, profile_from_mapping
+from specs.layout import layout
 
 BASE = {
     "trust_domains": ["3gppnetwork.org", "ims.example.net"],

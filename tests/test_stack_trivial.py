@@ -10,8 +10,8 @@ from contextlib import AbstractContextManager
 import pytest
 
 from apdu import pcsc
-from apdu.responders import UICC_ATR, TrivialCard
 from pcsc_stack import PcscStack, pcsc_stack, serve_card, wait_for_card
+from responders import UICC_ATR, TrivialCard
 
 pytestmark = pytest.mark.stack
 

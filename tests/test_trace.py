@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from apdu.layout import layout
 from apdu.trace import mask_capdu, mask_rapdu
 from emulator_proc import EmulatorProcess, FakeVpcd
 from isim.image import build_image, save_image
 from isim.profile import load_profile
+from specs.layout import layout
 
 ROOT = Path(__file__).resolve().parent.parent
 ADM1 = b"12345678"  # examples/alice.yaml

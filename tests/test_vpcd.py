@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from apdu import vpcd
-from apdu.responders import UICC_ATR, TrivialCard
 from apdu.vpcd import FramingError, VirtualCard, VpcdEngine, VpcdTransport, frame
+from responders import UICC_ATR, TrivialCard
 
 SELECT_MF = bytes.fromhex("00A4000C023F00")
 

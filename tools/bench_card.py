@@ -4,7 +4,7 @@
     python tools/bench_card.py [--seconds 2] [--auths 3000] [--no-stack]
 
 Full stack (pyscard -> pcscd -> vpcd -> card), every card in its own process:
-  * the trivial responder (apdu.responders.TrivialCard behind apdu.vpcd; run twice, the
+  * the trivial responder (tools/responders.py TrivialCard behind apdu.vpcd; run twice, the
     mean is the reference),
   * `isim emulate IMAGE` and `isim emulate IMAGE --state F` (as a user runs it),
   * Debian's vicc when installed (SELECT MF with P2=0C only: vicc fails on P2=04).
@@ -41,13 +41,13 @@ for _p in (str(ROOT), str(ROOT / "tools")):
         sys.path.insert(0, _p)
 
 from apdu import pcsc, vpcd  # noqa: E402
-from apdu.responders import TrivialCard  # noqa: E402
 from isim.aka import generate_vector  # noqa: E402
 from isim.emulator import Emulator  # noqa: E402
 from isim.image import CardImage, build_image, save_image  # noqa: E402
 from isim.milenage import Milenage  # noqa: E402
 from isim.profile import load_profile  # noqa: E402
 from isim.sqn import next_sqn  # noqa: E402
+from responders import TrivialCard  # noqa: E402
 
 ALICE = ROOT / "examples" / "alice.yaml"
 VICC = Path("/usr/bin/vicc")

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from apdu.demo import demo_card
 from apdu.engine import Card
+from demo_card import demo_card
 
 ISIM_AID = "A0000000871004FFFFFFFF8907090000"
 

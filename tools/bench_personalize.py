@@ -14,7 +14,7 @@ peak RSS, from wait4(2), is its own):
   then image JSON, scriptor script and HSS line per card.
 * `write` (for batches up to --write-rows): the whole run into a real --out directory.
 
-Batches are synthetic (isim.personalize.sample) and generated once into a temporary dir.
+Batches are synthetic (tools/sample_batch.py) and generated once into a temporary dir.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from isim.personalize.sample import write_sample_batch, write_sample_template
+    from sample_batch import write_sample_batch, write_sample_template
 
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-personalize-") as tmp:

@@ -3,7 +3,7 @@
 
     tools/bench_stack.py [--seconds 2] [--card module:factory] [--apdu HEX]
 
-Rows: the trivial responder (apdu.responders.TrivialCard: the stack's own limit), the same
+Rows: the trivial responder (tools/responders.py TrivialCard: the stack's own limit), the same
 behind a naive socket (no TCP_NODELAY / TCP_QUICKACK: Debian's vpcd then stalls on delayed
 ACKs), the card made by ``--card`` (a zero-argument callable returning an
 apdu.vpcd.VirtualCard, e.g. the isim engine), and Debian's vicc when installed
@@ -128,10 +128,10 @@ def main(argv: list[str]) -> int:
             me = [sys.executable, str(Path(__file__).resolve()), "--port",
                   str(stack.vpcd_port), "--serve"]
             rows.append(("trivial responder (apdu.vpcd)",
-                         [*me, "apdu.responders:TrivialCard"], env))
+                         [*me, "responders:TrivialCard"], env))
             if not args.no_naive:
                 rows.append(("trivial, naive socket (no NODELAY/QUICKACK)",
-                             [*me, "apdu.responders:TrivialCard", "--naive"], env))
+                             [*me, "responders:TrivialCard", "--naive"], env))
             if args.card:
                 rows.append((f"--card {args.card}", [*me, args.card], env))
             rows.append(("trivial responder again (noise check)", rows[0][1], env))

@@ -11,9 +11,9 @@ commands, the right PINs now and then (to reach the protected paths) and power c
 Reports uncaught exceptions (the engine's dispatcher is called unwrapped), invalid status
 words, and every problem the check hook reports afterwards. Exit status 1 if any.
 
---card   a callable returning an apdu.engine.Card (default apdu.demo:demo_card)
+--card   a callable returning an apdu.engine.Card (default demo_card:demo_card)
 --check  a callable check(card) -> iterable of problem strings, run after every APDU
-         (default apdu.demo:demo_check when the card is the default one)
+         (default demo_card:demo_check when the card is the default one)
 """
 
 from __future__ import annotations
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         factory = _load(args.card)
         check = _load(args.check) if args.check else None
     else:
-        from apdu.demo import demo_card, demo_check
+        from demo_card import demo_card, demo_check
 
         randbytes = random.Random(args.seed).randbytes
 

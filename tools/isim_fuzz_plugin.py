@@ -34,7 +34,7 @@ from isim.profile import load_profile  # noqa: E402
 
 __all__ = ["identity_problems", "isim_card", "isim_check"]
 
-FUZZ_ADM1 = b"11111111"  # apdu.demo's ADM1, presented by fuzz_engine's corpus
+FUZZ_ADM1 = b"11111111"  # tools/demo_card.py's ADM1, presented by fuzz_engine's corpus
 
 
 @functools.cache

@@ -63,9 +63,5 @@ def main() -> None:
     """A software ISIM: build, emulate, personalize and validate IMS cards."""
 
 
-for _name in SUBCOMMAND_MODULES:
-    try:
-        importlib.import_module(f"{__name__}.{_name}")
-    except ModuleNotFoundError as exc:  # a subcommand not written yet
-        if exc.name != f"{__name__}.{_name}":
-            raise
+for _name in SUBCOMMAND_MODULES:  # a missing module is an error, not a hidden subcommand
+    importlib.import_module(f"{__name__}.{_name}")

@@ -12,8 +12,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import construct
 
-from apdu.layout import EFSpec
 from isim.checker import shown
+from specs.layout import EFSpec
 
 from .errors import CodecError, SizeError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from apdu.layout import EFSpec, layout
+from specs.layout import EFSpec, layout
 
 from . import binary, config_data, identities, sms, uicc, usim, usim_state
 from .base import Codec
@@ -32,7 +32,7 @@ def _codec_for_spec(spec: EFSpec) -> Codec[Any]:
 def codec_for(ef: str | EFSpec) -> Codec[Any]:
     """The codec of an EF given as `EF.IMPI`, `IMPI`, `6F02` or an `EFSpec`.
 
-    Names resolve through `apdu.layout.layout().find_ef` (ADF.ISIM first, then the MF; pass
+    Names resolve through `specs.layout.layout().find_ef` (ADF.ISIM first, then the MF; pass
     the MF's EFSpec for the MF's EF.ARR). Unknown names raise CodecError.
     """
     if isinstance(ef, EFSpec):

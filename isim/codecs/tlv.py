@@ -2,8 +2,8 @@
 
 `specs/isim.asn` and `specs/uicc.asn` are the definitions; they are compiled once per process.
 The `80 L value` data object (EF.IMPI, EF.DOMAIN, EF.IMPU ... records) is on the bureau's hot
-path, so `encode_tag80` / `decode_tag80` code it directly, as `encode_tlv` does for an EF.DIR
-record (so that a batch run never loads asn1tools, ~0.3 s a process); tests/test_codecs_tlv.py
+path, so `encode_tag80` / `decode_tag80` code it directly with `specs.ber`, as the EF.DIR codec
+does (so that a batch run never loads asn1tools, ~0.3 s a process); tests/test_codecs_tlv.py
 proves the fast paths give the same bytes and values as asn1tools.
 """
 
@@ -13,23 +13,21 @@ from functools import cache
 from typing import Any
 
 import specs
+from specs.ber import BerError, header, length, span, tag_of, tlv
 
 from .errors import CodecError
 
 __all__ = [
-    "ber_length",
+    "TAG_DATA_OBJECT",
     "compiled",
     "decode_contents",
     "decode_tag80",
     "decode_type",
     "encode_contents",
     "encode_tag80",
-    "encode_tlv",
     "encode_type",
     "tlv_span",
 ]
-
-PADDING = 0xFF
 
 
 @cache
@@ -48,95 +46,43 @@ def _asn1_error() -> type[Exception]:
     return asn1tools.Error
 
 
-def ber_length(n: int) -> bytes:
-    """BER definite length (ISO/IEC 8825-1 8.1.3; digest 1.2): `L`, `81 L`, `82 LL`."""
-    if n < 0x80:
-        return bytes((n,))
-    if n <= 0xFF:
-        return bytes((0x81, n))
-    if n <= 0xFFFF:
-        return bytes((0x82, n >> 8, n & 0xFF))
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")  # beyond any EF; kept for BER
-    return bytes((0x80 | len(body),)) + body
+TAG_DATA_OBJECT = tag_of("IMPI")  # '80': the [0] data object of every ISIM EF (isim.asn)
 
 
 def encode_tag80(value: bytes) -> bytes:
     """`80 L value`: context-specific primitive tag [0] (the asn1tools result, faster)."""
     n = len(value)
-    if n < 0x80:
-        return bytes((0x80, n)) + value
-    return b"\x80" + ber_length(n) + value
-
-
-def encode_tlv(tag: int, value: bytes) -> bytes:
-    """`tag L value` for a one-byte tag (what asn1tools gives, without loading it)."""
-    n = len(value)
-    return bytes((tag, n)) + value if n < 0x80 else bytes((tag,)) + ber_length(n) + value
+    if n < 0x80:  # inline of `tlv` for the common short form: this runs for every identity
+        return bytes((TAG_DATA_OBJECT, n)) + value
+    return tlv(TAG_DATA_OBJECT, value)
 
 
 def decode_tag80(ef: str, data: bytes) -> tuple[bytes, int] | None:
     """Value and end offset of a leading `80 L value`.
 
-    None when the data does not start with tag 80 and a 1..3-byte length (asn1tools then
+    None when the data does not start with tag 80 and a 1..4-byte length (asn1tools then
     decides). A length running past the data raises CodecError.
     """
-    if len(data) < 2 or data[0] != 0x80:
+    if len(data) < 2 or data[0] != TAG_DATA_OBJECT:
         return None
-    first = data[1]
-    if first < 0x80:
-        length, start = first, 2
-    elif first == 0x81 and len(data) >= 3:
-        length, start = data[2], 3
-    elif first == 0x82 and len(data) >= 4:
-        length, start = (data[2] << 8) | data[3], 4
-    else:
+    try:
+        _, start, n = header(data)
+    except BerError:
         return None
-    end = start + length
+    end = start + n
     if end > len(data):
         raise CodecError(
-            ef, f"truncated TLV: tag 80 announces {length} bytes, {len(data) - start} follow"
+            ef, f"truncated TLV: tag 80 announces {n} bytes, {len(data) - start} follow"
         )
     return bytes(data[start:end]), end
 
 
-def _header(data: bytes, offset: int) -> tuple[int, int]:
-    """(value offset, value length) of the TLV at `offset`; multi-byte tags allowed."""
-    n = len(data)
-    pos = offset + 1
-    if data[offset] & 0x1F == 0x1F:  # multi-byte tag number (8825-1 8.1.2.4)
-        while pos < n and data[pos] & 0x80:
-            pos += 1
-        pos += 1
-    if pos >= n:
-        raise ValueError(f"truncated TLV at offset {offset}: no length")
-    first = data[pos]
-    pos += 1
-    if first < 0x80:
-        return pos, first
-    count = first & 0x7F
-    if count == 0 or count > 3:
-        raise ValueError(f"unsupported BER length form {first:02X} at offset {pos - 1}")
-    if pos + count > n:
-        raise ValueError(f"truncated BER length at offset {pos - 1}")
-    return pos + count, int.from_bytes(data[pos : pos + count], "big")
-
-
 def tlv_span(ef: str, data: bytes) -> int:
     """Length of the run of TLVs at the start of `data`, up to 'FF' padding or the end."""
-    offset = 0
-    n = len(data)
     try:
-        while offset < n and data[offset] != PADDING:
-            start, length = _header(data, offset)
-            if start + length > n:
-                raise ValueError(
-                    f"truncated TLV at offset {offset}: announces {length} bytes, "
-                    f"{n - start} follow"
-                )
-            offset = start + length
-    except ValueError as exc:
+        return span(data)
+    except BerError as exc:
         raise CodecError(ef, str(exc)) from None
-    return offset
 
 
 def _problem(exc: Exception) -> str:
@@ -169,16 +115,17 @@ def decode_contents(ef: str, type_name: str, data: bytes) -> tuple[Any, int]:
     The TLV run ends at 'FF' padding or the end of the data; a '30 L' header is put in
     front of it so that asn1tools sees one SEQUENCE (see the note in specs/isim.asn).
     """
-    span = tlv_span(ef, data)
-    body = bytes(data[:span])
-    value, used = decode_type(ef, type_name, b"\x30" + ber_length(span) + body)
-    if used != span + 1 + len(ber_length(span)):
+    end = tlv_span(ef, data)
+    body = bytes(data[:end])
+    head = bytes((tag_of(type_name),)) + length(end)
+    value, used = decode_type(ef, type_name, head + body)
+    if used != end + len(head):
         raise CodecError(ef, "malformed TLV: trailing bytes inside the data objects")
-    return value, span
+    return value, end
 
 
 def encode_contents(ef: str, type_name: str, value: Any) -> bytes:
     """Encode a SEQUENCE type and return its contents octets (the '30 L' header stripped)."""
     encoded = encode_type(ef, type_name, value)
-    start, length = _header(encoded, 0)
-    return encoded[start : start + length]
+    _, start, n = header(encoded)
+    return encoded[start : start + n]

@@ -12,6 +12,7 @@ from typing import Any
 from construct import Array, Bytes, GreedyRange
 
 from apdu import arr
+from specs import ber
 
 from . import tlv
 from .base import Codec, hex_bytes
@@ -31,6 +32,9 @@ class ApplicationTemplate:
     label: str | None = None
 
 
+_APPLICATION_TEMPLATE = ber.tags("ApplicationTemplate")
+
+
 class DirCodec(Codec[ApplicationTemplate]):
     name = "dir"
 
@@ -44,12 +48,13 @@ class DirCodec(Codec[ApplicationTemplate]):
     def _encode(self, value: ApplicationTemplate, size: int) -> bytes:
         if not 1 <= len(value.aid) <= 16:
             raise CodecError(self.ef, f"AID of {len(value.aid)} bytes (1..16 allowed)")
-        # 61 L { 4F L <AID> [50 L <label>] } (TS 102 221 clause 13.1), as ApplicationTemplate
-        # in specs/uicc.asn encodes it
-        body = tlv.encode_tlv(0x4F, bytes(value.aid))
+        # 61 L { 4F L <AID> [50 L <label>] } (TS 102 221 clause 13.1): ApplicationTemplate
+        # of specs/uicc.asn, coded without loading asn1tools
+        t = _APPLICATION_TEMPLATE
+        body = ber.tlv(t["aid"], bytes(value.aid))
         if value.label is not None:
-            body += tlv.encode_tlv(0x50, value.label.encode("utf-8"))
-        return tlv.encode_tlv(0x61, body)
+            body += ber.tlv(t["label"], value.label.encode("utf-8"))
+        return ber.tlv(t.tag, body)  # type: ignore[arg-type]
 
     def _to_json(self, value: ApplicationTemplate) -> dict[str, Any]:
         return {"aid": value.aid.hex(), "label": value.label}
@@ -161,7 +166,7 @@ class ArrCodec(Codec[arr.AccessRule]):
 
     @staticmethod
     def _key_names() -> dict[int, str]:
-        from apdu.layout import layout
+        from specs.layout import layout
 
         return {v: k for k, v in layout().key_references.items()}
 
@@ -190,7 +195,7 @@ class ArrCodec(Codec[arr.AccessRule]):
         return {"rules": out}
 
     def _from_json(self, obj: Mapping[str, Any]) -> arr.AccessRule:
-        from apdu.layout import layout
+        from specs.layout import layout
 
         refs = layout().key_references
 

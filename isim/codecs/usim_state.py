@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 
 from construct import Bytes, Int8ub, Struct
 
+from specs import ber
+
 from . import tlv
 from .base import Codec, hex_bytes
 from .errors import CodecError
@@ -85,15 +87,9 @@ _STRUCTS = (
 
 
 def _tlvs(ef: str, data: bytes) -> tuple[list[tuple[int, bytes]], int]:
-    """Top-level (tag, value) pairs up to the 'FF' padding (one-byte tags)."""
-    end = tlv.tlv_span(ef, data)
-    out = []
-    pos = 0
-    while pos < end:
-        start, length = tlv._header(data, pos)
-        out.append((data[pos], bytes(data[start : start + length])))
-        pos = start + length
-    return out, end
+    """Top-level (tag, value) pairs up to the 'FF' padding."""
+    end = tlv.tlv_span(ef, data)  # checked here: the walk below cannot fail
+    return [(tag, bytes(data[v0:v1])) for tag, v0, v1 in ber.iter_tlvs(data, 0, end)], end
 
 
 class TlvListCodec(Codec[tuple[tuple[int, bytes], ...]]):
@@ -107,7 +103,7 @@ class TlvListCodec(Codec[tuple[tuple[int, bytes], ...]]):
         return tuple(items), end
 
     def _encode(self, value: tuple[tuple[int, bytes], ...], size: int) -> bytes:
-        return b"".join(tlv.encode_tlv(tag, v) for tag, v in value)
+        return b"".join(ber.tlv(tag, v) for tag, v in value)
 
     def _to_json(self, value: tuple[tuple[int, bytes], ...]) -> dict[str, Any]:
         return {"tlvs": [{"tag": f"{t:02X}", "value": v.hex()} for t, v in value]}
@@ -157,11 +153,11 @@ class SuciCalcInfoCodec(Codec[SuciCalcInfo]):
         return SuciCalcInfo(tuple(schemes), tuple(keys)), end
 
     def _encode(self, value: SuciCalcInfo, size: int) -> bytes:
-        out = tlv.encode_tlv(_PRIORITY_LIST, b"".join(bytes(p) for p in value.schemes))
+        out = ber.tlv(_PRIORITY_LIST, b"".join(bytes(p) for p in value.schemes))
         if value.keys:
-            body = b"".join(tlv.encode_tlv(_KEY_ID, bytes((i,))) + tlv.encode_tlv(_KEY, k)
+            body = b"".join(ber.tlv(_KEY_ID, bytes((i,))) + ber.tlv(_KEY, k)
                             for i, k in value.keys)
-            out += tlv.encode_tlv(_KEY_LIST, body)
+            out += ber.tlv(_KEY_LIST, body)
         return out
 
     def _to_json(self, value: SuciCalcInfo) -> dict[str, Any]:

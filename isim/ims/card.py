@@ -20,20 +20,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from apdu.ins import INS_AUTHENTICATE, INS_SELECT, SELECT_BY_AID, SELECT_RETURN_NONE
 from apdu.sw import SW_AUTH_MAC_FAILURE, SW_OK, SW_SECURITY_STATUS_NOT_SATISFIED
 from apdu.t0 import ProcedureError, following_procedure
-from isim.aka import TAG_SUCCESS, TAG_SYNC_FAILURE, AkaResult, MacFailure, Success, SyncFailure
+from isim.aka import AkaResult, MacFailure, Success, SyncFailure
+from isim.auth_codes import P2_IMS_AKA, TAG_SUCCESS, TAG_SYNC_FAILURE
 from isim.errors import IsimError
-from isim.gba import P2_IMS_AKA
 from isim.identities import derived_identities
 from isim.inspect import CardSource, CardUnreadable, open_image, read_card, reader_source
 from isim.inspect.checks import DecodedEF, inspect
-from isim.inspect.link import INS_SELECT
 
 __all__ = ["CardError", "CardIdentities", "UeCard", "open_card"]
 
-INS_AUTHENTICATE = 0x88  # TS 102 221 clause 10.1.2, table 10.5
-_BY_AID, _NO_DATA = 0x04, 0x0C  # SELECT P1 / P2 (TS 102 221 11.1.1.2)
 _RAND_AUTN_LEN = 16
 
 
@@ -70,7 +68,8 @@ class UeCard:
         return bytes(rapdu[:-2]), int.from_bytes(rapdu[-2:], "big")
 
     def _select(self, aid: bytes) -> int:
-        return self._send(bytes([0, INS_SELECT, _BY_AID, _NO_DATA, len(aid)]) + aid)[1]
+        header = bytes([0, INS_SELECT, SELECT_BY_AID, SELECT_RETURN_NONE, len(aid)])
+        return self._send(header + aid)[1]
 
     def _read(self, source: CardSource) -> CardIdentities:
         try:

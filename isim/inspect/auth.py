@@ -16,11 +16,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from apdu.layout import layout
+from apdu.ins import INS_VERIFY
 from apdu.pins import PIN_BLOCK, encode_pin
 from apdu.sw import SW_AUTH_METHOD_BLOCKED, SW_OK, SW_VERIFICATION_FAILED
+from specs.layout import layout
 
-from .link import INS_VERIFY, Link
+from .link import Link
 
 __all__ = ["AuthEvent", "Authenticator", "Secret", "adm_block", "pin_block"]
 

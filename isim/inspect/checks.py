@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apdu.arr import AccessRule, Condition, rule_from_symbolic
-from apdu.layout import OPERATIONS, DFSpec, EFSpec, layout
+from apdu.files import LCSI_ACTIVATED
 from isim.codecs import CodecError, codec_for
 from isim.contents import ISIM_ADF
+from specs.layout import OPERATIONS, DFSpec, EFSpec, layout
 
-from .fcp import LCSI_ACTIVATED
 from .findings import ERROR, WARNING, Finding
 from .identity import identity_findings
 from .reader import CardRead, EFRead

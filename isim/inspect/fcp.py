@@ -7,19 +7,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from apdu.fcp import SFI_SHIFT, structure_of
+from apdu.files import (
+    LCSI_ACTIVATED,
+    LCSI_CREATION,
+    LCSI_DEACTIVATED,
+    LCSI_INITIALISATION,
+    LCSI_TERMINATION,
+)
 from isim.codecs import decode_fcp
 
 __all__ = ["FcpInfo", "parse_fcp"]
 
-# TS 102 221 clause 11.1.1.4.3, table 11.5: file descriptor byte, b7 (shareable) ignored
-_STRUCTURES = {0x01: "transparent", 0x02: "linear_fixed", 0x06: "cyclic", 0x38: "df",
-               0x39: "ber_tlv"}
-_SHAREABLE = 0x40
 # clause 11.1.1.4.9, table 11.6: life cycle status integer
-_LIFE_CYCLE = {0x01: "creation", 0x03: "initialisation", 0x05: "operational (activated)",
-               0x04: "operational (deactivated)"}
-LCSI_ACTIVATED = 0x05
-_SFI_SHIFT = 3  # clause 11.1.1.4.8: SFI in b8..b4
+_LIFE_CYCLE = {LCSI_CREATION: "creation", LCSI_INITIALISATION: "initialisation",
+               LCSI_ACTIVATED: "operational (activated)",
+               LCSI_DEACTIVATED: "operational (deactivated)"}
 _FID_SFI_MASK = 0x1F  # absent tag 88: SFI = the 5 low bits of the FID
 
 
@@ -43,7 +46,7 @@ class FcpInfo:
     def life_cycle(self) -> str | None:
         if self.lcsi is None:
             return None
-        if self.lcsi >= 0x0C:
+        if self.lcsi >= LCSI_TERMINATION:
             return "termination"
         return _LIFE_CYCLE.get(self.lcsi, f"proprietary ({self.lcsi:02X})")
 
@@ -74,7 +77,7 @@ def parse_fcp(raw: bytes) -> FcpInfo:
     descriptor: bytes = items.get("fileDescriptor", b"")
     structure = record_length = records = None
     if descriptor:
-        structure = _STRUCTURES.get(descriptor[0] & ~_SHAREABLE & 0xFF, f"{descriptor[0]:02X}")
+        structure = structure_of(descriptor[0])
         if len(descriptor) >= 5:
             record_length = int.from_bytes(descriptor[2:4], "big")
             records = descriptor[4]
@@ -85,7 +88,7 @@ def parse_fcp(raw: bytes) -> FcpInfo:
     elif not sfi_raw:
         sfi, coding = None, "none"
     else:
-        sfi, coding = sfi_raw[0] >> _SFI_SHIFT, "explicit"
+        sfi, coding = sfi_raw[0] >> SFI_SHIFT, "explicit"
     arr_raw: bytes | None = items.get("securityAttributesReferenced")
     arr = None
     if arr_raw is not None and len(arr_raw) == 3:

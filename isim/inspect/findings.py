@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from isim.errors import ef_location
+
 __all__ = ["ERROR", "WARNING", "Finding", "Level"]
 
 Level = Literal["error", "warning"]
@@ -27,7 +29,7 @@ class Finding:
     def where(self) -> str:
         if self.file is None:
             return "card"
-        return self.file if self.record is None else f"{self.file} record {self.record}"
+        return ef_location(self.file, self.record)
 
     def to_json(self) -> dict[str, Any]:
         return {"level": self.level, "check": self.check, "file": self.file,

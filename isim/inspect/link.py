@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from apdu.ins import INS_READ_BINARY, INS_READ_RECORD, INS_SELECT, INS_VERIFY
 from apdu.pcsc import ReaderError
 from isim.errors import IsimError
 
 __all__ = [
-    "INS_READ_BINARY",
-    "INS_READ_RECORD",
-    "INS_SELECT",
-    "INS_VERIFY",
     "READ_ONLY_INS",
     "CardUnreadable",
     "Link",
@@ -25,10 +22,6 @@ __all__ = [
 Transmit = Callable[[bytes], bytes]
 
 CLA = 0x00  # interindustry class, basic logical channel
-INS_SELECT = 0xA4
-INS_READ_BINARY = 0xB0
-INS_READ_RECORD = 0xB2
-INS_VERIFY = 0x20
 READ_ONLY_INS = frozenset({INS_SELECT, INS_READ_BINARY, INS_READ_RECORD, INS_VERIFY})
 
 

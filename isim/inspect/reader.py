@@ -9,7 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from apdu.layout import EFSpec, layout
+from apdu.files import MAX_RECORDS, MAX_TRANSPARENT_SIZE
+from apdu.ins import (
+    INS_READ_BINARY,
+    INS_READ_RECORD,
+    INS_SELECT,
+    RECORD_ABSOLUTE,
+    SELECT_BY_AID,
+    SELECT_BY_FID,
+    SELECT_RETURN_FCP,
+)
 from apdu.sw import (
     SW_FILE_NOT_FOUND,
     SW_OK,
@@ -19,21 +28,16 @@ from apdu.sw import (
 )
 from isim.codecs import ApplicationTemplate, CodecError, codec_for
 from isim.contents import ISIM_ADF
+from specs.layout import EFSpec, layout
 
 from .auth import Authenticator, AuthEvent, Secret
 from .fcp import FcpInfo, parse_fcp
-from .link import INS_READ_BINARY, INS_READ_RECORD, INS_SELECT, CardUnreadable, Link, Transmit
+from .link import CardUnreadable, Link, Transmit
 
 __all__ = ["AppEntry", "CardRead", "EFRead", "read_card"]
 
 # TS 102 221 clause 11.1.1.2, table 11.1 / 11.2
-_BY_FID = 0x00
-_BY_AID = 0x04
-_RETURN_FCP = 0x04
-_READ_ABSOLUTE = 0x04  # READ RECORD P2: absolute / current record
 _MAX_CHUNK = 256  # short APDU Le
-_MAX_OFFSET = 0x7FFF  # READ BINARY 15-bit offset (P1 b8 = 0)
-_MAX_RECORDS = 254
 _WARNINGS_SW1 = 0x62  # 62XX: warning, data returned (e.g. 6283 file deactivated)
 # TS 101 220 annex E: AID = RID (5 bytes) || application code (2 bytes) || the rest
 _APP_CODE_END = 7
@@ -97,7 +101,8 @@ class _Reader:
         self.auth = auth
 
     def select_fid(self, fid: int) -> tuple[bytes, int]:
-        return self.link.send(INS_SELECT, _BY_FID, _RETURN_FCP, fid.to_bytes(2, "big"), 0)
+        fid_bytes = fid.to_bytes(2, "big")
+        return self.link.send(INS_SELECT, SELECT_BY_FID, SELECT_RETURN_FCP, fid_bytes, 0)
 
     def _read(self, ins: int, p1: int, p2: int, le: int) -> tuple[bytes, int]:
         """A READ; on 6982 the authenticator may unlock it once."""
@@ -113,10 +118,10 @@ class _Reader:
 
     def read_binary(self, size: int | None) -> tuple[bytes, str | None]:
         body = b""
-        limit = size if size is not None else _MAX_OFFSET + 1
+        limit = size if size is not None else MAX_TRANSPARENT_SIZE + 1
         while len(body) < limit:
             offset = len(body)
-            if offset > _MAX_OFFSET:
+            if offset > MAX_TRANSPARENT_SIZE:
                 return body, f"file larger than READ BINARY can address ({offset} bytes)"
             n = min(_MAX_CHUNK, limit - offset)
             data, sw = self._read(INS_READ_BINARY, offset >> 8, offset & 0xFF, n)
@@ -135,9 +140,9 @@ class _Reader:
     def read_records(self, count: int | None, length: int | None
                      ) -> tuple[list[bytes], str | None]:
         records: list[bytes] = []
-        last = count if count is not None else _MAX_RECORDS
+        last = count if count is not None else MAX_RECORDS
         for number in range(1, last + 1):
-            data, sw = self._read(INS_READ_RECORD, number, _READ_ABSOLUTE, length or 0)
+            data, sw = self._read(INS_READ_RECORD, number, RECORD_ABSOLUTE, length or 0)
             if sw == SW_OK:
                 records.append(data)
                 continue
@@ -181,7 +186,7 @@ def _select_isim(reader: _Reader, out: CardRead) -> None:
                   if a.template is not None and a.template.aid.startswith(prefix)]
     out.isim_in_dir = bool(candidates)
     for aid in (*candidates, spec_aid, prefix):
-        data, sw = reader.link.send(INS_SELECT, _BY_AID, _RETURN_FCP, aid, 0)
+        data, sw = reader.link.send(INS_SELECT, SELECT_BY_AID, SELECT_RETURN_FCP, aid, 0)
         if sw == SW_OK:
             out.isim_aid, out.isim_fcp = aid, data
             return

@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from apdu.layout import DFSpec, EFSpec, layout
+from apdu.ins import INS_SELECT, SELECT_BY_AID, SELECT_BY_PATH, SELECT_RETURN_FCP
 from apdu.sw import SW_FILE_NOT_FOUND, SW_OK
 from isim import identities, trust
 from isim.usim.contents import USIM_ADF
+from specs.layout import DFSpec, EFSpec, layout
 
 from .findings import ERROR, WARNING, Finding
-from .link import INS_SELECT
 from .reader import EFRead, _read_ef
 
 if TYPE_CHECKING:
@@ -29,9 +29,6 @@ if TYPE_CHECKING:
 
 __all__ = ["UsimRead", "read_usim", "usim_findings"]
 
-_BY_AID = 0x04
-_BY_PATH = 0x08  # from the MF; 7FFF = the current application
-_RETURN_FCP = 0x04
 _APP_CODE_END = 7  # TS 101 220 annex E: RID (5 bytes) || application code (2 bytes)
 _CURRENT_APP = b"\x7f\xff"
 _PREFIX = "USIM/"
@@ -62,7 +59,7 @@ def read_usim(reader: _Reader, out: CardRead) -> UsimRead | None:
               if a.template is not None and a.template.aid.startswith(prefix)]
     usim = UsimRead(in_dir=bool(listed))
     for aid in (*listed, spec_aid):
-        data, sw = reader.link.send(INS_SELECT, _BY_AID, _RETURN_FCP, aid, 0)
+        data, sw = reader.link.send(INS_SELECT, SELECT_BY_AID, SELECT_RETURN_FCP, aid, 0)
         if sw == SW_OK:
             usim.aid, usim.fcp = aid, data
             break
@@ -72,7 +69,7 @@ def read_usim(reader: _Reader, out: CardRead) -> UsimRead | None:
         path = b"" if df.fid is None or df.parent is None else df.fid.to_bytes(2, "big")
         for spec in df.files.values():
             where = _CURRENT_APP + path + spec.fid.to_bytes(2, "big")
-            data, sw = reader.link.send(INS_SELECT, _BY_PATH, _RETURN_FCP, where, 0)
+            data, sw = reader.link.send(INS_SELECT, SELECT_BY_PATH, SELECT_RETURN_FCP, where, 0)
             if sw == SW_FILE_NOT_FOUND:
                 usim.absent.append(spec)
             elif sw == SW_OK or sw >> 8 == 0x62:

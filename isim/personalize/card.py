@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from apdu.layout import layout
 from apdu.pins import encode_pin
 from isim.contents import CardContents, card_contents
 from isim.image import build_image_json
 from isim.profile import Profile
 from isim.statefile import new_state_key
+from specs.layout import layout
 
 from .hss import HssRecord
 from .script import Script, personalization_commands, render_scriptor

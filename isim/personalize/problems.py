@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from isim.errors import Problem
+from isim.errors import Problem, ef_location
 
 __all__ = ["ProblemLog", "RowProblem", "redact"]
 
@@ -73,7 +73,7 @@ class RowProblem:
     def text(self, label: str) -> str:
         where = ""
         if self.file:
-            where = f" ({self.file}" + (f" record {self.record}" if self.record else "") + ")"
+            where = f" ({ef_location(self.file, self.record or None)})"
         return f"{label} {self.row}: {self.column}: {self.reason}{where}"
 
 

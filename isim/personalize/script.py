@@ -28,8 +28,20 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache, partial
 from typing import Final, Literal
 
-from apdu.layout import DFSpec, EFSpec
+from apdu.ins import (
+    INS_READ_BINARY,
+    INS_READ_RECORD,
+    INS_SELECT,
+    INS_UPDATE_BINARY,
+    INS_UPDATE_RECORD,
+    INS_VERIFY,
+    RECORD_ABSOLUTE,
+    SELECT_BY_AID,
+    SELECT_BY_FID,
+    SELECT_RETURN_NONE,
+)
 from isim.contents import CardContents, Content, EFContent
+from specs.layout import DFSpec, EFSpec
 
 __all__ = [
     "Block",
@@ -38,11 +50,12 @@ __all__ = [
     "check_log",
     "personalization_commands",
     "render_scriptor",
+    "select_df",
+    "select_ef",
 ]
 
 MAX_CHUNK = 255
 _FORBIDDEN = re.compile("exit|reset", re.IGNORECASE)
-_INS_VERIFY = 0x20
 
 
 @dataclass(frozen=True)
@@ -56,24 +69,26 @@ class Command:
     @property
     def secret(self) -> bool:
         """VERIFY carries a PIN or ADM key: never logged."""
-        return len(self.apdu) > 1 and self.apdu[1] == _INS_VERIFY
+        return len(self.apdu) > 1 and self.apdu[1] == INS_VERIFY
 
 
-def _select_df(df: DFSpec) -> Command:
+_SELECT_FID = bytes([0x00, INS_SELECT, SELECT_BY_FID, SELECT_RETURN_NONE, 0x02])
+
+
+def select_df(df: DFSpec) -> Command:
     if df.aid is not None:
-        return Command(bytes([0x00, 0xA4, 0x04, 0x0C, len(df.aid)]) + df.aid, f"select {df.name}")
+        header = bytes([0x00, INS_SELECT, SELECT_BY_AID, SELECT_RETURN_NONE, len(df.aid)])
+        return Command(header + df.aid, f"select {df.name}")
     assert df.fid is not None
-    return Command(bytes([0x00, 0xA4, 0x00, 0x0C, 0x02]) + df.fid.to_bytes(2, "big"),
-                   f"select {df.name}")
+    return Command(_SELECT_FID + df.fid.to_bytes(2, "big"), f"select {df.name}")
 
 
-def _select_ef(name: str, fid: int) -> Command:
-    return Command(bytes([0x00, 0xA4, 0x00, 0x0C, 0x02]) + fid.to_bytes(2, "big"),
-                   f"select {name} ({fid:04X})")
+def select_ef(name: str, fid: int) -> Command:
+    return Command(_SELECT_FID + fid.to_bytes(2, "big"), f"select {name} ({fid:04X})")
 
 
 def verify(key_reference: int, key: bytes, what: str) -> Command:
-    return Command(bytes([0x00, _INS_VERIFY, 0x00, key_reference, len(key)]) + key,
+    return Command(bytes([0x00, INS_VERIFY, 0x00, key_reference, len(key)]) + key,
                    f"verify {what}")
 
 
@@ -135,7 +150,8 @@ def _block(commands: Iterable[Command]) -> Block:
 Kind = Literal["update", "read"]
 UPDATE: Final = "update"
 READ: Final = "read"
-_INS = {(UPDATE, False): 0xD6, (UPDATE, True): 0xDC, (READ, False): 0xB0, (READ, True): 0xB2}
+_INS = {(UPDATE, False): INS_UPDATE_BINARY, (UPDATE, True): INS_UPDATE_RECORD,
+        (READ, False): INS_READ_BINARY, (READ, True): INS_READ_RECORD}
 
 
 def _units(data: Content) -> Sequence[bytes]:
@@ -152,7 +168,8 @@ def _steps(name: str, kind: Kind, records: bool,
     steps = []
     for n, length in enumerate(lengths):
         if records:  # absolute mode; a READ's Le 00 means 256
-            header = bytes([0x00, ins, n + 1, 0x04, length & 0xFF if kind == READ else length])
+            le_or_lc = length & 0xFF if kind == READ else length
+            header = bytes([0x00, ins, n + 1, RECORD_ABSOLUTE, le_or_lc])
             steps.append((f"{kind} {name} record {n + 1}", header))
         else:
             off = n * MAX_CHUNK
@@ -170,7 +187,7 @@ def _ef_commands(name: str, fid: int, kind: Kind, data: Content) -> list[Command
         ops = [Command(header + unit, comment) for (comment, header), unit in pairs]
     else:
         ops = [Command(header, comment, unit) for (comment, header), unit in pairs]
-    return [_select_ef(name, fid), *ops]
+    return [select_ef(name, fid), *ops]
 
 
 @lru_cache(maxsize=1024)
@@ -178,7 +195,7 @@ def _frame(name: str, fid: int, kind: Kind, records: bool,
            lengths: tuple[int, ...]) -> tuple[str, ...]:
     """The text of an EF's block around its units' data: n + 1 pieces for n units (the data
     goes in spaced hex on an UPDATE's APDU line, in plain hex on a READ's expect line)."""
-    pieces = [_render([_select_ef(name, fid)])]
+    pieces = [_render([select_ef(name, fid)])]
     for (comment, header), length in zip(_steps(name, kind, records, lengths), lengths,
                                          strict=True):
         if kind == UPDATE:  # the APDU line: header, then the data (if any)
@@ -207,7 +224,7 @@ _DF_BLOCKS: dict[str, Block] = {}
 def _select_df_block(df: DFSpec) -> Block:
     block = _DF_BLOCKS.get(df.name)
     if block is None:
-        block = _DF_BLOCKS[df.name] = _block([_select_df(df)])
+        block = _DF_BLOCKS[df.name] = _block([select_df(df)])
     return block
 
 

@@ -25,24 +25,25 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from apdu.layout import layout
-from apdu.pcsc import PcscCard, ReaderError, connect, list_readers
+from apdu.ins import INS_READ_BINARY
+from apdu.pcsc import PcscCard, ReaderError, connect, list_readers, pick_reader
+from apdu.sw import SW_OK_BYTES
 from isim.codecs import codec_for
 from isim.contents import ISIM_ADF, card_contents
 from isim.errors import InputError
 from isim.identity_files import IDENTITY_FILES, identity_file_problems
 from isim.profile import Profile
+from specs.layout import layout
 
 from .batch import Batch, open_batch
 from .card import card_script
 from .run import CHUNK_ROWS, BatchRejected, RunOptions, row_chunks, validate_batch
-from .script import Command
+from .script import Command, select_df, select_ef
 from .template import Template, load_template
 from .work import Executor, Worker
 
 __all__ = ["BatchChanged", "CardFailure", "ReaderSummary", "write_cards"]
 
-SW_OK = b"\x90\x00"
 POLL_SECONDS = 0.2
 
 Log = Callable[[str], None]
@@ -74,21 +75,17 @@ def _transmit(card: PcscCard, cmd: Command, iccid: str | None) -> bytes:
         response = card.transmit(cmd.apdu)
     except ReaderError as exc:
         raise CardFailure(iccid, f"{cmd.comment}: {exc}") from None
-    if response[-2:] != SW_OK:
+    if response[-2:] != SW_OK_BYTES:
         raise CardFailure(iccid, f"{cmd.comment}: status {response[-2:].hex().upper()}")
     return response[:-2]
 
 
 def read_iccid(card: PcscCard) -> str:
     mf, ef = layout().mf, layout().find_ef("EF.ICCID")[1]
-    assert mf.fid is not None
-    for apdu, what in (
-        (bytes([0x00, 0xA4, 0x00, 0x0C, 0x02]) + mf.fid.to_bytes(2, "big"), "select MF"),
-        (bytes([0x00, 0xA4, 0x00, 0x0C, 0x02]) + ef.fid.to_bytes(2, "big"), "select EF.ICCID"),
-    ):
-        _transmit(card, Command(apdu, what), None)
-    data = _transmit(card, Command(bytes([0x00, 0xB0, 0x00, 0x00, ef.size]), "read EF.ICCID"),
-                     None)
+    for command in (select_df(mf), select_ef(ef.name, ef.fid)):
+        _transmit(card, command, None)
+    read = bytes([0x00, INS_READ_BINARY, 0x00, 0x00, ef.size])
+    data = _transmit(card, Command(read, "read EF.ICCID"), None)
     iccid = codec_for(ef).decode(data)
     if not iccid:
         raise CardFailure(None, "EF.ICCID is empty")
@@ -122,19 +119,9 @@ def personalize_card(card: PcscCard, profile: Profile) -> int:
 
 
 def _reader_name(reader: int | str) -> str:
-    """The full PC/SC name of a reader given by index, name or unique part of a name."""
-    names = list_readers()
-    if isinstance(reader, int) or (reader.isascii() and reader.isdecimal() and len(reader) < 9):
-        n = int(reader)
-        if not 0 <= n < len(names):
-            raise ReaderError(f"no reader number {n} ({len(names)} readers)")
-        return names[n]
-    if reader in names:
-        return reader
-    matches = [name for name in names if reader.lower() in name.lower()]
-    if len(matches) != 1:
-        raise ReaderError(f"{reader!r} names {len(matches)} of the readers {names}")
-    return matches[0]
+    """The full PC/SC name of a reader given by index (ASCII digits too), name or unique part."""
+    digits = isinstance(reader, str) and reader.isascii() and reader.isdecimal() and len(reader) < 9
+    return pick_reader(list_readers(), int(reader) if digits else reader)
 
 
 def _wait(reader: str, present: bool, timeout: float | None) -> None:

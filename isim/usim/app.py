@@ -25,6 +25,7 @@ from apdu.sw import (
 )
 from isim import identities, trust
 from isim.aka import ImsAka, MacFailure, Success, encode_result, parse_rand_autn
+from isim.auth_codes import P2_3G, P2_GSM
 from isim.codecs import CodecError, codec_for
 from isim.gsm import c2, c3
 from isim.sqn import SqnArray
@@ -32,8 +33,6 @@ from isim.sqn import SqnArray
 __all__ = ["GSM_ACCESS", "UsimApplication", "imsi_identity_problems"]
 
 GSM_ACCESS = 27  # UST service: GSM access (Kc in the 3G response, the GSM context)
-P2_GSM = 0x80
-P2_3G = 0x81
 _TAG_KC = b"\x08"
 _TAG_SRES = b"\x04"
 EF_IMSI = "EF.IMSI"

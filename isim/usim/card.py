@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from apdu.engine import Card
-from apdu.layout import layout
 from isim.aka import ImsAka
 from isim.usim.app import EF_AD, EF_IMSI, EF_UST, UsimApplication, imsi_identity_problems
 from isim.usim.contents import USIM_ADF
+from specs.layout import layout
 
 if TYPE_CHECKING:
     from isim.image import CardImage

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from apdu.layout import EFSpec
 from isim.codecs import codec_for
 from isim.codecs.usim import Msisdn, ServiceProviderName, UsimAdministrativeData
+from specs.layout import EFSpec
 
 if TYPE_CHECKING:
     from isim.contents import EFContent

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from apdu.atr import DEFAULT_ATR
+from apdu.sw import SW_OK_BYTES
+
 __all__ = ["UICC_ATR", "TrivialCard"]
 
-# sysmoISIM-SJA2 ATR (spec digest 2.8): T=0, T=15 global bytes, TCK valid.
-UICC_ATR = bytes.fromhex("3B9F96801F878031E073FE211B674A357530350265F8")
-
-SW_OK = b"\x90\x00"
+UICC_ATR = DEFAULT_ATR  # the one ATR (apdu.atr)
 
 
 class TrivialCard:
@@ -41,4 +41,4 @@ class TrivialCard:
     def process(self, capdu: bytes) -> bytes:
         self.commands += 1
         self.last_capdu = capdu
-        return SW_OK
+        return SW_OK_BYTES

@@ -11,7 +11,7 @@ import csv
 import hashlib
 from pathlib import Path
 
-from .generate import NumberRange
+from isim.personalize.generate import NumberRange
 
 __all__ = ["SAMPLE_TEMPLATE", "write_sample_batch", "write_sample_template"]
 
