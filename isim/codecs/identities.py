@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from specs import ber
+
 from . import tlv
 from .base import Codec, hex_bytes
 from .errors import CodecError
@@ -37,7 +39,7 @@ class Utf8TlvCodec(Codec[str]):
             raise CodecError(self.ef, f"malformed TLV: expected `80 L value`, found "
                                       f"{data[:2].hex().upper()}")
         value, end = fast
-        if end - len(value) != 1 + len(tlv.ber_length(len(value))):  # tag + shortest length
+        if end - len(value) != 1 + len(ber.length(len(value))):  # tag + shortest length
             raise CodecError(self.ef, "the length of tag 80 is not in its shortest form")
         return value.decode("utf-8"), end
 
