@@ -45,8 +45,11 @@ def from_cards(paths: Iterable[str | Path]) -> list[Subscriber]:
 def index(subscribers: Sequence[Subscriber], source: str) -> dict[str, Subscriber]:
     """By IMSI; an IMSI given twice is a ProfileError (which of the two is right?)."""
     out: dict[str, Subscriber] = {}
-    problems = [Problem("imsi", f"{s.imsi} given twice") for s in subscribers
-                if out.setdefault(s.imsi, s) is not s]
+    problems: list[Problem] = []
+    for s in subscribers:
+        if s.imsi in out:
+            problems.append(Problem("imsi", f"{s.imsi} given twice"))
+        out[s.imsi] = s
     if problems:
         raise ProfileError(problems, source=source)
     return out
