@@ -97,12 +97,15 @@ def test_unknown_imsi_is_failure(store: SqnStore) -> None:
     assert gw.handle(b"AKA-REQ-AUTH 001019999999999") == b"AKA-RESP-AUTH 001019999999999 FAILURE"
     assert gw.handle(b"SIM-REQ-AUTH 001019999999999 3") == b"SIM-RESP-AUTH 001019999999999 FAILURE"
     assert gw.handle(f"AKA-AUTS 001019999999999 {AUTS} {RAND.hex()}".encode()) is None
-    assert gw.stats.failures == 2
+    # an identity that is no IMSI (wpa_supplicant with a card it misreads): FAILURE at once
+    assert gw.handle(b"AKA-REQ-AUTH 0000000000000000000000000") == (
+        b"AKA-RESP-AUTH 0000000000000000000000000 FAILURE")
+    assert gw.stats.failures == 3
 
 
 @pytest.mark.parametrize("datagram", [
-    b"", b" ", b"\xff\xfe", b"AKA-REQ-AUTH", b"AKA-REQ-AUTH 12a45678", b"AKA-REQ-AUTH 1234",
-    b"AKA-REQ-AUTH 0010100000000012", f"AKA-REQ-AUTH {IMSI} extra".encode(),
+    b"", b" ", b"\xff\xfe", b"AKA-REQ-AUTH", b"AKA-REQ-AUTH 12a45678", b"AKA-REQ-AUTH -1",
+    b"AKA-REQ-AUTH " + b"1" * 33, f"AKA-REQ-AUTH {IMSI} extra".encode(),
     f"AKA-AUTS {IMSI}".encode(), f"AKA-AUTS {IMSI} {AUTS[:-2]} {RAND.hex()}".encode(),
     f"AKA-AUTS {IMSI} {AUTS} {RAND.hex()}zz".encode(), f"AKA-AUTS {IMSI} {'g' * 28} x".encode(),
     f"GSM-AUTH-REQ {IMSI} 1234".encode(), f"GSM-AUTH-REQ {IMSI} {RAND.hex()}:".encode(),

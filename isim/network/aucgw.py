@@ -45,7 +45,9 @@ log = logging.getLogger("isim.aucgw")
 
 MAX_DATAGRAM = 4096  # hostapd's requests are < 100 bytes; its receive buffer is 1000
 MAX_SIM_CHALLENGES = 3  # EAP-SIM: at most 3 RANDs (RFC 4186 10.9); hostapd's fallback too
-_IMSI = re.compile(r"[0-9]{5,15}")
+# An IMSI has at most 15 digits (TS 23.003 2.2); any digit string is looked up (and, when
+# not a subscriber, answered FAILURE at once rather than left to hostapd's timeout).
+_IMSI = re.compile(r"[0-9]{1,32}")
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 _WORD = re.compile(r"[A-Z][A-Z0-9-]{0,19}")
 _REPLY = {"AKA-REQ-AUTH": "AKA-RESP-AUTH", "SIM-REQ-AUTH": "SIM-RESP-AUTH",
