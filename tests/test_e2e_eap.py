@@ -105,7 +105,10 @@ def test_method_succeeds_with_the_same_msk(pcsc_stack: PcscStack, network: Netwo
                                            method: str) -> None:
     result = network.eapol_test(pcsc_stack, method)
     assert result.success, network.explain(result)
-    assert result.mppe_ok, network.explain(result)
+    assert result.mppe_ok, network.explain(result)  # MSK = the Access-Accept's MPPE keys
+    # and the whole 64-byte MSK is the one hostapd derived
+    assert result.msk is not None and len(result.msk) == 128
+    assert network.radius.msks()[-1] == result.msk
     assert f"SCARD: IMSI {IMSI} (MNC length 2)" in result.output  # EF.IMSI and EF.AD read
     identity = eap_identity(method, IMSI, 2)
     assert f"'{identity}'" in result.output  # the identity built from the card's IMSI

@@ -39,6 +39,7 @@ __all__ = [
     "HostapdRadius",
     "eap_identity",
     "eapol_test_conf",
+    "msks",
     "require_tools",
     "run_eapol_test",
 ]
@@ -66,6 +67,16 @@ def eap_identity(method: str, imsi: str, mnc_length: int) -> str:
     """The permanent identity wpa_supplicant builds from the card (digest 3.2)."""
     mcc, mnc = imsi[:3], imsi[3:3 + mnc_length].rjust(3, "0")
     return f"{METHOD_PREFIX[method]}{imsi}@wlan.mnc{mnc}.mcc{mcc}.3gppnetwork.org"
+
+
+# hostap's debug lines for the MSK (both sides share the code): "EAP-SIM: keying material
+# (MSK) - hexdump(len=64): ..." (EAP-SIM, EAP-AKA) and "EAP-AKA': MSK - hexdump(...)"; not EMSK
+_MSK = re.compile(r"(?<![A-Z])MSK\)? - hexdump\(len=\d+\):((?: [0-9a-f]{2})+)")
+
+
+def msks(log: str) -> list[str]:
+    """Every MSK in a hostapd (-dd -K) or eapol_test log, in order, as hex."""
+    return [m.group(1).replace(" ", "") for m in _MSK.finditer(log)]
 
 
 def free_udp_port() -> int:
@@ -136,12 +147,16 @@ class HostapdRadius:
             time.sleep(0.05)
         return self
 
-    def log(self, tail: int = 60) -> str:
+    def log(self, tail: int | None = 60) -> str:
         try:
             lines = self.log_path.read_text(errors="replace").splitlines()
         except OSError:
             return ""
-        return "\n".join(lines[-tail:])
+        return "\n".join(lines[-tail:] if tail else lines)
+
+    def msks(self) -> list[str]:
+        """The MSKs hostapd derived so far (its debug log shows keys: -dd -K)."""
+        return msks(self.log(None))
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -197,8 +212,8 @@ class EapResult:
     @property
     def msk(self) -> str | None:
         """The MSK the supplicant derived (eapol_test prints it), hex."""
-        m = re.search(r"MSK - hexdump\(len=\d+\):((?: [0-9a-f]{2})+)", self.output)
-        return m.group(1).replace(" ", "") if m else None
+        found = msks(self.output)
+        return found[-1] if found else None
 
     def tail(self, lines: int = 80) -> str:
         return "\n".join(self.output.splitlines()[-lines:])
