@@ -19,12 +19,14 @@ from aucgw_proc import AucGwProcess, GatewayClient
 from emulator_proc import ROOT
 from isim.cli import main
 from isim.errors import InputError, ProfileError
+from isim.image import build_image, save_image
 from isim.milenage import Milenage
 from isim.network import subscribers as subs
 from isim.network.aucgw import AucGateway
 from isim.network.server import bind_socket, close_socket
 from isim.network.sqn_store import SqnStore, resync_target
 from isim.personalize.hss import HssRecord, TransportKey, hss_header, hss_line, milenage_db_line
+from isim.profile import load_profile
 from isim.sqn import SqnConfig
 
 # TS 35.208 test set 1 (with TS 55.205 SRES#1 / Kc) and the AUTS of digest 2.3
@@ -240,6 +242,19 @@ def test_subscriber_from_a_profile_keeps_its_sqn() -> None:
     (alice,) = subs.from_cards([ALICE])
     assert alice.imsi == "001010123456789" and alice.k == K and alice.sqn == 0xFF9BB4D0B5E7
     assert "465b" not in repr(alice)
+
+
+def test_subscriber_from_an_image_reads_ef_imsi(tmp_path: Path) -> None:
+    image = tmp_path / "alice.json"
+    save_image(image, build_image(load_profile(ALICE)))
+    (alice,) = subs.from_cards([image])
+    assert (alice.imsi, alice.k, alice.opc, alice.sqn) == ("001010123456789", K, OPC,
+                                                           0xFF9BB4D0B5E7)
+    isim_only = tmp_path / "isim-only.yaml"
+    isim_only.write_text(ALICE.read_text() + "applications: [isim]\n")
+    save_image(image, build_image(load_profile(isim_only)))
+    with pytest.raises(InputError, match=r"no readable EF\.IMSI"):
+        subs.from_cards([image])
 
 
 # ------------------------------------------------------------------ the process
