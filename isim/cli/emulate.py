@@ -41,8 +41,10 @@ def _hostport(value: str, what: str) -> tuple[str, int]:
               help="Listen here for a vpcd configured to connect out (reversed mode).")
 @click.option("--allow-remote", is_flag=True,
               help="Allow --listen on a non-loopback address (exposes the card to the network).")
-@click.option("--t0", is_flag=True,
-              help="T=0 response style: 61XX + GET RESPONSE for case 4, 6CXX for a wrong Le.")
+@click.option("--t0/--t1", "t0", default=True,
+              help="--t0 (default): a T=0 UICC, its ATR announces T=0: 61XX + GET RESPONSE for "
+                   "commands with data that answer data, 6CXX for a wrong Le. --t1: APDU level "
+                   "(data and SW in one response), its ATR announces T=1.")
 @click.option("--trace", is_flag=True, help="Log every APDU to stderr (PINs and keys masked).")
 @click.option("--unsafe-load-rule-breaking-image-for-validator-tests", "unsafe", is_flag=True,
               help="TESTING ONLY: load an image whose IMPI/IMPU/DOMAIN break the trust-domain "
