@@ -72,7 +72,13 @@ from apdu.sw import (
     SW_WRONG_LENGTH,
 )
 
-__all__ = ["KNOWN_INS", "Card", "Handler"]
+__all__ = [
+    "KNOWN_INS",
+    "SECRET_COMMAND_DATA",
+    "SECRET_RESPONSE_DATA",
+    "Card",
+    "Handler",
+]
 
 Handler = Callable[["Card", Channel, int, int, bytes, int], tuple[bytes, int]]
 _EMPTY = b""
@@ -105,6 +111,7 @@ def _get_response(
     card._pending = None
     if pending is None or pending[0] is not ch:
         return _EMPTY, SW_TECHNICAL_PROBLEM
+    card.secrecy = pending[3]
     if p1 or p2:
         return _EMPTY, SW_INCORRECT_P1_P2
     if data:
@@ -117,9 +124,17 @@ def _get_response(
         return _EMPTY, SW_WRONG_LE | (n & 0xFF)
     rest = out[want:]
     if rest:
-        card._pending = (ch, rest, sw)
+        card._pending = (ch, rest, sw, pending[3])
         return out[:want], SW_RESPONSE_BYTES_AVAILABLE | (len(rest) & 0xFF)
     return out, sw
+
+
+# What the data of an exchange is (for traces: apdu.trace masks by these flags, never by INS).
+SECRET_COMMAND_DATA = 1  # PIN, PUK or ADM values (VERIFY, CHANGE, DISABLE, ENABLE, UNBLOCK)
+SECRET_RESPONSE_DATA = 2  # AUTHENTICATE results (RES, CK, IK, Kc, SRES, AUTS, Ks_ext_NAF)
+# and whatever part of them a GET RESPONSE returns later
+# TS 102 221 clauses 11.1.9-11.1.13: the data of these INS is PIN data whatever the outcome
+_PIN_INS = frozenset({0x20, 0x24, 0x26, 0x28, 0x2C})
 
 
 # ISO/IEC 7816-4 interindustry class (CLA 0X / 4X), TS 102 221 table 10.5
@@ -193,7 +208,9 @@ class Card:
         self.state_changed = False
         self.state_serial = 0
         self.channels: list[Channel | None] = [None] * MAX_CHANNELS
-        self._pending: tuple[Channel, bytes, int] | None = None
+        # data kept for GET RESPONSE: channel, data, final SW, secrecy of the data
+        self._pending: tuple[Channel, bytes, int, int] | None = None
+        self.secrecy = 0  # of the last exchange: SECRET_COMMAND_DATA | SECRET_RESPONSE_DATA
         self._powered = True
         self._new_session()
 
@@ -354,7 +371,10 @@ class Card:
     # --- APDUs -----------------------------------------------------------------------------------
 
     def process(self, capdu: bytes) -> bytes:
-        """One C-APDU in, the R-APDU (data + SW1 SW2) out. Never raises."""
+        """One C-APDU in, the R-APDU (data + SW1 SW2) out. Never raises. Afterwards
+        `secrecy` tells what the exchange's data is (SECRET_COMMAND_DATA: PIN values in the
+        C-APDU; SECRET_RESPONSE_DATA: AUTHENTICATE results in the R-APDU, also when a GET
+        RESPONSE returns them)."""
         try:
             return self._process(capdu if type(capdu) is bytes else bytes(capdu))
         except Exception:  # TS 102 221 clause 10.2.1.6: technical problem, no diagnosis
@@ -363,6 +383,7 @@ class Card:
 
     def _process(self, capdu: bytes) -> bytes:
         n = len(capdu)
+        self.secrecy = SECRET_COMMAND_DATA if n > 1 and capdu[1] in _PIN_INS else 0
         if n < 4 or not self._powered:
             self._pending = None
             return _SW_WRONG_LENGTH if self._powered else _SW_TECHNICAL
@@ -405,6 +426,8 @@ class Card:
         out, sw = handler(self, ch, capdu[2], capdu[3], data, ne)
         if not out:
             return _swb(sw)
+        if handler is misc.authenticate:
+            self.secrecy = SECRET_RESPONSE_DATA
         if self.t0 and handler is not _get_response:
             return self._t0_response(ch, out, sw, data, ne)
         if ne and len(out) > ne:
@@ -414,7 +437,7 @@ class Card:
     def _t0_response(self, ch: Channel, out: bytes, sw: int, data: bytes, ne: int) -> bytes:
         # TS 102 221 clause 7.3.1.1.4 / annex C
         if data:  # case 3/4: 61XX (or the warning), then GET RESPONSE
-            self._pending = (ch, out, sw)
+            self._pending = (ch, out, sw, self.secrecy & SECRET_RESPONSE_DATA)
             return _swb(SW_RESPONSE_BYTES_AVAILABLE | (len(out) & 0xFF) if sw == SW_OK else sw)
         if len(out) != (ne or 256):  # case 2 with a wrong P3
             return _swb(SW_WRONG_LE | (len(out) & 0xFF))

@@ -1,28 +1,48 @@
-"""APDU trace lines with secrets masked: PIN/PUK/ADM values in C-APDUs and the keys in
-AUTHENTICATE responses never reach a log."""
+"""APDU traces with secrets masked, by what the data is: the engine classifies every
+exchange (`apdu.engine.Card.secrecy`: PIN values in the command, AUTHENTICATE results in the
+response, including the part a T=0 GET RESPONSE returns later), and these functions mask
+what it flagged. Headers, lengths and status words stay visible.
+
+Text (the --trace log): a masked byte is ``**``. Bytes (GSMTAP): a masked byte is ``00``,
+the length is kept so that dissectors still find the fields.
+"""
 
 from __future__ import annotations
 
-# TS 102 221 clause 11.1.9-11.1.13: VERIFY, CHANGE, DISABLE, ENABLE, UNBLOCK PIN carry PINs.
-_PIN_INS = frozenset({0x20, 0x24, 0x26, 0x28, 0x2C})
-# AUTHENTICATE (clause 11.1.16): the response holds RES, CK, IK or Ks_ext_NAF.
-_AUTH_INS = frozenset({0x88, 0x89})
+from apdu.engine import SECRET_COMMAND_DATA, SECRET_RESPONSE_DATA
+
+__all__ = ["mask_capdu", "mask_rapdu", "masked_capdu", "masked_rapdu"]
+
 _HEADER = 5  # CLA INS P1 P2 P3
 
 
-def _masked(data: bytes) -> str:
+def _stars(data: bytes) -> str:
     return "**" * len(data)
 
 
-def mask_capdu(capdu: bytes) -> str:
-    """Hex of a C-APDU; the body of PIN commands is masked."""
-    if len(capdu) > _HEADER and capdu[1] in _PIN_INS:
-        return capdu[:_HEADER].hex().upper() + _masked(capdu[_HEADER:])
+def mask_capdu(capdu: bytes, secrecy: int) -> str:
+    """Hex of a C-APDU; its data masked when it is PIN data."""
+    if secrecy & SECRET_COMMAND_DATA and len(capdu) > _HEADER:
+        return capdu[:_HEADER].hex().upper() + _stars(capdu[_HEADER:])
     return capdu.hex().upper()
 
 
-def mask_rapdu(capdu: bytes, rapdu: bytes) -> str:
-    """Hex of an R-APDU; AUTHENTICATE response data is masked (the SW stays)."""
-    if len(capdu) > 1 and capdu[1] in _AUTH_INS and len(rapdu) > 2:
-        return _masked(rapdu[:-2]) + rapdu[-2:].hex().upper()
+def mask_rapdu(rapdu: bytes, secrecy: int) -> str:
+    """Hex of an R-APDU; its data masked when it holds AUTHENTICATE results (the SW stays)."""
+    if secrecy & SECRET_RESPONSE_DATA and len(rapdu) > 2:
+        return _stars(rapdu[:-2]) + rapdu[-2:].hex().upper()
     return rapdu.hex().upper()
+
+
+def masked_capdu(capdu: bytes, secrecy: int) -> bytes:
+    """The C-APDU with PIN data replaced by zero bytes of the same length."""
+    if secrecy & SECRET_COMMAND_DATA and len(capdu) > _HEADER:
+        return capdu[:_HEADER] + bytes(len(capdu) - _HEADER)
+    return capdu
+
+
+def masked_rapdu(rapdu: bytes, secrecy: int) -> bytes:
+    """The R-APDU with secret response data replaced by zero bytes of the same length."""
+    if secrecy & SECRET_RESPONSE_DATA and len(rapdu) > 2:
+        return bytes(len(rapdu) - 2) + rapdu[-2:]
+    return rapdu

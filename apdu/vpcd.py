@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from apdu.engine import SECRET_COMMAND_DATA
 from apdu.trace import mask_capdu
 
 __all__ = [
@@ -196,7 +197,8 @@ class VpcdEngine:
         try:
             rapdu = self.card.process(capdu)
         except Exception:
-            log.exception("card failed on C-APDU %s; answering 6F00", mask_capdu(capdu))
+            log.exception("card failed on C-APDU %s; answering 6F00",
+                          mask_capdu(capdu, SECRET_COMMAND_DATA))
             rapdu = SW_TECHNICAL_PROBLEM
         if self.after_command is not None:
             self.after_command(capdu, rapdu)

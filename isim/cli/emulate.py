@@ -76,9 +76,9 @@ def emulate(source: str, state: str | None, vpcd: str | None, listen: str | None
             click.echo("isim: card removed from the reader", err=True)
         elif trace and event == "capdu":
             last_capdu = data
-            log.info("> %s", mask_capdu(data))
-        elif trace and event == "rapdu":
-            log.info("< %s", mask_rapdu(last_capdu, data))
+        elif trace and event == "rapdu":  # masked by what the card says the data is
+            log.info("> %s", mask_capdu(last_capdu, emu.card.secrecy))
+            log.info("< %s", mask_rapdu(data, emu.card.secrecy))
             if data[-2:] == b"\x6a\x80" and emu.app.last_rejection:
                 log.info("  write refused: %s", emu.app.last_rejection)
         elif trace:
