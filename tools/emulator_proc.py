@@ -52,8 +52,11 @@ class EmulatorProcess:
 
     def __init__(self, source: str | Path, *, vpcd_port: int, state: str | Path | None = None,
                  t0: bool = False, t1: bool = False, extra: Sequence[str] = (),
-                 env: dict[str, str] | None = None, host: str = "127.0.0.1") -> None:
-        argv = ["emulate", str(source), "--vpcd", f"{host}:{vpcd_port}"]
+                 env: dict[str, str] | None = None, host: str = "127.0.0.1",
+                 listen: bool = False) -> None:
+        """``listen``: ``--listen HOST:PORT`` (reversed vpcd) instead of ``--vpcd``."""
+        where = "--listen" if listen else "--vpcd"
+        argv = ["emulate", str(source), where, f"{host}:{vpcd_port}"]
         if state is not None:
             argv += ["--state", str(state)]
         if t0:
