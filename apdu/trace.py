@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from apdu.engine import SECRET_COMMAND_DATA, SECRET_RESPONSE_DATA
 
-__all__ = ["mask_capdu", "mask_rapdu", "masked_capdu", "masked_rapdu"]
+__all__ = [
+    "GSMTAP_PORT",
+    "gsmtap_apdu",
+    "mask_capdu",
+    "mask_rapdu",
+    "masked_capdu",
+    "masked_rapdu",
+]
 
 _HEADER = 5  # CLA INS P1 P2 P3
 
@@ -46,3 +53,34 @@ def masked_rapdu(rapdu: bytes, secrecy: int) -> bytes:
     if secrecy & SECRET_RESPONSE_DATA and len(rapdu) > 2:
         return bytes(len(rapdu) - 2) + rapdu[-2:]
     return rapdu
+
+
+# GSMTAP (libosmocore include/osmocom/core/gsmtap.h; Wireshark packet-gsmtap.h): version 2,
+# header length 4 words, type 04 (SIM), timeslot, ARFCN, signal, SNR, frame number 0; then
+# sub_type (00 APDU, 01 ATR), antenna, sub-slot, reserved.
+GSMTAP_PORT = 4729
+GSMTAP_SIM_APDU = 0x00
+# (sub_type 01, the ATR, is not sent: Wireshark 4.0's gsm_sim decodes any SIM record as an
+# APDU, an ATR would show as a bogus command)
+
+
+def _gsmtap_header(sub_type: int) -> bytes:
+    return bytes((0x02, 0x04, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, sub_type, 0, 0, 0))
+
+
+_HEADER_APDU = _gsmtap_header(GSMTAP_SIM_APDU)
+
+
+def gsmtap_apdu(capdu: bytes, rapdu: bytes, secrecy: int) -> bytes:
+    """One exchange as a GSMTAP SIM APDU datagram, masked like the text trace.
+
+    The payload is the T=0 form SIMtrace and Wireshark's gsm_sim dissector expect:
+    ``CLA INS P1 P2 P3 [command data] [response data] SW1 SW2`` (ISO/IEC 7816-3 clause 12.2:
+    a case-1 command gets P3 = 00, a case-4 command travels as case 3, without its Le).
+    """
+    c = masked_capdu(capdu, secrecy)
+    if len(c) == 4:
+        c += b"\x00"
+    elif len(c) > 5 and c[4] and len(c) == 6 + c[4]:
+        c = c[:-1]
+    return _HEADER_APDU + c + masked_rapdu(rapdu, secrecy)
