@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from apdu import pcsc
 from apdu.atr import ATR_T0, ATR_T1
 from emulator_proc import ROOT, EmulatorProcess, isim_argv, isim_env
 from isim.codecs import codec_for, decode_fcp
 from isim.image import CardImage, build_image, save_image
 from isim.profile import Profile, load_profile
 from pcsc_stack import PcscStack
+from transport import pcsc
 
 pytestmark = pytest.mark.stack
 
@@ -241,10 +241,10 @@ def test_t0_mode_is_transparent_through_pyscard(pcsc_stack: PcscStack, image_pat
             assert fcp[0] == 0x62 and len(fcp) == fcp[1] + 2
             select_isim(card, image)
             assert ok(card, SET1_APDU) == SET1_RESPONSE  # case 4 through 61 2C
-            # case 2 with a wrong Le: 6CXX, re-sent by apdu.pcsc
+            # case 2 with a wrong Le: 6CXX, re-sent by transport.pcsc
             ok(card, "00A4000C026F02")
             assert len(ok(card, "00B0000010")) == 16
-            # the raw T=0 behaviour is really there (seen below apdu.pcsc's handling)
+            # the raw T=0 behaviour is really there (seen below transport.pcsc's handling)
             raw = card._raw(SELECT_MF_FCP)
             assert raw[0] == 0x61
             assert ok(card, bytes([0, 0xC0, 0, 0, raw[1]]))[0] == 0x62

@@ -8,7 +8,7 @@
 The process always dies with the context (SIGKILL if it did not stop), so a failing test
 leaves no orphan emulator.  `FakeVpcd` is the other end of the vpcd protocol for tests that
 drive the emulator directly (no pcscd): it listens, the emulator connects to it with
-``--vpcd 127.0.0.1:PORT``, and it speaks the 2-byte-length framing of apdu.vpcd.
+``--vpcd 127.0.0.1:PORT``, and it speaks the 2-byte-length framing of transport.vpcd.
 """
 
 from __future__ import annotations

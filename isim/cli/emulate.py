@@ -15,11 +15,11 @@ from pathlib import Path
 import click
 
 from apdu.trace import gsmtap_apdu, mask_capdu, mask_rapdu
-from apdu.vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdTransport
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, main, reporting
 from isim.emulator import Emulator
 from isim.image import load_card_source
 from transport.gsmtap import DEFAULT_GSMTAP, GsmtapSender
+from transport.vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdTransport
 
 log = logging.getLogger("isim.emulate")
 

@@ -19,7 +19,7 @@ TCP_NODELAY, so a peer that delays its ACK stalls every APDU by the delayed-ACK 
 (40 ms on Linux).  The adapter sets TCP_NODELAY, re-arms TCP_QUICKACK after every
 receive, and sends each reply (length + body) in one write.
 
-Nothing here prints; diagnostics go to the ``apdu.vpcd`` logger.
+Nothing here prints; diagnostics go to the ``transport.vpcd`` logger.
 """
 
 from __future__ import annotations
