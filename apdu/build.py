@@ -17,7 +17,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from apdu.arr import encode_rule
-from apdu.atr import DEFAULT_ATR
 from apdu.layout import DFSpec, EFSpec, Layout, layout
 
 __all__ = ["card_dict"]
@@ -114,7 +113,7 @@ def card_dict(
     omit: Iterable[str] = (),
     aids: Mapping[str, bytes] | None = None,
     applications: Iterable[str] | None = None,
-    atr: bytes = DEFAULT_ATR,
+    atr: bytes | None = None,
     spec: Layout | None = None,
 ) -> dict[str, Any]:
     """The card dict of `apdu.engine` for the layout (default: specs/filesystem.yaml).
@@ -137,9 +136,11 @@ def card_dict(
         df = spec.applications[name]
         aid = aids.get(name, df.aid)
         adfs.append(_df_dict(df, sizes, contents, omitted, aid))
-    return {
-        "atr": atr.hex().upper(),
+    out = {
         "pins": {k: dict(v) for k, v in (pins or {}).items()},
         "mf": _df_dict(spec.mf, sizes, contents, omitted, None),
         "adfs": adfs,
     }
+    if atr is not None:  # else the engine's own ATR for its response style
+        out["atr"] = atr.hex().upper()
+    return out

@@ -8,7 +8,7 @@ Construction
 
 Card dict (JSON-able; `Card.to_dict()` returns the same shape, `from_dict` accepts it):
 
-    {"atr": "3B9F...F8",                        # optional; TCK checked (default: DEFAULT_ATR)
+    {"atr": "3B9C...BA",                        # optional; TCK checked (default: apdu.atr.atr_for)
      "pins": {"01": {...}, "81": {...}, "0A": {...}},   # apdu.pins docstring
      "mf":   {"name": "MF", "fid": "3F00", "lcsi": "05",
               "arr": {"file": "2F06", "record": 1}, "files": [<EF/DF dict>, ...]},
@@ -32,7 +32,10 @@ Response styles: default (APDU level, T=1/PC-SC): data + SW in one R-APDU; an ex
 shorter than the data -> 6CXX. `t0=True`: a command with data whose response has data
 answers 61XX (or its warning SW) and keeps the data for GET RESPONSE on the same channel
 (any other command discards it; GET RESPONSE with nothing pending -> 6F00); a command
-without data whose Le (00 = 256) differs from the response length -> 6CXX.
+without data whose Le (00 = 256) differs from the response length -> 6CXX; GET RESPONSE
+follows the same case-2 rule (P3 = 00 is 256; a P3 other than what is pending -> 6CXX).
+The ATR agrees with the style: its first offered protocol is T=0 for `t0=True`, T=1 for
+the APDU level (ValueError otherwise); without one the card uses its own (apdu.atr).
 
 Every input ends in a valid SW; an unexpected exception is answered 6F00. A new Card is
 powered (MF selected on channel 0); after power_off() every C-APDU is answered 6F00 until
@@ -51,7 +54,7 @@ from typing import Any
 
 from apdu import access, misc, pins, select
 from apdu.application import Application
-from apdu.atr import DEFAULT_ATR, check_atr
+from apdu.atr import atr_for, check_atr, offered_protocols
 from apdu.channels import Channel, manage_channel
 from apdu.command import CLA_PROPRIETARY, CLA_TABLE, MAX_CHANNELS
 from apdu.fcp import df_fcp, ef_fcp
@@ -69,7 +72,13 @@ from apdu.sw import (
     SW_WRONG_LENGTH,
 )
 
-__all__ = ["KNOWN_INS", "Card", "Handler"]
+__all__ = [
+    "KNOWN_INS",
+    "SECRET_COMMAND_DATA",
+    "SECRET_RESPONSE_DATA",
+    "Card",
+    "Handler",
+]
 
 Handler = Callable[["Card", Channel, int, int, bytes, int], tuple[bytes, int]]
 _EMPTY = b""
@@ -93,27 +102,39 @@ _SW_BAD_CLA = _swb(SW_CLA_NOT_SUPPORTED)
 def _get_response(
     card: Card, ch: Channel, p1: int, p2: int, data: bytes, ne: int
 ) -> tuple[bytes, int]:
-    # TS 102 221 clause 7.3.1.1.4 and 11.1.21: data kept by a 61XX, same channel, next command
+    # TS 102 221 clause 7.3.1.1.4, annex C and 11.1.21: data kept by a 61XX (or by a warning
+    # after a case-4 command), same channel, next command. GET RESPONSE is a case-2 command:
+    # P3 = Le, P3 = 00 means 256; a Le other than the pending length is answered 6CXX (data
+    # kept: the terminal re-sends with P3 = XX), a shorter Le gets that much and 61XX for the
+    # rest.
     pending = card._pending
     card._pending = None
     if pending is None or pending[0] is not ch:
         return _EMPTY, SW_TECHNICAL_PROBLEM
+    card.secrecy = pending[3]
     if p1 or p2:
         return _EMPTY, SW_INCORRECT_P1_P2
     if data:
         return _EMPTY, SW_WRONG_LENGTH
     out, sw = pending[1], pending[2]
     n = len(out)
-    if ne and ne != 256:
-        if ne > n:
-            card._pending = pending
-            return _EMPTY, SW_WRONG_LE | (n & 0xFF)
-        n = ne
-    rest = out[n:]
+    want = ne or 256
+    if want > n:
+        card._pending = pending
+        return _EMPTY, SW_WRONG_LE | (n & 0xFF)
+    rest = out[want:]
     if rest:
-        card._pending = (ch, rest, sw)
-        return out[:n], SW_RESPONSE_BYTES_AVAILABLE | (len(rest) & 0xFF)
+        card._pending = (ch, rest, sw, pending[3])
+        return out[:want], SW_RESPONSE_BYTES_AVAILABLE | (len(rest) & 0xFF)
     return out, sw
+
+
+# What the data of an exchange is (for traces: apdu.trace masks by these flags, never by INS).
+SECRET_COMMAND_DATA = 1  # PIN, PUK or ADM values (VERIFY, CHANGE, DISABLE, ENABLE, UNBLOCK)
+SECRET_RESPONSE_DATA = 2  # AUTHENTICATE results (RES, CK, IK, Kc, SRES, AUTS, Ks_ext_NAF)
+# and whatever part of them a GET RESPONSE returns later
+# TS 102 221 clauses 11.1.9-11.1.13: the data of these INS is PIN data whatever the outcome
+_PIN_INS = frozenset({0x20, 0x24, 0x26, 0x28, 0x2C})
 
 
 # ISO/IEC 7816-4 interindustry class (CLA 0X / 4X), TS 102 221 table 10.5
@@ -156,12 +177,19 @@ class Card:
         adfs: Iterable[DF],
         pin_store: PinStore,
         *,
-        atr: bytes = DEFAULT_ATR,
+        atr: bytes | None = None,
         applications: Iterable[Application] | Mapping[str, Application] | None = None,
         rng: Callable[[int], bytes] | None = None,
         t0: bool = False,
     ) -> None:
+        if atr is None:
+            atr = atr_for(t0)
         check_atr(atr)
+        if offered_protocols(atr)[0] != (0 if t0 else 1):
+            raise ValueError(
+                "the ATR's first protocol must be T=0 for the T=0 response style and T=1 "
+                "for the APDU-level style (what the ATR says and what the card does agree)"
+            )
         self._atr = bytes(atr)
         self.mf = mf
         self.adfs: list[DF] = list(adfs)
@@ -180,7 +208,9 @@ class Card:
         self.state_changed = False
         self.state_serial = 0
         self.channels: list[Channel | None] = [None] * MAX_CHANNELS
-        self._pending: tuple[Channel, bytes, int] | None = None
+        # data kept for GET RESPONSE: channel, data, final SW, secrecy of the data
+        self._pending: tuple[Channel, bytes, int, int] | None = None
+        self.secrecy = 0  # of the last exchange: SECRET_COMMAND_DATA | SECRET_RESPONSE_DATA
         self._powered = True
         self._new_session()
 
@@ -214,7 +244,7 @@ class Card:
         t0: bool = False,
     ) -> Card:
         try:
-            atr = bytes.fromhex(d["atr"]) if d.get("atr") else DEFAULT_ATR
+            atr = bytes.fromhex(d["atr"]) if d.get("atr") else None
             mf = df_from_dict(dict(d["mf"]))
             adfs = [df_from_dict(dict(a)) for a in d.get("adfs", [])]
             pin_store = PinStore(dict(d.get("pins", {})))
@@ -247,7 +277,10 @@ class Card:
             a = node_to_dict(adf)
             a.pop("structure", None)
             adfs.append(a)
-        return {"atr": self._atr.hex().upper(), "pins": self.pins.to_dict(), "mf": mf, "adfs": adfs}
+        out: dict[str, Any] = {"pins": self.pins.to_dict(), "mf": mf, "adfs": adfs}
+        if self._atr != atr_for(self.t0):
+            out = {"atr": self._atr.hex().upper(), **out}
+        return out
 
     def mark_changed(self) -> None:
         """Persistent state changed: the transport must persist before responding."""
@@ -338,7 +371,10 @@ class Card:
     # --- APDUs -----------------------------------------------------------------------------------
 
     def process(self, capdu: bytes) -> bytes:
-        """One C-APDU in, the R-APDU (data + SW1 SW2) out. Never raises."""
+        """One C-APDU in, the R-APDU (data + SW1 SW2) out. Never raises. Afterwards
+        `secrecy` tells what the exchange's data is (SECRET_COMMAND_DATA: PIN values in the
+        C-APDU; SECRET_RESPONSE_DATA: AUTHENTICATE results in the R-APDU, also when a GET
+        RESPONSE returns them)."""
         try:
             return self._process(capdu if type(capdu) is bytes else bytes(capdu))
         except Exception:  # TS 102 221 clause 10.2.1.6: technical problem, no diagnosis
@@ -347,6 +383,7 @@ class Card:
 
     def _process(self, capdu: bytes) -> bytes:
         n = len(capdu)
+        self.secrecy = SECRET_COMMAND_DATA if n > 1 and capdu[1] in _PIN_INS else 0
         if n < 4 or not self._powered:
             self._pending = None
             return _SW_WRONG_LENGTH if self._powered else _SW_TECHNICAL
@@ -389,6 +426,8 @@ class Card:
         out, sw = handler(self, ch, capdu[2], capdu[3], data, ne)
         if not out:
             return _swb(sw)
+        if handler is misc.authenticate:
+            self.secrecy = SECRET_RESPONSE_DATA
         if self.t0 and handler is not _get_response:
             return self._t0_response(ch, out, sw, data, ne)
         if ne and len(out) > ne:
@@ -398,7 +437,7 @@ class Card:
     def _t0_response(self, ch: Channel, out: bytes, sw: int, data: bytes, ne: int) -> bytes:
         # TS 102 221 clause 7.3.1.1.4 / annex C
         if data:  # case 3/4: 61XX (or the warning), then GET RESPONSE
-            self._pending = (ch, out, sw)
+            self._pending = (ch, out, sw, self.secrecy & SECRET_RESPONSE_DATA)
             return _swb(SW_RESPONSE_BYTES_AVAILABLE | (len(out) & 0xFF) if sw == SW_OK else sw)
         if len(out) != (ne or 256):  # case 2 with a wrong P3
             return _swb(SW_WRONG_LE | (len(out) & 0xFF))

@@ -1,11 +1,10 @@
-"""Trivial card responders implementing `apdu.vpcd.VirtualCard`, for benchmarks and tests."""
+"""Trivial card responders implementing `transport.vpcd.VirtualCard`, for benchmarks and tests."""
 
 from __future__ import annotations
 
 __all__ = ["UICC_ATR", "TrivialCard"]
 
-# sysmoISIM-SJA2 ATR (spec digest 2.8): T=0, T=15 global bytes, TCK valid.
-UICC_ATR = bytes.fromhex("3B9F96801F878031E073FE211B674A357530350265F8")
+from apdu.atr import DEFAULT_ATR as UICC_ATR
 
 SW_OK = b"\x90\x00"
 

@@ -8,7 +8,7 @@ the response. A SIGKILL at any moment leaves the state before or after the last 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from apdu.engine import Card
@@ -72,7 +72,11 @@ class StateError(InputError):
 
 @dataclass
 class Emulator:
-    """One virtual card: engine + ISIM + (optionally) its state file."""
+    """One virtual card: engine + ISIM + (optionally) its state file.
+
+    `t0`: the T=0 response style (61XX + GET RESPONSE, 6CXX) with an ATR announcing T=0, as
+    `isim emulate` does by default; False: APDU level with an ATR announcing T=1 (what an
+    in-process `transmit` caller usually wants)."""
 
     image: CardImage
     state_path: Path | None = None
@@ -81,6 +85,11 @@ class Emulator:
     app: IsimApplication = field(init=False)
 
     def __post_init__(self) -> None:
+        # The ATR follows the response style (apdu.atr.atr_for): an ATR stored in an image or
+        # in a state file written by an older version is not this card's and is dropped.
+        if "atr" in self.image.card:
+            card = {k: v for k, v in self.image.card.items() if k != "atr"}
+            self.image = replace(self.image, card=card)
         self.card, self.app = make_card(self.image, t0=self.t0)
 
     @classmethod

@@ -1,4 +1,4 @@
-"""apdu.vpcd: the sans-IO engine, and the socket transport against an in-process fake vpcd
+"""transport.vpcd: the sans-IO engine, and the socket transport against an in-process fake vpcd
 that behaves like Debian's (length and body in two writes, no TCP_NODELAY)."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from apdu import vpcd
 from apdu.responders import UICC_ATR, TrivialCard
-from apdu.vpcd import FramingError, VirtualCard, VpcdEngine, VpcdTransport, frame
+from transport import vpcd
+from transport.vpcd import FramingError, VirtualCard, VpcdEngine, VpcdTransport, frame
 
 SELECT_MF = bytes.fromhex("00A4000C023F00")
 
@@ -362,4 +362,4 @@ def test_module_logs_but_never_prints(capsys: pytest.CaptureFixture[str],
     _finish(transport, thread)
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
-    assert vpcd.log.name == "apdu.vpcd"
+    assert vpcd.log.name == "transport.vpcd"

@@ -6,7 +6,7 @@
 Rows: the trivial responder (apdu.responders.TrivialCard: the stack's own limit), the same
 behind a naive socket (no TCP_NODELAY / TCP_QUICKACK: Debian's vpcd then stalls on delayed
 ACKs), the card made by ``--card`` (a zero-argument callable returning an
-apdu.vpcd.VirtualCard, e.g. the isim engine), and Debian's vicc when installed
+transport.vpcd.VirtualCard, e.g. the isim engine), and Debian's vicc when installed
 (python3-virtualsmartcard; needs pycryptodome's ``Crypto`` in this Python).  Every card
 runs in its own process, as `isim emulate` would.  Starts a private pcscd
 (tools/pcsc_stack.py), so run it as root.  Figures are also given as ratios to the trivial
@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
-from apdu import pcsc, vpcd  # noqa: E402
 from pcsc_stack import PcscStack, StackError, pcsc_stack, stop_process, wait_for_card  # noqa: E402
+from transport import pcsc, vpcd  # noqa: E402
 
 VICC = Path("/usr/bin/vicc")
 VICC_LIB = Path("/usr/lib/python3/site-packages/virtualsmartcard")
@@ -127,7 +127,7 @@ def main(argv: list[str]) -> int:
                 [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
             me = [sys.executable, str(Path(__file__).resolve()), "--port",
                   str(stack.vpcd_port), "--serve"]
-            rows.append(("trivial responder (apdu.vpcd)",
+            rows.append(("trivial responder (transport.vpcd)",
                          [*me, "apdu.responders:TrivialCard"], env))
             if not args.no_naive:
                 rows.append(("trivial, naive socket (no NODELAY/QUICKACK)",

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import click
 
-from apdu.trace import mask_capdu, mask_rapdu
-from apdu.vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdTransport
+from apdu.trace import gsmtap_apdu, mask_capdu, mask_rapdu
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, main, reporting
 from isim.emulator import Emulator
 from isim.image import load_card_source
+from transport.gsmtap import DEFAULT_GSMTAP, GsmtapSender
+from transport.vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdTransport
 
 log = logging.getLogger("isim.emulate")
 
@@ -41,14 +42,22 @@ def _hostport(value: str, what: str) -> tuple[str, int]:
               help="Listen here for a vpcd configured to connect out (reversed mode).")
 @click.option("--allow-remote", is_flag=True,
               help="Allow --listen on a non-loopback address (exposes the card to the network).")
-@click.option("--t0", is_flag=True,
-              help="T=0 response style: 61XX + GET RESPONSE for case 4, 6CXX for a wrong Le.")
+@click.option("--t0/--t1", "t0", default=True,
+              help="--t0 (default): a T=0 UICC, its ATR announces T=0: 61XX + GET RESPONSE for "
+                   "commands with data that answer data, 6CXX for a wrong Le. --t1: APDU level "
+                   "(data and SW in one response), its ATR announces T=1.")
 @click.option("--trace", is_flag=True, help="Log every APDU to stderr (PINs and keys masked).")
+@click.option("--gsmtap", "gsmtap", metavar="[HOST:PORT]", is_flag=False,
+              flag_value=f"{DEFAULT_GSMTAP[0]}:{DEFAULT_GSMTAP[1]}", default=None,
+              help="Send every APDU exchange as GSMTAP type SIM over UDP, for "
+                   f"Wireshark (default {DEFAULT_GSMTAP[0]}:{DEFAULT_GSMTAP[1]}); masked as "
+                   "--trace. A non-loopback HOST needs --allow-remote.")
 @click.option("--unsafe-load-rule-breaking-image-for-validator-tests", "unsafe", is_flag=True,
               help="TESTING ONLY: load an image whose IMPI/IMPU/DOMAIN break the trust-domain "
                    "rule, to test validators. Never use for a card given to anyone.")
 def emulate(source: str, state: str | None, vpcd: str | None, listen: str | None,
-            allow_remote: bool, t0: bool, trace: bool, unsafe: bool) -> None:
+            allow_remote: bool, t0: bool, trace: bool, gsmtap: str | None,
+            unsafe: bool) -> None:
     """Put the card of PROFILE_OR_IMAGE into a vpcd virtual reader until SIGINT/SIGTERM."""
     logging.basicConfig(level=logging.INFO if trace else logging.WARNING,
                         format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
@@ -56,6 +65,12 @@ def emulate(source: str, state: str | None, vpcd: str | None, listen: str | None
         raise click.UsageError("--vpcd and --listen are exclusive")
     host, port = _hostport(listen or vpcd or f"{DEFAULT_HOST}:{DEFAULT_PORT}",
                            "--listen" if listen else "--vpcd")
+    tap: GsmtapSender | None = None
+    if gsmtap is not None:
+        try:
+            tap = GsmtapSender(*_hostport(gsmtap, "--gsmtap"), allow_remote=allow_remote)
+        except (ValueError, OSError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--gsmtap") from None
     with reporting(source, "emulate"):
         emu = Emulator.open(load_card_source(source), state_path=Path(state) if state else None,
                             t0=t0, allow_rule_violations=unsafe)
@@ -72,13 +87,17 @@ def emulate(source: str, state: str | None, vpcd: str | None, listen: str | None
             click.echo(f"isim: card {emu.image.iccid} is in the reader ({where})", err=True)
         elif event == "remove":
             click.echo("isim: card removed from the reader", err=True)
-        elif trace and event == "capdu":
+        elif event == "capdu":
             last_capdu = data
-            log.info("> %s", mask_capdu(data))
-        elif trace and event == "rapdu":
-            log.info("< %s", mask_rapdu(last_capdu, data))
-            if data[-2:] == b"\x6a\x80" and emu.app.last_rejection:
-                log.info("  write refused: %s", emu.app.last_rejection)
+        elif event == "rapdu":  # masked by what the card says the data is
+            secrecy = emu.card.secrecy
+            if tap is not None:
+                tap.send(gsmtap_apdu(last_capdu, data, secrecy))
+            if trace:
+                log.info("> %s", mask_capdu(last_capdu, secrecy))
+                log.info("< %s", mask_rapdu(data, secrecy))
+                if data[-2:] == b"\x6a\x80" and emu.app.last_rejection:
+                    log.info("  write refused: %s", emu.app.last_rejection)
         elif trace:
             log.info("%s %s", event, data.hex().upper())
 
@@ -109,5 +128,7 @@ def emulate(source: str, state: str | None, vpcd: str | None, listen: str | None
         sys.exit(EXIT_BAD_INPUT)
     finally:
         transport.close()
+        if tap is not None:
+            tap.close()
     click.echo("isim: stopped", err=True)
     sys.exit(EXIT_OK)

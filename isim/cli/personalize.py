@@ -24,7 +24,6 @@ from typing import Any
 
 import click
 
-from apdu.pcsc import ReaderError
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
 from isim.codecs.errors import CodecError
 from isim.errors import InputError
@@ -32,6 +31,7 @@ from isim.personalize.hss import HSS_FORMATS
 from isim.personalize.outputs import remove_stale_partials
 from isim.personalize.run import BatchRejected, RunOptions, personalize
 from isim.personalize.writer import CardFailure, write_cards
+from transport.pcsc import ReaderError
 
 EXIT_INTERRUPTED = 130
 LOG_EVERY_SECONDS = 2.0

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from apdu.pcsc import ReaderError
 from isim.errors import IsimError
+from transport.pcsc import ReaderError
 
 __all__ = [
     "INS_READ_BINARY",

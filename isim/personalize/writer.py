@@ -23,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from apdu.layout import layout
-from apdu.pcsc import PcscCard, ReaderError, connect, list_readers
 from isim.codecs import codec_for
 from isim.errors import InputError
 from isim.profile import Profile
+from transport.pcsc import PcscCard, ReaderError, connect, list_readers
 
 from .batch import Batch, open_batch
 from .card import card_script

@@ -19,7 +19,7 @@ TCP_NODELAY, so a peer that delays its ACK stalls every APDU by the delayed-ACK 
 (40 ms on Linux).  The adapter sets TCP_NODELAY, re-arms TCP_QUICKACK after every
 receive, and sends each reply (length + body) in one write.
 
-Nothing here prints; diagnostics go to the ``apdu.vpcd`` logger.
+Nothing here prints; diagnostics go to the ``transport.vpcd`` logger.
 """
 
 from __future__ import annotations
@@ -31,10 +31,12 @@ import os
 import select
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from apdu.engine import SECRET_COMMAND_DATA
 from apdu.trace import mask_capdu
 
 __all__ = [
@@ -129,6 +131,8 @@ class VpcdEngine:
         self.trace = trace
         self._buf = bytearray()
         self.commands = 0  # C-APDUs answered on this connection
+        self.messages = 0  # whole messages received on this connection
+        self.unknown_controls = 0  # unknown control codes (one warning per connection)
 
     def _trace(self, event: str, data: bytes = b"") -> None:
         if self.trace is not None:
@@ -142,6 +146,9 @@ class VpcdEngine:
     def connection_lost(self) -> None:
         """The card left the reader: power it off."""
         self._buf.clear()
+        if self.unknown_controls > 1:
+            log.info("%d unknown vpcd control codes were ignored on this connection",
+                     self.unknown_controls)
         self._trace("remove")
         self.card.power_off()
 
@@ -160,6 +167,7 @@ class VpcdEngine:
                 break
             body = bytes(self._buf[2 : 2 + size])
             del self._buf[: 2 + size]
+            self.messages += 1
             reply = self.handle(body)
             if reply is not None:
                 out.append(frame(reply))
@@ -188,7 +196,10 @@ class VpcdEngine:
             self._trace("atr", atr)
             return atr
         else:
-            log.warning("unknown vpcd control code %02X ignored", code)
+            self.unknown_controls += 1
+            if self.unknown_controls == 1:  # a flood of them gives one line, not thousands
+                log.warning("unknown vpcd control code %02X ignored (further ones on this "
+                            "connection are counted, not logged)", code)
         return None
 
     def _apdu(self, capdu: bytes) -> bytes:
@@ -196,7 +207,8 @@ class VpcdEngine:
         try:
             rapdu = self.card.process(capdu)
         except Exception:
-            log.exception("card failed on C-APDU %s; answering 6F00", mask_capdu(capdu))
+            log.exception("card failed on C-APDU %s; answering 6F00",
+                          mask_capdu(capdu, SECRET_COMMAND_DATA))
             rapdu = SW_TECHNICAL_PROBLEM
         if self.after_command is not None:
             self.after_command(capdu, rapdu)
@@ -234,6 +246,15 @@ class _Stopped(Exception):
 
 
 @dataclass
+class _Newcomer:
+    """A connection accepted while another is served (listen mode)."""
+
+    sock: socket.socket
+    since: float
+    spoke: bool = False
+
+
+@dataclass
 class VpcdTransport:
     """Serve a `VirtualCard` to vpcd over TCP.
 
@@ -245,6 +266,16 @@ class VpcdTransport:
     `serve_forever(stop)` runs until ``stop`` is set or `stop()` is called, and returns
     once the connection is closed (the card removed).  ``reconnect=False`` returns after
     the first connection ends instead (used by tests).
+
+    The hot loop is a blocking ``recv`` -> card -> ``send``; a watcher thread does all the
+    waiting: it notices a stop request (and shuts the connection down so that ``recv``
+    returns), and in listen mode it accepts the connections that arrive meanwhile:
+
+    * a connection that has sent no whole message ``handshake_timeout`` seconds after it was
+      accepted is closed (vpcd powers the card on as soon as it connects);
+    * a new connection that has spoken replaces the one being served when that one has been
+      silent for ``stale_after`` seconds (a vpcd restarted behind a half-open connection, or
+      an idle peer in the way of the real vpcd); otherwise it waits for its turn.
     """
 
     card: VirtualCard
@@ -258,6 +289,8 @@ class VpcdTransport:
     backoff_initial: float = 0.05
     backoff_max: float = 2.0
     poll_interval: float = 0.2
+    handshake_timeout: float = 10.0
+    stale_after: float = 5.0
     recv_size: int = 65536 + 2
     connected: threading.Event = field(default_factory=threading.Event, init=False)
     listening: threading.Event = field(default_factory=threading.Event, init=False)
@@ -274,6 +307,13 @@ class VpcdTransport:
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         self._listener: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._active: socket.socket | None = None  # the connection being served
+        self._active_since = 0.0
+        self._last_message = 0.0  # monotonic time of its last whole message (0: none yet)
+        self._waiting: list[_Newcomer] = []  # accepted, not yet served
+        self._handoff: socket.socket | None = None  # chosen by the watcher, for the loop
+        self._handoff_ready = threading.Event()
 
     # -- control -------------------------------------------------------------------------
 
@@ -282,12 +322,24 @@ class VpcdTransport:
         self._stop.set()
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b"x")
+        self._handoff_ready.set()
+        self._kick()
+
+    def _kick(self) -> None:
+        """End the connection being served: its blocking recv returns."""
+        sock = self._active
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         """Release the wake-up pipe and any listening socket (after serve_forever)."""
         if self._listener is not None:
             self._listener.close()
             self._listener = None
+        for new in self._waiting:
+            new.sock.close()
+        self._waiting.clear()
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -303,7 +355,7 @@ class VpcdTransport:
             lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 lsock.bind((self.host, self.port))
-                lsock.listen(1)
+                lsock.listen(8)
             except OSError:
                 lsock.close()
                 raise
@@ -319,11 +371,16 @@ class VpcdTransport:
     def serve_forever(self, stop: threading.Event | None = None) -> None:
         """Serve until ``stop`` (or `stop()`); exceptions from ``after_command`` propagate."""
         ext = stop if stop is not None else threading.Event()
+        if self.listen:
+            self.bind()
+        watcher = threading.Thread(target=self._watch, args=(ext,), name="vpcd-watch",
+                                   daemon=True)
+        watcher.start()
         delay = self.backoff_initial
         try:
             while not self._should_stop(ext):
                 try:
-                    sock = self._accept(ext) if self.listen else self._connect()
+                    sock = self._next_listened(ext) if self.listen else self._connect()
                 except _Stopped:
                     return
                 except OSError as exc:
@@ -342,20 +399,24 @@ class VpcdTransport:
                     return
         finally:
             self.connected.clear()
+            self._stop.set()
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"x")
+            watcher.join(5)
 
     def _should_stop(self, ext: threading.Event) -> bool:
         return self._stop.is_set() or ext.is_set()
 
     def _wait(self, ext: threading.Event, seconds: float) -> bool:
         """Sleep up to ``seconds``; True if asked to stop meanwhile."""
-        remaining = seconds
-        while remaining > 0:
-            step = min(remaining, self.poll_interval)
-            r, _, _ = select.select([self._wake_r], [], [], step)
-            if r or self._should_stop(ext):
+        deadline = time.monotonic() + seconds
+        while True:
+            remaining = deadline - time.monotonic()
+            if self._should_stop(ext):
                 return True
-            remaining -= step
-        return self._should_stop(ext)
+            if remaining <= 0:
+                return False
+            self._stop.wait(min(remaining, self.poll_interval))
 
     def _connect(self) -> socket.socket:
         sock = socket.create_connection((self.host, self.port), timeout=5.0)
@@ -363,39 +424,108 @@ class VpcdTransport:
         log.info("connected to vpcd at %s:%d", self.host, self.port)
         return sock
 
-    def _accept(self, ext: threading.Event) -> socket.socket:
-        lsock = self._listener
-        if lsock is None:
-            self.bind()
-            lsock = self._listener
-        assert lsock is not None
+    def _next_listened(self, ext: threading.Event) -> socket.socket:
+        """Listen mode: the next connection the watcher hands over."""
         while True:
-            r, _, _ = select.select([lsock, self._wake_r], [], [], self.poll_interval)
-            if self._should_stop(ext) or self._wake_r in r:
+            self._handoff_ready.wait(self.poll_interval)
+            if self._should_stop(ext):
                 raise _Stopped
-            if lsock in r:
-                sock, peer = lsock.accept()
-                log.info("vpcd connected from %s:%d", *peer[:2])
+            with self._lock:
+                sock, self._handoff = self._handoff, None
+                self._handoff_ready.clear()
+            if sock is not None:
                 return sock
+
+    # -- the watcher thread ----------------------------------------------------------------
+
+    def _watch(self, ext: threading.Event) -> None:
+        try:
+            while not self._should_stop(ext):
+                fds: list[Any] = [self._wake_r]
+                if self._listener is not None:
+                    fds.append(self._listener)
+                fds.extend(new.sock for new in self._waiting if not new.spoke)
+                try:
+                    ready, _, _ = select.select(fds, [], [], self.poll_interval)
+                except (OSError, ValueError):  # a socket closed under us: look again
+                    ready = []
+                if self._should_stop(ext):
+                    break
+                if self._listener is not None and self._listener in ready:
+                    self._accept()
+                self._police(time.monotonic(), ready)
+        finally:
+            self._kick()
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        try:
+            sock, peer = self._listener.accept()
+        except OSError:
+            return
+        log.info("vpcd connected from %s:%d", *peer[:2])
+        self._waiting.append(_Newcomer(sock, time.monotonic()))
+
+    def _police(self, now: float, ready: list[Any]) -> None:
+        """Drop silent newcomers, hand one over when nothing (or something stale) is served."""
+        for new in list(self._waiting):
+            gone = False
+            if not new.spoke and new.sock in ready:
+                try:
+                    head = new.sock.recv(3, socket.MSG_PEEK)
+                except OSError:
+                    head = b""
+                gone = not head
+                new.spoke = len(head) >= 3  # a whole control message: vpcd's power on
+            if gone or (not new.spoke and now - new.since >= self.handshake_timeout):
+                if not gone:
+                    log.warning("closing a connection that sent nothing for %.0f s",
+                                now - new.since)
+                self._waiting.remove(new)
+                new.sock.close()
+        spoke = [new for new in self._waiting if new.spoke]
+        with self._lock:
+            if self._active is not None:
+                quiet_since = self._last_message or self._active_since
+                if not self._last_message and now - quiet_since >= self.handshake_timeout:
+                    log.warning("closing a connection that sent nothing for %.0f s",
+                                now - quiet_since)
+                    self._kick()
+                elif spoke and now - quiet_since >= self.stale_after:
+                    log.warning("a new vpcd connection replaces one silent for %.0f s",
+                                now - quiet_since)
+                    self._kick()
+                return
+            if self._handoff is not None or not self._waiting:
+                return
+            # nothing served: the newest connection that spoke, else the oldest one
+            chosen = spoke[-1] if spoke else self._waiting[0]
+            self._waiting.remove(chosen)
+            self._handoff = chosen.sock
+            self._handoff_ready.set()
+
+    # -- one connection --------------------------------------------------------------------
 
     def _serve_connection(self, sock: socket.socket, ext: threading.Event) -> None:
         _tune(sock)
+        sock.setblocking(True)
         engine = VpcdEngine(self.card, after_command=self.after_command, trace=self.trace)
+        with self._lock:
+            self._active = sock
+            self._active_since = time.monotonic()
+            self._last_message = 0.0
         engine.connection_made()
         self.connections += 1
         self.connected.set()
-        sock.setblocking(True)
-        fd = sock.fileno()
+        recv = sock.recv
+        size = self.recv_size
+        monotonic = time.monotonic
         try:
+            if self._should_stop(ext):
+                return
             while True:
-                # Fast path: the socket is blocking; select only to notice a stop request.
-                r, _, _ = select.select([fd, self._wake_r], [], [], self.poll_interval)
-                if self._should_stop(ext) or self._wake_r in r:
-                    return
-                if not r:
-                    continue
                 try:
-                    data = sock.recv(self.recv_size)
+                    data = recv(size)
                 except (ConnectionResetError, ConnectionAbortedError) as exc:
                     log.info("vpcd connection reset (%s)", exc)
                     return
@@ -408,6 +538,8 @@ class VpcdTransport:
                 except FramingError as exc:
                     log.error("dropping the vpcd connection: %s", exc)
                     return
+                if engine.messages:
+                    self._last_message = monotonic()
                 for reply in replies:
                     try:
                         sock.sendall(reply)
@@ -415,6 +547,8 @@ class VpcdTransport:
                         log.info("vpcd went away while answering (%s)", exc)
                         return
         finally:
+            with self._lock:
+                self._active = None
             self.connected.clear()
             if engine.pending:
                 log.warning("connection closed with %d bytes of a partial message",
