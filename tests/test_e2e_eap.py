@@ -88,7 +88,7 @@ def _card(stack: PcscStack, tmp_path: Path, profile_text: str
     image = tmp_path / "card.json"
     save_image(image, build_image(load_profile(profile)))
     state = tmp_path / "card.state"
-    with EmulatorProcess(image, vpcd_port=stack.vpcd_port, state=state, t0=True) as emu:
+    with EmulatorProcess(image, vpcd_port=stack.vpcd_port, state=state) as emu:
         emu.wait_inserted(stack.reader_name)
         yield emu, state
         assert emu.terminate() == 0, emu.output()

@@ -1,6 +1,6 @@
 """Full EAP round trips through the whole stack (issue 11 §6), one run, ratios within it.
 
-    eapol_test (pcsc="") -> pcscd -> vpcd -> isim emulate (USIM, T=0)
+    eapol_test (pcsc="") -> pcscd -> vpcd -> isim emulate (USIM; T=0, the default)
     eapol_test -> RADIUS -> hostapd -> eap_sim_db -> isim auc-gw -> SQLite
 
 Figures:
@@ -54,7 +54,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-eap-"))
     sock = work / "gw.sock"
     with pcsc_stack(activate=True) as stack, \
-            EmulatorProcess(ALICE, vpcd_port=stack.vpcd_port, t0=True,
+            EmulatorProcess(ALICE, vpcd_port=stack.vpcd_port,
                             state=work / "card.state" if args.state else None) as emu, \
             AucGwProcess([str(ALICE), "--db", str(work / "sqn.sqlite"), "--quiet"],
                          socket=sock), \
