@@ -87,16 +87,21 @@ class GatewayClient:
     def send(self, datagram: bytes | str) -> None:
         self.sock.send(datagram.encode() if isinstance(datagram, str) else datagram)
 
-    def receive(self) -> str | None:
+    def receive(self, timeout: float | None = None) -> str | None:
         """The next reply, None when none came within the timeout."""
+        previous = self.sock.gettimeout()
+        if timeout is not None:
+            self.sock.settimeout(timeout)
         try:
             return self.sock.recv(65536).decode("ascii")
         except TimeoutError:
             return None
+        finally:
+            self.sock.settimeout(previous)
 
-    def request(self, datagram: bytes | str) -> str | None:
+    def request(self, datagram: bytes | str, timeout: float | None = None) -> str | None:
         self.send(datagram)
-        return self.receive()
+        return self.receive(timeout)
 
     def close(self) -> None:
         self.sock.close()
