@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from aucgw_proc import AucGwProcess
 from eap_peers import EapResult, HostapdRadius, eap_identity, require_tools, run_eapol_test
 from emulator_proc import ROOT, EmulatorProcess
+from isim.cli import main
 from isim.image import build_image, load_image, save_image
 from isim.personalize.hss import HssRecord, milenage_db_header, milenage_db_line
 from isim.profile import load_profile
@@ -148,3 +150,27 @@ def test_card_with_another_k_fails_cleanly(pcsc_stack: PcscStack, network: Netwo
         assert f"AKA-REQ-AUTH {IMSI}: vector" in network.gateway.output()
         # MAC failure (9862): the card's SQN array is untouched
         assert not state.exists() or _sqn_state(state) == initial
+
+
+def test_personalized_card_with_the_encrypted_hss_file(
+        tools: dict[str, str], pcsc_stack: PcscStack, tmp_path: Path) -> None:
+    """The bureau's outputs as an operator uses them: a card image in the reader, the
+    gateway reading hss.csv (K and OPc AES-GCM under the transport key)."""
+    key = tmp_path / "transport.key"
+    key.write_text("00112233445566778899aabbccddeeff\n")
+    out = tmp_path / "out"
+    batch = ROOT / "examples" / "batch"
+    run = CliRunner().invoke(main, ["personalize", str(batch / "batch.csv"), "--template",
+                                    str(batch / "template.yaml"), "--out", str(out),
+                                    "--transport-key", str(key)])
+    assert run.exit_code == 0, run.stderr
+    image = out / "images" / "8988211000000000011.json"
+    with EmulatorProcess(image, vpcd_port=pcsc_stack.vpcd_port) as emu:
+        emu.wait_inserted(pcsc_stack.reader_name)
+        with _network(tmp_path, ["--hss", str(out / "hss.csv"), "--transport-key",
+                                 str(key)]) as net:
+            result = net.eapol_test(pcsc_stack, "AKA")
+            assert result.success and result.mppe_ok, net.explain(result)
+            assert "AKA-REQ-AUTH 001010000000001: vector" in net.gateway.output()
+        assert emu.terminate() == 0, emu.output()
+    EmulatorProcess.wait_removed(pcsc_stack.reader_name)
