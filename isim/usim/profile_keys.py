@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from isim.checker import Checker
@@ -213,12 +214,26 @@ def derive(v: dict[str, Any], present: Any) -> None:
     has_imsi = USIM in apps and imsi is not None and mnc_length in (2, 3)
     if v["acc"] is None:
         # TS 22.011 4.2: one of classes 0..9 per subscriber; by convention its last digit
-        v["acc"] = (int(imsi[-1]),) if has_imsi else ()
+        v["acc"] = _ACC_OF_DIGIT[imsi[-1]] if has_imsi else ()
     if v["hplmn_act"] is None:
-        v["hplmn_act"] = (PlmnAct(plmn_of_imsi(imsi, mnc_length), ALL_ACT),) if has_imsi else ()
+        v["hplmn_act"] = _home_plmn_act(plmn_of_imsi(imsi, mnc_length)) if has_imsi else ()
     if v["ust"] is None:
-        extra = (19,) * (v["spn"] is not None) + (21,) * (v["msisdn"] is not None)
-        v["ust"] = tuple(sorted({*DEFAULT_UST, *extra}))
+        v["ust"] = _default_ust(v["spn"] is not None, v["msisdn"] is not None)
+
+
+# Derived values are shared objects: a batch's cards then share their encoded files
+# (isim.usim.contents) without hashing the values again.
+_ACC_OF_DIGIT = {str(d): (d,) for d in range(10)}
+
+
+@lru_cache(maxsize=64)
+def _home_plmn_act(plmn: str) -> tuple[PlmnAct, ...]:
+    return (PlmnAct(plmn, ALL_ACT),)
+
+
+@lru_cache(maxsize=4)
+def _default_ust(spn: bool, msisdn: bool) -> tuple[int, ...]:
+    return tuple(sorted({*DEFAULT_UST, *((19,) * spn), *((21,) * msisdn)}))
 
 
 def verdict(c: Checker, v: Mapping[str, Any], present: Any) -> None:
