@@ -22,6 +22,7 @@ fail, never skip, without them.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import socket
@@ -223,7 +224,9 @@ def run_eapol_test(workdir: Path, method: str, *, port: int, env: Mapping[str, s
                    timeout: float = 30.0, extra: tuple[str, ...] = ()) -> EapResult:
     """One eapol_test run against the RADIUS server on 127.0.0.1:`port` (PC/SC env `env`)."""
     exe = require_tools("eapol_test")["eapol_test"]
-    conf = eapol_test_conf(Path(tempfile.mkstemp(dir=workdir, suffix=".conf")[1]), method)
+    fd, name = tempfile.mkstemp(dir=workdir, suffix=".conf")
+    os.close(fd)
+    conf = eapol_test_conf(Path(name), method)
     argv = [exe, "-c", str(conf), "-a", "127.0.0.1", "-p", str(port), "-s", RADIUS_SECRET,
             "-t", str(int(timeout)), *extra]
     try:
