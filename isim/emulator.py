@@ -1,9 +1,10 @@
 """A card image running in the engine, with a state file that survives crashes.
 
 The engine (apdu.Card) is sans-IO; this module is the thin layer that gives it a disk:
-after every command that changed persistent state (file contents, PIN counters, SQN array),
-`after_command` rewrites the state file atomically, and only then may the transport send
-the response. A SIGKILL at any moment leaves the state before or after the last command.
+for the `StateChanged` event of a command that changed persistent state (file contents, PIN
+counters, SQN array), `persist` rewrites the state file atomically, and only then may the
+transport send the response. A SIGKILL at any moment leaves the state before or after the
+last command.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from apdu.engine import Card
+from apdu.events import Response, StateChanged
 from isim import trust
 from isim.app import IsimApplication
 from isim.codecs import codec_for
@@ -125,15 +127,20 @@ class Emulator:
                 save_image(emu.state_path, image)
         return emu
 
-    def after_command(self, capdu: bytes, rapdu: bytes) -> None:
-        """Persist before the response leaves (the transport calls this first)."""
-        if self.card.take_state_changed() and self.state_path is not None:
+    def persist(self, _event: StateChanged | None = None) -> None:
+        """The card's state changed: write the state file (the driver loop calls this before
+        the response leaves)."""
+        if self.state_path is not None:
             self.image = snapshot(self.card, self.app, self.image)
             save_image(self.state_path, self.image)
 
     def transmit(self, capdu: bytes) -> bytes:
-        """In-process transport: one command, persisted, answered."""
-        rapdu = self.card.process(capdu)
-        self.after_command(capdu, rapdu)
-        return rapdu
+        """In-process transport: one command, persisted, answered (process -> persist ->
+        send, as transport.driver does)."""
+        for event in self.card.receive(capdu):
+            if type(event) is StateChanged:
+                self.persist(event)
+            elif type(event) is Response:
+                return event.rapdu
+        raise AssertionError("apdu.engine.Card.receive always ends with a Response")
 

@@ -1,23 +1,15 @@
 """The vpcd transport: a virtual card behind vsmartcard's virtual PC/SC reader driver.
 
-Wire format (vsmartcard's vpcd <-> vicc protocol): every message, both ways, is a 2-byte
-big-endian length followed by that many bytes.  A 1-byte message from vpcd is a control
-code (00 power off, 01 power on, 02 reset, 04 get ATR); only 04 is answered (with the
-ATR).  Any longer message is a C-APDU, answered with the R-APDU.  A TCP connection is a
-card in the reader: connecting inserts it, closing removes it.
-
-Two layers:
-
-* `VpcdEngine`: sans-IO.  Bytes from vpcd go in (`receive`), framed replies come out,
-  one `bytes` object per reply so the socket layer can send each in a single write.
-* `VpcdTransport`: the socket adapter, in *connect* mode (vpcd listens, the default
-  127.0.0.1:35963) or *listen* mode (vpcd configured with ``DEVICENAME host:port``
-  connects out to us).  It reconnects with backoff when pcscd restarts.
+`VpcdTransport` is the socket adapter around `transport.vpcd_session.VpcdSession` (the
+sans-IO protocol and the driver loop), in *connect* mode (vpcd listens, the default
+127.0.0.1:35963) or *listen* mode (vpcd configured with ``DEVICENAME host:port`` connects
+out to us). It reconnects with backoff when pcscd restarts.
 
 Latency: Debian's vpcd writes the length and the body in two writes without
 TCP_NODELAY, so a peer that delays its ACK stalls every APDU by the delayed-ACK timer
-(40 ms on Linux).  The adapter sets TCP_NODELAY, re-arms TCP_QUICKACK after every
-receive, and sends each reply (length + body) in one write.
+(40 ms on Linux). The adapter sets TCP_NODELAY, re-arms TCP_QUICKACK after every
+receive, and sends each reply (length + body) in one write. The hot loop is a blocking
+recv -> session -> send, with no select() per APDU (a watcher thread does the waiting).
 
 Nothing here prints; diagnostics go to the ``transport.vpcd`` logger.
 """
@@ -25,205 +17,25 @@ Nothing here prints; diagnostics go to the ``transport.vpcd`` logger.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import os
 import select
 import socket
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from apdu.engine import SECRET_COMMAND_DATA
-from apdu.trace import mask_capdu
+from transport.driver import Observer, Persist
+from transport.loopback import is_loopback
+from transport.vpcd_session import FramingError, VirtualCard, VpcdSession
 
-__all__ = [
-    "CTRL_ATR",
-    "CTRL_POWER_OFF",
-    "CTRL_POWER_ON",
-    "CTRL_RESET",
-    "DEFAULT_HOST",
-    "DEFAULT_PORT",
-    "AfterCommand",
-    "FramingError",
-    "TraceHook",
-    "VirtualCard",
-    "VpcdEngine",
-    "VpcdTransport",
-    "frame",
-]
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "VpcdTransport"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 35963  # 0x8C7B, Debian's /etc/reader.conf.d/vpcd
-
-CTRL_POWER_OFF = 0x00
-CTRL_POWER_ON = 0x01
-CTRL_RESET = 0x02
-CTRL_ATR = 0x04
-
-MAX_MESSAGE = 0xFFFF
-SW_TECHNICAL_PROBLEM = b"\x6f\x00"
-
-
-@runtime_checkable
-class VirtualCard(Protocol):
-    """What the transport drives (implemented by `apdu.engine.Card`)."""
-
-    @property
-    def atr(self) -> bytes: ...
-
-    def power_on(self) -> bytes:
-        """Cold start; returns the ATR."""
-        ...
-
-    def power_off(self) -> None: ...
-
-    def reset(self) -> bytes:
-        """Warm reset; returns the ATR."""
-        ...
-
-    def process(self, capdu: bytes) -> bytes:
-        """One C-APDU in, the R-APDU (data + SW1 SW2) out."""
-        ...
-
-
-AfterCommand = Callable[[bytes, bytes], None]
-"""``after_command(capdu, rapdu)``: called after the card processed a C-APDU and BEFORE
-the R-APDU is sent.  An exception raised here aborts the connection without sending the
-response (so the host never sees success for a state change that was not persisted)."""
-
-TraceHook = Callable[[str, bytes], None]
-"""``trace(event, data)`` with event one of: "power_on", "power_off", "reset", "atr"
-(data = ATR sent), "capdu", "rapdu", "insert", "remove" (data empty)."""
-
-
-class FramingError(ValueError):
-    """vpcd sent something that is not a valid message (e.g. an empty frame)."""
-
-
-def frame(body: bytes) -> bytes:
-    """Length-prefix one message."""
-    if len(body) > MAX_MESSAGE:
-        raise FramingError(f"message of {len(body)} bytes exceeds {MAX_MESSAGE}")
-    return len(body).to_bytes(2, "big") + body
-
-
-class VpcdEngine:
-    """Sans-IO vpcd protocol state machine for one connection (one card insertion).
-
-    Feed it whatever bytes arrive with `receive`; it returns the framed replies to send,
-    in order, one element per reply.
-    """
-
-    def __init__(
-        self,
-        card: VirtualCard,
-        *,
-        after_command: AfterCommand | None = None,
-        trace: TraceHook | None = None,
-    ) -> None:
-        self.card = card
-        self.after_command = after_command
-        self.trace = trace
-        self._buf = bytearray()
-        self.commands = 0  # C-APDUs answered on this connection
-        self.messages = 0  # whole messages received on this connection
-        self.unknown_controls = 0  # unknown control codes (one warning per connection)
-
-    def _trace(self, event: str, data: bytes = b"") -> None:
-        if self.trace is not None:
-            self.trace(event, data)
-
-    def connection_made(self) -> None:
-        """A card is now in the reader (vpcd will power it on itself)."""
-        self._buf.clear()
-        self._trace("insert")
-
-    def connection_lost(self) -> None:
-        """The card left the reader: power it off."""
-        self._buf.clear()
-        if self.unknown_controls > 1:
-            log.info("%d unknown vpcd control codes were ignored on this connection",
-                     self.unknown_controls)
-        self._trace("remove")
-        self.card.power_off()
-
-    @property
-    def pending(self) -> int:
-        """Bytes received but not yet forming a whole message."""
-        return len(self._buf)
-
-    def receive(self, data: bytes) -> list[bytes]:
-        """Consume bytes from vpcd; return the framed replies (possibly none)."""
-        self._buf += data
-        out: list[bytes] = []
-        while len(self._buf) >= 2:
-            size = int.from_bytes(self._buf[:2], "big")
-            if len(self._buf) < 2 + size:
-                break
-            body = bytes(self._buf[2 : 2 + size])
-            del self._buf[: 2 + size]
-            self.messages += 1
-            reply = self.handle(body)
-            if reply is not None:
-                out.append(frame(reply))
-        return out
-
-    def handle(self, message: bytes) -> bytes | None:
-        """One whole message (without its length) -> the reply body, or None."""
-        if not message:
-            raise FramingError("empty message from vpcd")
-        if len(message) == 1:
-            return self._control(message[0])
-        return self._apdu(message)
-
-    def _control(self, code: int) -> bytes | None:
-        if code == CTRL_POWER_OFF:
-            self._trace("power_off")
-            self.card.power_off()
-        elif code == CTRL_POWER_ON:
-            self._trace("power_on")
-            self.card.power_on()
-        elif code == CTRL_RESET:
-            self._trace("reset")
-            self.card.reset()
-        elif code == CTRL_ATR:
-            atr = self.card.atr
-            self._trace("atr", atr)
-            return atr
-        else:
-            self.unknown_controls += 1
-            if self.unknown_controls == 1:  # a flood of them gives one line, not thousands
-                log.warning("unknown vpcd control code %02X ignored (further ones on this "
-                            "connection are counted, not logged)", code)
-        return None
-
-    def _apdu(self, capdu: bytes) -> bytes:
-        self._trace("capdu", capdu)
-        try:
-            rapdu = self.card.process(capdu)
-        except Exception:
-            log.exception("card failed on C-APDU %s; answering 6F00",
-                          mask_capdu(capdu, SECRET_COMMAND_DATA))
-            rapdu = SW_TECHNICAL_PROBLEM
-        if self.after_command is not None:
-            self.after_command(capdu, rapdu)
-        self.commands += 1
-        self._trace("rapdu", rapdu)
-        return rapdu
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _tune(sock: socket.socket) -> None:
@@ -263,6 +75,11 @@ class VpcdTransport:
     with ``DEVICENAME host:port``).  Listening on a non-loopback address needs
     ``allow_remote=True``.
 
+    ``persist`` and ``observe`` go to the driver loop (transport.driver): ``persist`` is
+    called for a `StateChanged` before the response is sent (an exception there ends
+    `serve_forever` without sending it), ``observe`` gets the trace events of the card and
+    of the connection (transport.vpcd_session).
+
     `serve_forever(stop)` runs until ``stop`` is set or `stop()` is called, and returns
     once the connection is closed (the card removed).  ``reconnect=False`` returns after
     the first connection ends instead (used by tests).
@@ -283,8 +100,8 @@ class VpcdTransport:
     port: int = DEFAULT_PORT
     listen: bool = False
     allow_remote: bool = False
-    after_command: AfterCommand | None = None
-    trace: TraceHook | None = None
+    persist: Persist | None = None
+    observe: Observer | None = None
     reconnect: bool = True
     backoff_initial: float = 0.05
     backoff_max: float = 2.0
@@ -298,7 +115,7 @@ class VpcdTransport:
     connections: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
-        if self.listen and not self.allow_remote and not _is_loopback(self.host):
+        if self.listen and not self.allow_remote and not is_loopback(self.host):
             raise ValueError(
                 f"refusing to listen on non-loopback address {self.host!r} "
                 "(pass allow_remote=True to expose the card to the network)"
@@ -369,7 +186,7 @@ class VpcdTransport:
     # -- main loop -----------------------------------------------------------------------
 
     def serve_forever(self, stop: threading.Event | None = None) -> None:
-        """Serve until ``stop`` (or `stop()`); exceptions from ``after_command`` propagate."""
+        """Serve until ``stop`` (or `stop()`); exceptions from ``persist`` propagate."""
         ext = stop if stop is not None else threading.Event()
         if self.listen:
             self.bind()
@@ -509,7 +326,7 @@ class VpcdTransport:
     def _serve_connection(self, sock: socket.socket, ext: threading.Event) -> None:
         _tune(sock)
         sock.setblocking(True)
-        engine = VpcdEngine(self.card, after_command=self.after_command, trace=self.trace)
+        engine = VpcdSession(self.card, persist=self.persist, observe=self.observe)
         with self._lock:
             self._active = sock
             self._active_since = time.monotonic()

@@ -10,16 +10,19 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
+from apdu.events import ApduExchanged, WriteRefused
 from apdu.trace import gsmtap_apdu, mask_capdu, mask_rapdu
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, main, reporting
 from isim.emulator import Emulator
 from isim.image import load_card_source
 from transport.gsmtap import DEFAULT_GSMTAP, GsmtapSender
 from transport.vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdTransport
+from transport.vpcd_session import AtrSent, CardInserted, CardRemoved
 
 log = logging.getLogger("isim.emulate")
 
@@ -29,6 +32,17 @@ def _hostport(value: str, what: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise click.BadParameter(f"expected HOST:PORT, got {value!r}", param_hint=what)
     return host.strip("[]") or DEFAULT_HOST, int(port)
+
+
+def _quiet(observe: Callable[[object], None]) -> Callable[[object], None]:
+    """Without --trace / --gsmtap only insertions and removals matter: the per-APDU trace
+    events are dropped first thing."""
+
+    def quiet(event: object) -> None:
+        if type(event) is not ApduExchanged:
+            observe(event)
+
+    return quiet
 
 
 @main.command("emulate")
@@ -78,33 +92,31 @@ def emulate(source: str, state: str | None, vpcd: str | None, listen: str | None
         click.echo("isim emulate: WARNING: rule-breaking images allowed (validator testing)",
                    err=True)
 
-    last_capdu = b""
-
-    def on_event(event: str, data: bytes) -> None:
-        nonlocal last_capdu
-        if event == "insert":
+    def observe(event: object) -> None:  # typed events: apdu.events, transport.vpcd_session
+        if isinstance(event, ApduExchanged):  # masked by what the card says the data is
+            if tap is not None:
+                tap.send(gsmtap_apdu(event.capdu, event.rapdu, event.secrecy))
+            if trace:
+                log.info("> %s", mask_capdu(event.capdu, event.secrecy))
+                log.info("< %s", mask_rapdu(event.rapdu, event.secrecy))
+        elif isinstance(event, WriteRefused):
+            if trace:
+                log.info("  write refused: %s: %s", event.ef_name, event.reason)
+        elif isinstance(event, CardInserted):
             where = f"listening on {host}:{port}" if listen else f"vpcd {host}:{port}"
             click.echo(f"isim: card {emu.image.iccid} is in the reader ({where})", err=True)
-        elif event == "remove":
+        elif isinstance(event, CardRemoved):
             click.echo("isim: card removed from the reader", err=True)
-        elif event == "capdu":
-            last_capdu = data
-        elif event == "rapdu":  # masked by what the card says the data is
-            secrecy = emu.card.secrecy
-            if tap is not None:
-                tap.send(gsmtap_apdu(last_capdu, data, secrecy))
+        elif isinstance(event, AtrSent):
             if trace:
-                log.info("> %s", mask_capdu(last_capdu, secrecy))
-                log.info("< %s", mask_rapdu(data, secrecy))
-                if data[-2:] == b"\x6a\x80" and emu.app.last_rejection:
-                    log.info("  write refused: %s", emu.app.last_rejection)
+                log.info("atr %s", event.atr.hex().upper())
         elif trace:
-            log.info("%s %s", event, data.hex().upper())
+            log.info("%s", type(event).__name__)
 
     try:
         transport = VpcdTransport(emu.card, host=host, port=port, listen=bool(listen),
-                                  allow_remote=allow_remote, after_command=emu.after_command,
-                                  trace=on_event)
+                                  allow_remote=allow_remote, persist=emu.persist,
+                                  observe=observe if trace or tap else _quiet(observe))
     except ValueError as exc:
         click.echo(f"isim emulate: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
