@@ -216,6 +216,7 @@ class Card:
         self._pending: tuple[Channel, bytes, int, int] | None = None
         self.secrecy = 0  # of the last exchange: SECRET_COMMAND_DATA | SECRET_RESPONSE_DATA
         self._refusal: tuple[Application, str] | None = None  # set by the write guard
+        self.trace_exchanges = True  # False: receive() leaves out ApduExchanged (nobody traces)
         self._powered = True
         self._new_session()
 
@@ -384,11 +385,14 @@ class Card:
         them: `StateChanged` (persist), `ApduExchanged` / `WriteRefused` (traces), then
         `Response` (send). Never raises."""
         rapdu = self.process(capdu)
+        if not (self.state_changed or self.trace_exchanges or self._refusal):
+            return [Response(rapdu)]  # the hot path: a read, nobody tracing
         events: list[CardEvent] = []
         if self.state_changed:
             self.state_changed = False
             events.append(StateChanged(self.state_serial))
-        events.append(ApduExchanged(capdu, rapdu, self.secrecy))
+        if self.trace_exchanges:
+            events.append(ApduExchanged(capdu, rapdu, self.secrecy))
         refusal = self._refusal
         if refusal is not None:
             self._refusal = None

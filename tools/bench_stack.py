@@ -144,6 +144,12 @@ def _emulator_argv(port: int, image: Path) -> list[str]:
     return [sys.executable, "-m", "isim", "emulate", str(image), "--vpcd", f"127.0.0.1:{port}"]
 
 
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (Linux /proc/PID/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _alternate(cards: list[pcsc.PcscCard], seconds: float, burst: int) -> tuple[float, ...]:
     """Bursts of READ BINARY to each card in turn, for ``seconds`` per card: the rate of each
     card, and the median over the rounds of card 1's burst time over card 0's (adjacent
@@ -163,7 +169,7 @@ def _alternate(cards: list[pcsc.PcscCard], seconds: float, burst: int) -> tuple[
             spent[i] += times[-1]
         ratios.append(times[0] / times[1])
         rounds += 1
-    return (*(rounds * burst / t for t in spent), statistics.median(ratios))
+    return (*(rounds * burst / t for t in spent), statistics.median(ratios), rounds * burst)
 
 
 def _extract(ref: str, into: Path) -> Path:
@@ -175,7 +181,47 @@ def _extract(ref: str, into: Path) -> Path:
     return tree
 
 
-def vs_minimal(seconds: float, burst: int, before: str | None) -> int:
+def _pair(stack: PcscStack, tree: Path, image: Path, swap: bool, seconds: float,
+          burst: int) -> tuple[float, ...]:
+    """The minimal responder and `isim emulate` of ``tree``, one reader each (swapped when
+    ``swap``): minimal rate, emulator rate, median ratio, CPU us per APDU of each."""
+    ports = [stack.slot_port(1), stack.slot_port(0)] if swap else [stack.slot_port(0),
+                                                                    stack.slot_port(1)]
+    env = dict(stack.env, PYTHONPATH=str(tree), PYTHONDONTWRITEBYTECODE="1")
+    minimal = [sys.executable, str(Path(__file__).resolve()), "--minimal", "--port",
+               str(ports[0])]
+    procs = [subprocess.Popen(minimal, env=env, stdin=subprocess.DEVNULL),
+             subprocess.Popen(_emulator_argv(ports[1], image), env=env, cwd=tree,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)]
+    readers = list(reversed(stack.readers)) if swap else list(stack.readers)
+    try:
+        for reader in readers:
+            wait_for_card(reader, timeout=15)
+        cards = [pcsc.connect(r) for r in readers]
+        try:
+            for card in cards:
+                for capdu in PREPARE:
+                    card.transmit(bytes.fromhex(capdu))
+                if card.transmit(READ_IMPI)[-2:] != b"\x90\x00":
+                    raise StackError(f"{card.reader}: READ BINARY refused")
+            _alternate(cards, 0.3, burst)  # warm-up
+            cpu0 = [_cpu_seconds(p.pid) for p in procs]
+            rate_min, rate_emu, ratio, count = _alternate(cards, seconds, burst)
+            cpu = [(_cpu_seconds(p.pid) - c) / count * 1e6 for p, c in zip(procs, cpu0,
+                                                                            strict=True)]
+        finally:
+            for card in cards:
+                card.disconnect()
+    finally:
+        for proc in procs:
+            stop_process(proc, timeout=5)
+        for reader in readers:
+            wait_for_card(reader, present=False, timeout=15)
+    return rate_min, rate_emu, ratio, cpu[0], cpu[1]
+
+
+def vs_minimal(seconds: float, burst: int, before: str | None, repeats: int) -> int:
     from isim.image import build_image, save_image
     from isim.profile import load_profile
 
@@ -185,43 +231,25 @@ def vs_minimal(seconds: float, burst: int, before: str | None) -> int:
         trees = [("after (this tree)", ROOT)]
         if before:
             trees.append((f"before ({before})", _extract(before, Path(tmp))))
-        me = [sys.executable, str(Path(__file__).resolve()), "--minimal", "--port",
-              str(stack.slot_port(0))]
-        rows: list[tuple[str, float, float, float]] = []
-        for name, tree in trees:
-            env = dict(stack.env, PYTHONPATH=str(tree), PYTHONDONTWRITEBYTECODE="1")
-            procs = [subprocess.Popen(me, env=env, stdin=subprocess.DEVNULL),
-                     subprocess.Popen(_emulator_argv(stack.slot_port(1), image),
-                                      env=env, cwd=tree, stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-            try:
-                for reader in stack.readers:
-                    wait_for_card(reader, timeout=15)
-                cards = [pcsc.connect(r) for r in stack.readers]
-                try:
-                    for card in cards:
-                        for capdu in PREPARE:
-                            card.transmit(bytes.fromhex(capdu))
-                        if card.transmit(READ_IMPI)[-2:] != b"\x90\x00":
-                            raise StackError(f"{card.reader}: READ BINARY refused")
-                    _alternate(cards, 0.3, burst)  # warm-up
-                    minimal, emulator, ratio = _alternate(cards, seconds, burst)
-                finally:
-                    for card in cards:
-                        card.disconnect()
-            finally:
-                for proc in procs:
-                    stop_process(proc, timeout=5)
-                for reader in stack.readers:
-                    wait_for_card(reader, present=False, timeout=15)
-            rows.append((name, minimal, emulator, ratio))
+        results: dict[str, list[tuple[float, ...]]] = {n: [] for n, _ in trees}
+        for rep in range(repeats):  # before and after take turns, readers swap each time
+            for name, tree in trees:
+                results[name].append(_pair(stack, tree, image, rep % 2 == 1, seconds, burst))
     print(f"READ BINARY {READ_IMPI.hex().upper()}, alternating bursts of {burst}, "
-          f"{seconds:g} s per card, {stack.kind} pcscd")
-    print("  ratio = emulator rate / minimal rate: median over the rounds (and overall)")
-    for name, minimal, emulator, ratio in rows:
-        print(f"  {name:24} emulator {emulator:7.0f} APDU/s ({1e6 / emulator:6.1f} us)   "
-              f"minimal {minimal:7.0f} APDU/s ({1e6 / minimal:6.1f} us)   "
-              f"ratio {ratio:.3f}x ({emulator / minimal:.3f}x)")
+          f"{seconds:g} s per card and pair, {repeats} pairs per row (readers swapped every "
+          f"other pair), {stack.kind} pcscd")
+    print("  ratio = emulator rate / minimal rate: median of the pairs (each: median of its")
+    print("  rounds); cpu = the card process's CPU time per APDU (/proc, load-independent)")
+    for name, pairs in results.items():
+        rate_min = statistics.median(p[0] for p in pairs)
+        rate_emu = statistics.median(p[1] for p in pairs)
+        ratio = statistics.median(p[2] for p in pairs)
+        each = " ".join(f"{p[2]:.2f}" for p in pairs)
+        cpu_min = statistics.median(p[3] for p in pairs)
+        cpu_emu = statistics.median(p[4] for p in pairs)
+        print(f"  {name:24} emulator {rate_emu:6.0f} APDU/s ({1e6 / rate_emu:5.0f} us, cpu "
+              f"{cpu_emu:5.1f} us)  minimal {rate_min:6.0f} APDU/s ({1e6 / rate_min:5.0f} us, "
+              f"cpu {cpu_min:5.1f} us)  ratio {ratio:.3f}x (pairs: {each})")
     return 0
 
 
@@ -244,6 +272,8 @@ def main(argv: list[str]) -> int:
                         help="the emulator against a minimal vpcd responder (see above)")
     parser.add_argument("--before", metavar="GIT_REF",
                         help="with --vs-minimal: also measure isim emulate of this commit")
+    parser.add_argument("--repeats", type=int, default=4,
+                        help="pairs per row (--vs-minimal)")
     parser.add_argument("--burst", type=int, default=50, help="APDUs per burst (--vs-minimal)")
     parser.add_argument("--minimal", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve", help=argparse.SUPPRESS)
@@ -258,7 +288,7 @@ def main(argv: list[str]) -> int:
         return 0
     if args.vs_minimal:
         try:
-            return vs_minimal(args.seconds, args.burst, args.before)
+            return vs_minimal(args.seconds, args.burst, args.before, args.repeats)
         except StackError as exc:
             print(f"bench_stack: {exc}", file=sys.stderr)
             return 3

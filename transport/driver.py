@@ -60,6 +60,8 @@ class Driver:
             log.exception("card failed on C-APDU %s; answering 6F00",
                           mask_capdu(capdu, SECRET_COMMAND_DATA))
             return _SW_TECHNICAL_PROBLEM
+        if len(events) == 1:  # nothing to persist or trace
+            return events[0].rapdu  # type: ignore[union-attr]
         for event in events:
             kind = type(event)
             if kind is Response:

@@ -160,6 +160,13 @@ class VpcdSession:
 
     def receive(self, data: bytes) -> list[bytes]:
         """Consume bytes from vpcd; return the framed replies (possibly none)."""
+        n = len(data)
+        if not self._buf and n > 3 and (data[0] << 8) | data[1] == n - 2:
+            # the usual case: exactly one C-APDU
+            self.messages += 1
+            self.commands += 1
+            rapdu = self._exchange(data[2:])
+            return [frame(rapdu)]
         buf = self._buf + data if self._buf else data
         out: list[bytes] = []
         start = 0

@@ -10,7 +10,6 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -32,17 +31,6 @@ def _hostport(value: str, what: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise click.BadParameter(f"expected HOST:PORT, got {value!r}", param_hint=what)
     return host.strip("[]") or DEFAULT_HOST, int(port)
-
-
-def _quiet(observe: Callable[[object], None]) -> Callable[[object], None]:
-    """Without --trace / --gsmtap only insertions and removals matter: the per-APDU trace
-    events are dropped first thing."""
-
-    def quiet(event: object) -> None:
-        if type(event) is not ApduExchanged:
-            observe(event)
-
-    return quiet
 
 
 @main.command("emulate")
@@ -88,6 +76,7 @@ def emulate(source: str, state: str | None, vpcd: str | None, listen: str | None
     with reporting(source, "emulate"):
         emu = Emulator.open(load_card_source(source), state_path=Path(state) if state else None,
                             t0=t0, allow_rule_violations=unsafe)
+    emu.card.trace_exchanges = trace or tap is not None  # else no per-APDU trace events
     if unsafe:
         click.echo("isim emulate: WARNING: rule-breaking images allowed (validator testing)",
                    err=True)
@@ -116,7 +105,7 @@ def emulate(source: str, state: str | None, vpcd: str | None, listen: str | None
     try:
         transport = VpcdTransport(emu.card, host=host, port=port, listen=bool(listen),
                                   allow_remote=allow_remote, persist=emu.persist,
-                                  observe=observe if trace or tap else _quiet(observe))
+                                  observe=observe)
     except ValueError as exc:
         click.echo(f"isim emulate: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
