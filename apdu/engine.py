@@ -136,7 +136,12 @@ def _get_response(
 # What the data of an exchange is (for traces: apdu.trace masks by these flags, never by INS).
 SECRET_COMMAND_DATA = 1  # PIN, PUK or ADM values (VERIFY, CHANGE, DISABLE, ENABLE, UNBLOCK)
 SECRET_RESPONSE_DATA = 2  # AUTHENTICATE results (RES, CK, IK, Kc, SRES, AUTS, Ks_ext_NAF)
-# and whatever part of them a GET RESPONSE returns later
+# and whatever part of them a GET RESPONSE returns later; the content of an EF marked secret
+# (apdu.files) in READ / UPDATE / SEARCH (SECRET_COMMAND_DATA for the data written)
+# Commands whose data (command or response) is the content of the current EF: masked when
+# that EF is marked secret (key material, e.g. derived from AUTHENTICATE results)
+_FILE_DATA = frozenset({access.read_binary, access.update_binary, access.read_record,
+                        access.update_record, access.search_record})
 # TS 102 221 clauses 11.1.9-11.1.13: the data of these INS is PIN data whatever the outcome
 _PIN_INS = frozenset({0x20, 0x24, 0x26, 0x28, 0x2C})
 
@@ -455,10 +460,14 @@ class Card:
         if ch is None:
             return _SW_NO_CHANNEL
         out, sw = handler(self, ch, capdu[2], capdu[3], data, ne)
+        if data and handler in _FILE_DATA and ch.ef is not None and ch.ef.secret:
+            self.secrecy |= SECRET_COMMAND_DATA  # an update (or search) of a key file
         if not out:
             return _swb(sw)
         if handler is misc.authenticate:
             self.secrecy = SECRET_RESPONSE_DATA
+        elif handler in _FILE_DATA and ch.ef is not None and ch.ef.secret:
+            self.secrecy |= SECRET_RESPONSE_DATA
         if self.t0 and handler is not _get_response:
             return self._t0_response(ch, out, sw, data, ne)
         if ne and len(out) > ne:

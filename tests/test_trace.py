@@ -100,3 +100,35 @@ def test_emulator_trace_never_shows_secrets(tmp_path: Path, mode: str) -> None:
     if t0:
         assert "> 00C000002C" in log and "< 612C" in log
     assert "465b5ce8b199b49faa5f0a2ee238a6bc" not in log.lower()  # nor K
+
+
+def _tree_with_a_secret_ef(card: dict, name: str) -> None:
+    for node in card["mf"]["files"]:
+        if node["name"] == name:
+            node["secret"] = True
+            return
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize("t0", [False, True])
+def test_key_files_are_masked_whatever_reads_them(t0: bool) -> None:
+    # "anything derived": an EF holding key material (the USIM's EF.KEYS holds CK/IK) is
+    # masked in READ and UPDATE, by what it is, not by the command
+    from apdu.build import card_dict
+    from apdu.demo import DEMO_PINS
+    from apdu.engine import Card
+
+    d = card_dict(pins=DEMO_PINS)
+    _tree_with_a_secret_ef(d, "EF.ICCID")
+    card = Card.from_dict(d, t0=t0)
+    assert Card.from_dict(card.to_dict(), t0=t0).ef("MF/EF.ICCID").secret  # kept in images
+    card.process(bytes.fromhex("00A4000C022FE2"))
+    r = card.process(bytes.fromhex("00B000000A"))
+    assert r[-2:] == b"\x90\x00" and card.secrecy == SECRET_RESPONSE_DATA
+    assert mask_rapdu(r, card.secrecy) == "**" * 10 + "9000"
+    card.process(bytes.fromhex("0020000A083131313131313131"))  # demo ADM
+    card.process(bytes.fromhex("00D600000A") + bytes(10))
+    assert card.secrecy & SECRET_COMMAND_DATA
+    card.process(bytes.fromhex("00A4000C022F00"))  # an ordinary EF: visible
+    card.process(bytes.fromhex("00B2010426"))
+    assert card.secrecy == 0
