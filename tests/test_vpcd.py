@@ -391,3 +391,15 @@ def test_module_logs_but_never_prints(capsys: pytest.CaptureFixture[str],
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
     assert vpcd.log.name == "transport.vpcd"
+
+
+def test_serve_forever_can_run_again(listener: socket.socket) -> None:
+    transport = VpcdTransport(TrivialCard(), port=listener.getsockname()[1], reconnect=False)
+    for _ in range(2):  # one connection per run; the second run starts as fresh as the first
+        thread, errors = _run(transport)
+        fake = FakeVpcd(listener.accept()[0])
+        assert fake.insert() == UICC_ATR
+        fake.close()
+        thread.join(5)
+        assert not thread.is_alive() and not errors
+    transport.close()

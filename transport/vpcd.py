@@ -192,7 +192,8 @@ class VpcdTransport:
         ext = stop if stop is not None else threading.Event()
         if self.listen:
             self.bind()
-        watcher = threading.Thread(target=self._watch, args=(ext,), name="vpcd-watch",
+        done = threading.Event()  # this run is over: the watcher ends too
+        watcher = threading.Thread(target=self._watch, args=(ext, done), name="vpcd-watch",
                                    daemon=True)
         watcher.start()
         delay = self.backoff_initial
@@ -218,7 +219,7 @@ class VpcdTransport:
                     return
         finally:
             self.connected.clear()
-            self._stop.set()
+            done.set()
             with contextlib.suppress(OSError):
                 os.write(self._wake_w, b"x")
             watcher.join(5)
@@ -257,9 +258,9 @@ class VpcdTransport:
 
     # -- the watcher thread ----------------------------------------------------------------
 
-    def _watch(self, ext: threading.Event) -> None:
+    def _watch(self, ext: threading.Event, done: threading.Event) -> None:
         try:
-            while not self._should_stop(ext):
+            while not (self._should_stop(ext) or done.is_set()):
                 fds: list[Any] = [self._wake_r]
                 if self._listener is not None:
                     fds.append(self._listener)
@@ -268,8 +269,11 @@ class VpcdTransport:
                     ready, _, _ = select.select(fds, [], [], self.poll_interval)
                 except (OSError, ValueError):  # a socket closed under us: look again
                     ready = []
-                if self._should_stop(ext):
+                if self._should_stop(ext) or done.is_set():
                     break
+                if self._wake_r in ready:  # a wake-up without a stop: drain it
+                    with contextlib.suppress(OSError):
+                        os.read(self._wake_r, 64)
                 if self._listener is not None and self._listener in ready:
                     self._accept()
                 self._police(time.monotonic(), ready)
