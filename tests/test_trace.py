@@ -132,3 +132,22 @@ def test_key_files_are_masked_whatever_reads_them(t0: bool) -> None:
     card.process(bytes.fromhex("00A4000C022F00"))  # an ordinary EF: visible
     card.process(bytes.fromhex("00B2010426"))
     assert card.secrecy == 0
+
+
+def test_the_usim_key_files_are_secret_on_the_real_card() -> None:
+    # EF.KEYS holds CK/IK derived by AUTHENTICATE (TS 31.102 4.2.4): a terminal writes them
+    # back and reads them; the trace never shows them
+    emu = _emu(True)
+    card = emu.card
+    keys = card.ef("ADF.USIM/EF.KEYS")
+    assert keys.secret and not card.ef("ADF.USIM/EF.IMSI").secret
+    usim = card.adfs[0].aid
+    assert usim is not None
+    emu.transmit(bytes([0, 0xA4, 4, 0x0C, len(usim)]) + usim)
+    emu.transmit(bytes.fromhex("00A4000C026F08"))
+    r = emu.transmit(bytes.fromhex("00B0000021"))
+    assert r[-2:] == b"\x90\x00" and card.secrecy == SECRET_RESPONSE_DATA
+    emu.transmit(VERIFY_ADM1)
+    emu.transmit(bytes.fromhex("0020000108") + b"1234\xff\xff\xff\xff")  # alice's PIN1
+    r = emu.transmit(bytes.fromhex("00D6000021") + bytes(range(33)))
+    assert card.secrecy & SECRET_COMMAND_DATA
