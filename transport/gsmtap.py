@@ -25,7 +25,7 @@ class GsmtapSender:
                  allow_remote: bool = False) -> None:
         if not allow_remote and not is_loopback(host):
             raise ValueError(f"refusing to send GSMTAP to non-loopback address {host!r} "
-                             "(--allow-remote, or allow_remote=True, sends the trace over the network)")
+                             "(--allow-remote sends the trace over the network)")
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.address = (host, port)
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
