@@ -132,7 +132,10 @@ class VpcdTransport:
         self._last_message = 0.0  # monotonic time of its last whole message (0: none yet)
         self._waiting: list[_Newcomer] = []  # accepted, not yet served
         self._handoff: socket.socket | None = None  # chosen by the watcher, for the loop
-        self._handoff_ready = threading.Event()
+        # the watcher tells the main loop about a handoff through a pipe: the main thread
+        # never blocks on a lock that a signal handler (stop()) might need
+        self._handoff_r, self._handoff_w = os.pipe()
+        os.set_blocking(self._handoff_w, False)
 
     # -- control -------------------------------------------------------------------------
 
@@ -141,7 +144,8 @@ class VpcdTransport:
         self._stop.set()
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b"x")
-        self._handoff_ready.set()
+        with contextlib.suppress(OSError):
+            os.write(self._handoff_w, b"x")
         self._kick()
 
     def _kick(self) -> None:
@@ -159,10 +163,10 @@ class VpcdTransport:
         for new in self._waiting:
             new.sock.close()
         self._waiting.clear()
-        for fd in (self._wake_r, self._wake_w):
+        for fd in (self._wake_r, self._wake_w, self._handoff_r, self._handoff_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
-        self._wake_r = self._wake_w = -1
+        self._wake_r = self._wake_w = self._handoff_r = self._handoff_w = -1
 
     def bind(self) -> tuple[str, int]:
         """Listen mode: create the listening socket now; returns the bound address."""
@@ -192,6 +196,9 @@ class VpcdTransport:
         ext = stop if stop is not None else threading.Event()
         if self.listen:
             self.bind()
+        for fd in (self._wake_r, self._handoff_r):  # wake-ups left over from an earlier run
+            while select.select([fd], [], [], 0)[0]:
+                os.read(fd, 64)
         done = threading.Event()  # this run is over: the watcher ends too
         watcher = threading.Thread(target=self._watch, args=(ext, done), name="vpcd-watch",
                                    daemon=True)
@@ -236,7 +243,9 @@ class VpcdTransport:
                 return True
             if remaining <= 0:
                 return False
-            self._stop.wait(min(remaining, self.poll_interval))
+            # select, not Event.wait: a signal handler calling stop() must never find a lock
+            # of this thread held
+            select.select([self._wake_r], [], [], min(remaining, self.poll_interval))
 
     def _connect(self) -> socket.socket:
         sock = socket.create_connection((self.host, self.port), timeout=5.0)
@@ -247,12 +256,14 @@ class VpcdTransport:
     def _next_listened(self, ext: threading.Event) -> socket.socket:
         """Listen mode: the next connection the watcher hands over."""
         while True:
-            self._handoff_ready.wait(self.poll_interval)
+            ready, _, _ = select.select([self._handoff_r], [], [], self.poll_interval)
+            if ready:
+                with contextlib.suppress(OSError):
+                    os.read(self._handoff_r, 64)
             if self._should_stop(ext):
                 raise _Stopped
             with self._lock:
                 sock, self._handoff = self._handoff, None
-                self._handoff_ready.clear()
             if sock is not None:
                 return sock
 
@@ -325,7 +336,8 @@ class VpcdTransport:
             chosen = spoke[-1] if spoke else self._waiting[0]
             self._waiting.remove(chosen)
             self._handoff = chosen.sock
-            self._handoff_ready.set()
+            with contextlib.suppress(OSError):
+                os.write(self._handoff_w, b"x")
 
     # -- one connection --------------------------------------------------------------------
 
