@@ -23,6 +23,7 @@ import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -36,6 +37,8 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
+from isim.errors import InputError
+from isim.fileio import read_bounded
 from isim.trust import DomainError, in_trust_domain, normalize_domain
 
 CHECK_CHAIN = "chain"
@@ -403,6 +406,28 @@ def load_pem_chain(data: bytes) -> list[x509.Certificate]:
     return x509.load_pem_x509_certificates(data)
 
 
+MAX_PEM_BYTES = 16 << 20  # a chain or a root store; /dev/zero is neither
+
+
+class CertificateFileError(ValueError):
+    """A PEM file that cannot be read or holds no certificate (the message names it)."""
+
+
+def read_pem_file(path: Path, what: str) -> list[x509.Certificate]:
+    """Every certificate of the PEM file ``path`` (``what`` names it in errors)."""
+    try:
+        data = read_bounded(path, MAX_PEM_BYTES, what=what)
+    except InputError as exc:
+        raise CertificateFileError(str(exc)) from None
+    try:
+        certs = load_pem_chain(data)
+    except ValueError:
+        certs = []
+    if not certs:
+        raise CertificateFileError(f"{path}: no PEM certificate found in {what}")
+    return certs
+
+
 def fetch_chain(
     host: str, port: int, server_name: str | None, timeout: float = 10.0
 ) -> list[x509.Certificate]:
@@ -426,8 +451,12 @@ def fetch_chain(
         socket.create_connection((host, port), timeout=timeout) as raw,
         context.wrap_socket(raw, server_hostname=sni) as tls,
     ):
-        ders = _peer_chain_der(tls)
-    return [x509.load_der_x509_certificate(der) for der in ders]
+        return peer_chain(tls)
+
+
+def peer_chain(tls: ssl.SSLSocket) -> list[x509.Certificate]:
+    """The chain the peer of a finished handshake presented, leaf first (unverified)."""
+    return [x509.load_der_x509_certificate(der) for der in _peer_chain_der(tls)]
 
 
 def _peer_chain_der(tls: ssl.SSLSocket) -> list[bytes]:
