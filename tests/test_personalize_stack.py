@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 
-from apdu.events import Response
 from emulator_proc import EmulatorProcess
 from isim.codecs import codec_for
 from isim.image import build_image, load_image, make_card, save_image
@@ -227,9 +226,6 @@ class _CorruptingCard:
         if capdu[1] == 0xB0 and self.selected == b"\x6f\x02" and len(response) > 4:
             response = response[:2] + bytes([response[2] ^ 1]) + response[3:]
         return response
-
-    def receive(self, capdu: bytes) -> list[Any]:  # what the driver loop calls
-        return [Response(self.process(capdu))]
 
 
 def test_reader_mode_stops_on_a_read_back_difference(pcsc_stack: PcscStack,

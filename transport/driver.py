@@ -6,9 +6,10 @@
 `exchange` feeds the C-APDU to the card (`Card.receive`), calls ``persist`` for a
 `StateChanged` (an exception there propagates: the response is never sent for a change
 that was not persisted), hands the trace events to ``observe``, and returns the
-`Response`'s R-APDU for the transport to send. A card with only ``process(capdu) -> rapdu``
-(a trivial responder) is driven as if it answered ``[Response(rapdu)]``; a card that
-raises is answered 6F00 (logged, the command masked).
+`Response`'s R-APDU for the transport to send. A card whose class has only
+``process(capdu) -> rapdu`` (a trivial responder, a test wrapper) is driven as if it
+answered ``[Response(rapdu)]``; a card that raises is answered 6F00 (logged, the command
+masked).
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ class Driver:
         self.card = card
         self.persist = persist
         self.observe = observe
-        receive = getattr(card, "receive", None)
+        # the card's own class must define receive(): a wrapper that overrides process() and
+        # forwards the rest (__getattr__) is driven through its process()
+        receive = card.receive if hasattr(type(card), "receive") else None
         if receive is None:
             process = card.process
 
