@@ -46,7 +46,9 @@ def test_a_guard_refusal_is_a_typed_event() -> None:
     card = emu.card
     for capdu in (VERIFY_ADM1, SELECT_ISIM, bytes.fromhex("00A4000C026F02")):
         assert card.receive(capdu)[-1] == Response(b"\x90\x00")
+    size = len(card.ef("ADF.ISIM/EF.IMPI").body)
     evil = b"\x80\x0b" + b"a@evil.test"
+    evil += b"\xff" * (size - len(evil))  # the whole file: only the realm is wrong
     events = card.receive(bytes([0, 0xD6, 0, 0, len(evil)]) + evil)
     refused = [e for e in events if isinstance(e, WriteRefused)]
     assert len(refused) == 1 and refused[0].ef_name == "EF.IMPI"
