@@ -42,6 +42,8 @@ def _ef_dict(
         "lcsi": "05",
         "arr": {"file": arr_fid, "record": ef.arr},
     }
+    if ef.secret:
+        out["secret"] = True  # apdu.files: traces mask its content
     unknown = set(size) - {"size", "record_length", "records"}
     if unknown:
         raise ValueError(f"{where}: unknown size keys {sorted(unknown)}")

@@ -22,11 +22,14 @@ Card dict (JSON-able; `Card.to_dict()` returns the same shape, `from_dict` accep
 Applications: `applications` is an iterable of Application objects or a mapping
 {aid_hex: Application}; each is attached to the ADF with that AID (ValueError if none).
 
-Persistence: every command that changes persistent state (EF contents, LCSI, PIN values,
-counters or enabled flags, or application state reported through `Application.
-state_changed`) sets `card.state_changed = True` and increments `card.state_serial` before
-`process` returns. The transport persists, then clears it (`card.take_state_changed()`),
-then sends the response. Verification state, selections and channels are volatile.
+Driving it (h11 style): `card.receive(capdu)` returns typed events (apdu.events) in the
+order the driver acts on them: `StateChanged` when the command changed persistent state
+(EF contents, LCSI, PIN values, counters or enabled flags, or application state reported
+through `Application.state_changed`): persist first; the trace events `ApduExchanged` (with
+what the data is, for masking) and `WriteRefused`; then `Response`, to send last. The
+driver loop is `transport.driver`. Verification state, selections and channels are
+volatile. `card.process(capdu) -> rapdu` is the bare exchange (tests, fuzzers), which
+leaves the change in `card.state_changed` for `take_state_changed()`.
 
 Response styles: default (APDU level, T=1/PC-SC): data + SW in one R-APDU; an explicit Le
 shorter than the data -> 6CXX. `t0=True`: a command with data whose response has data
@@ -57,6 +60,7 @@ from apdu.application import Application
 from apdu.atr import atr_for, check_atr, offered_protocols
 from apdu.channels import Channel, manage_channel
 from apdu.command import CLA_PROPRIETARY, CLA_TABLE, MAX_CHANNELS
+from apdu.events import ApduExchanged, CardEvent, Response, StateChanged, WriteRefused
 from apdu.fcp import df_fcp, ef_fcp
 from apdu.files import DF, EF, df_from_dict, node_to_dict
 from apdu.pins import PinStore
@@ -132,7 +136,12 @@ def _get_response(
 # What the data of an exchange is (for traces: apdu.trace masks by these flags, never by INS).
 SECRET_COMMAND_DATA = 1  # PIN, PUK or ADM values (VERIFY, CHANGE, DISABLE, ENABLE, UNBLOCK)
 SECRET_RESPONSE_DATA = 2  # AUTHENTICATE results (RES, CK, IK, Kc, SRES, AUTS, Ks_ext_NAF)
-# and whatever part of them a GET RESPONSE returns later
+# and whatever part of them a GET RESPONSE returns later; the content of an EF marked secret
+# (apdu.files) in READ / UPDATE / SEARCH (SECRET_COMMAND_DATA for the data written)
+# Commands whose data (command or response) is the content of the current EF: masked when
+# that EF is marked secret (key material, e.g. derived from AUTHENTICATE results)
+_FILE_DATA = frozenset({access.read_binary, access.update_binary, access.read_record,
+                        access.update_record, access.search_record})
 # TS 102 221 clauses 11.1.9-11.1.13: the data of these INS is PIN data whatever the outcome
 _PIN_INS = frozenset({0x20, 0x24, 0x26, 0x28, 0x2C})
 
@@ -211,6 +220,8 @@ class Card:
         # data kept for GET RESPONSE: channel, data, final SW, secrecy of the data
         self._pending: tuple[Channel, bytes, int, int] | None = None
         self.secrecy = 0  # of the last exchange: SECRET_COMMAND_DATA | SECRET_RESPONSE_DATA
+        self._refusal: tuple[Application, str] | None = None  # set by the write guard
+        self.trace_exchanges = True  # False: receive() leaves out ApduExchanged (nobody traces)
         self._powered = True
         self._new_session()
 
@@ -281,6 +292,10 @@ class Card:
         if self._atr != atr_for(self.t0):
             out = {"atr": self._atr.hex().upper(), **out}
         return out
+
+    def note_refusal(self, app: Application, ef_name: str) -> None:
+        """The write guard of `app` refused an update of `ef_name` (apdu.access)."""
+        self._refusal = (app, ef_name)
 
     def mark_changed(self) -> None:
         """Persistent state changed: the transport must persist before responding."""
@@ -370,6 +385,27 @@ class Card:
 
     # --- APDUs -----------------------------------------------------------------------------------
 
+    def receive(self, capdu: bytes) -> list[CardEvent]:
+        """One C-APDU in, its events out (apdu.events), in the order the driver acts on
+        them: `StateChanged` (persist), `ApduExchanged` / `WriteRefused` (traces), then
+        `Response` (send). Never raises."""
+        rapdu = self.process(capdu)
+        if not (self.state_changed or self.trace_exchanges or self._refusal):
+            return [Response(rapdu)]  # the hot path: a read, nobody tracing
+        events: list[CardEvent] = []
+        if self.state_changed:
+            self.state_changed = False
+            events.append(StateChanged(self.state_serial))
+        if self.trace_exchanges:
+            events.append(ApduExchanged(capdu, rapdu, self.secrecy))
+        refusal = self._refusal
+        if refusal is not None:
+            self._refusal = None
+            reason = getattr(refusal[0], "last_rejection", None)
+            events.append(WriteRefused(refusal[1], reason or "refused by the write guard"))
+        events.append(Response(rapdu))
+        return events
+
     def process(self, capdu: bytes) -> bytes:
         """One C-APDU in, the R-APDU (data + SW1 SW2) out. Never raises. Afterwards
         `secrecy` tells what the exchange's data is (SECRET_COMMAND_DATA: PIN values in the
@@ -424,10 +460,14 @@ class Card:
         if ch is None:
             return _SW_NO_CHANNEL
         out, sw = handler(self, ch, capdu[2], capdu[3], data, ne)
+        if data and handler in _FILE_DATA and ch.ef is not None and ch.ef.secret:
+            self.secrecy |= SECRET_COMMAND_DATA  # an update (or search) of a key file
         if not out:
             return _swb(sw)
         if handler is misc.authenticate:
             self.secrecy = SECRET_RESPONSE_DATA
+        elif handler in _FILE_DATA and ch.ef is not None and ch.ef.secret:
+            self.secrecy |= SECRET_RESPONSE_DATA
         if self.t0 and handler is not _get_response:
             return self._t0_response(ch, out, sw, data, ne)
         if ne and len(out) > ne:

@@ -1,9 +1,10 @@
 """A card image running in the engine, with a state file that survives crashes.
 
 The engine (apdu.Card) is sans-IO; this module is the thin layer that gives it a disk:
-after every command that changed persistent state (file contents, PIN counters, SQN array),
-`after_command` rewrites the state file atomically, and only then may the transport send
-the response. A SIGKILL at any moment leaves the state before or after the last command.
+for the `StateChanged` event of a command that changed persistent state (file contents, PIN
+counters, SQN array), `persist` rewrites the state file atomically, and only then may the
+transport send the response. A SIGKILL at any moment leaves the state before or after the
+last command.
 """
 
 from __future__ import annotations
@@ -12,18 +13,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from apdu.engine import Card
+from apdu.events import Response, StateChanged
 from isim import trust
 from isim.app import IsimApplication
-from isim.codecs import codec_for
-from isim.codecs.errors import CodecError
 from isim.contents import ISIM_ADF
-from isim.errors import CardContentError, InputError
+from isim.errors import CardContentError
 from isim.fileio import remove_stale_temps
-from isim.image import CardImage, ImageError, load_image, make_card, save_image, snapshot
+from isim.identity_files import IDENTITY_FILES, identity_file_problems
+from isim.image import CardImage, make_card, snapshot
+from isim.statefile import StateError, StateFile
 from isim.usim.card import image_usim_problems
 
-IDENTITY_FILES = ("EF.IMPI", "EF.IMPU", "EF.DOMAIN")
-
+__all__ = ["Emulator", "StateError", "image_identity_problems"]
 
 def _adf_files(image: CardImage, adf: str) -> dict[str, dict]:
     for node in image.card.get("adfs", []):
@@ -33,41 +34,25 @@ def _adf_files(image: CardImage, adf: str) -> dict[str, dict]:
 
 
 def image_identity_problems(image: CardImage) -> list[str]:
-    """Trust-rule and format problems of the image's IMPI, IMPUs and home domain (on a card
-    without ISIM: of the identities derived from the USIM's IMSI)."""
+    """Problems of the image's IMPI, IMPUs and home domain (`isim.identity_files`; on a
+    card without ISIM: of the identities derived from the USIM's IMSI)."""
     if image.isim.get("aid") is None:
         return image_usim_problems(image) or ([] if image.usim else ["no ISIM and no USIM"])
     files = _adf_files(image, ISIM_ADF)
-    problems: list[str] = []
-    values: dict[str, list[str | None]] = {}
-    for name in IDENTITY_FILES:
-        node = files.get(name)
-        if node is None:
-            problems.append(f"{name}: missing")
-            values[name] = [None]
-            continue
-        content = node.get("content")
-        chunks = content if isinstance(content, list) else [content]
-        decoded: list[str | None] = []
-        for n, chunk in enumerate(chunks, 1):
-            try:
-                decoded.append(codec_for(name).decode_detailed(bytes.fromhex(chunk)).value)
-            except (CodecError, TypeError, ValueError) as exc:
-                where = f"{name} record {n}" if isinstance(content, list) else name
-                problems.append(f"{where}: {exc}")
-                decoded.append(None)
-        values[name] = decoded
-    violations = trust.check_identities(
-        values["EF.IMPI"][0],
-        values["EF.IMPU"],
-        values["EF.DOMAIN"][0],
-        image.isim.get("trust_domains", []),
-    )
-    return problems + [str(v) for v in violations] + image_usim_problems(image)
-
-
-class StateError(InputError):
-    """A state file that cannot be used: corrupt, or another card's."""
+    contents: dict[str, bytes | list[bytes] | None] = {}
+    try:
+        for name in IDENTITY_FILES:
+            content = files.get(name, {}).get("content")
+            contents[name] = (None if content is None else [bytes.fromhex(c) for c in content]
+                              if isinstance(content, list) else bytes.fromhex(content))
+    except (TypeError, ValueError) as exc:
+        return [f"{name}: content is not hex: {exc}"]
+    trust_domains = image.isim.get("trust_domains", [])
+    try:
+        problems = [str(v) for v in identity_file_problems(contents, trust_domains)]
+    except trust.DomainError as exc:
+        problems = [str(exc)]
+    return problems + image_usim_problems(image)
 
 
 @dataclass
@@ -83,6 +68,7 @@ class Emulator:
     t0: bool = False
     card: Card = field(init=False)
     app: IsimApplication = field(init=False)
+    state_file: StateFile | None = field(default=None, init=False)  # locked while open
 
     def __post_init__(self) -> None:
         # The ATR follows the response style (apdu.atr.atr_for): an ATR stored in an image or
@@ -100,44 +86,59 @@ class Emulator:
         state_path: Path | None = None,
         t0: bool = False,
         allow_rule_violations: bool = False,
+        follow_symlink: bool = False,
+        accept_unsealed: bool = False,
     ) -> Emulator:
         """Load the card: from the state file when it exists (it must be this card's),
         else from `image`, creating the state file. An image whose identities break the
-        trust rule is refused unless `allow_rule_violations` (for testing validators)."""
-        if state_path is not None and Path(state_path).exists():
-            try:
-                state = load_image(Path(state_path))
-            except ImageError as exc:
-                raise StateError(f"state file refused: {exc}") from None
-            if not image.same_card(state):
-                raise StateError(
-                    f"state file {state_path} belongs to another card (ICCID {state.iccid}, "
-                    f"not {image.iccid}); refusing to use or replace it"
-                )
-            image = state
-        if not allow_rule_violations:
-            problems = image_identity_problems(image)
-            if problems:
-                raise CardContentError(
-                    "card image breaks the trust-domain rule or the ISIM formats: "
-                    + "; ".join(problems)
-                )
-        emu = cls(image, Path(state_path) if state_path else None, t0)
-        if emu.state_path is not None:
-            remove_stale_temps(emu.state_path)
-            if not emu.state_path.exists():
-                save_image(emu.state_path, image)
+        trust rule is refused unless `allow_rule_violations` (for testing validators).
+        The state file is locked until `close` (isim.statefile); `follow_symlink`: accept a
+        state path that is a symbolic link; `accept_unsealed`: a state without a MAC (written
+        by an older isim), sealed from then on."""
+        state_file = (StateFile.open(Path(state_path), image, follow_symlink=follow_symlink,
+                                     accept_unsealed=accept_unsealed)
+                      if state_path is not None else None)
+        try:
+            state = state_file.load(image) if state_file is not None else None
+            image = state or image
+            if not allow_rule_violations:
+                problems = image_identity_problems(image)
+                if problems:
+                    raise CardContentError(
+                        "card image breaks the trust-domain rule or the ISIM formats: "
+                        + "; ".join(problems)
+                    )
+            emu = cls(image, state_file.path if state_file else None, t0)
+            emu.state_file = state_file
+            if state_file is not None:
+                remove_stale_temps(state_file.path)
+                if state is None:
+                    state_file.save(image)
+        except BaseException:
+            if state_file is not None:
+                state_file.close()
+            raise
         return emu
 
-    def after_command(self, capdu: bytes, rapdu: bytes) -> None:
-        """Persist before the response leaves (the transport calls this first)."""
-        if self.card.take_state_changed() and self.state_path is not None:
+    def close(self) -> None:
+        """Release the state file (its lock); the process ending does the same."""
+        if self.state_file is not None:
+            self.state_file.close()
+
+    def persist(self, _event: StateChanged | None = None) -> None:
+        """The card's state changed: write the state file (the driver loop calls this before
+        the response leaves)."""
+        if self.state_file is not None:
             self.image = snapshot(self.card, self.app, self.image)
-            save_image(self.state_path, self.image)
+            self.state_file.save(self.image)
 
     def transmit(self, capdu: bytes) -> bytes:
-        """In-process transport: one command, persisted, answered."""
-        rapdu = self.card.process(capdu)
-        self.after_command(capdu, rapdu)
-        return rapdu
+        """In-process transport: one command, persisted, answered (process -> persist ->
+        send, as transport.driver does)."""
+        for event in self.card.receive(capdu):
+            if type(event) is StateChanged:
+                self.persist(event)
+            elif type(event) is Response:
+                return event.rapdu
+        raise AssertionError("apdu.engine.Card.receive always ends with a Response")
 

@@ -475,13 +475,13 @@ def test_utf8_bom_and_u_labels() -> None:
             trust_domains=["bücher.example"],
             impi="a@ims.bücher.example",
             impu=["sip:a@xn--bcher-kva.example"],
-            domain="BÜCHER.example",
+            domain="bücher.EXAMPLE",
         ),
         ensure_ascii=False,
     )
     p = parse_profile(text.encode("utf-8"))
     assert p.trust_domains == ("xn--bcher-kva.example",)
-    assert p.domain == "BÜCHER.example"  # stored as written
+    assert p.domain == "bücher.EXAMPLE"  # stored as written (ASCII case is DNS case)
 
 
 @pytest.mark.parametrize(
@@ -594,11 +594,11 @@ def test_known_valid_skips_the_verdict_only() -> None:
 
 
 def test_values_equal_as_before_but_one_and_true_differ() -> None:
-    """Values that compare equal but print differently get their own messages."""
+    """Values that compare equal to a valid one (True == 1.0 == 1) are still refused."""
     data = {**BASE, "pcscf": ["pcscf.ims.example.com"], "ist": [1, 2]}
     for ist in ([True], [1.0]):
-        with pytest.raises(ProfileError, match=repr(ist[0])):
+        with pytest.raises(ProfileError, match="entry 1: not an ISIM service number"):
             profile_from_mapping({**data, "ist": ist})
-        with pytest.raises(ProfileError, match=repr(ist[0])):
+        with pytest.raises(ProfileError, match="entry 1: not an ISIM service number"):
             ProfileRules({"ist": ist})
     assert profile_from_mapping({**data, "ist": [1]}).ist == (1,)

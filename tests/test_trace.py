@@ -79,9 +79,10 @@ def test_emulator_trace_never_shows_secrets(tmp_path: Path, mode: str) -> None:
         vpcd.accept(emu)
         assert vpcd.transmit(VERIFY_ADM1)[-2:] == b"\x90\x00"
         assert vpcd.transmit(SELECT_ISIM + (b"" if t0 else b"\x00"))[:1] in (ok, b"\x62")
-        impi = layout().find_ef("EF.IMPI")[1].fid_hex  # a refused write is explained
-        assert vpcd.transmit(bytes.fromhex(f"00A4000C02{impi}"))[-2:] == b"\x90\x00"
+        impi = layout().find_ef("EF.IMPI")[1]  # a refused write is explained
+        assert vpcd.transmit(bytes.fromhex(f"00A4000C02{impi.fid_hex}"))[-2:] == b"\x90\x00"
         evil = b"\x80\x0b" + b"a@evil.test"
+        evil += b"\xff" * (impi.size - len(evil))  # the whole file: only the realm is wrong
         assert vpcd.transmit(bytes.fromhex("00D6000000") + evil)[-2:] == b"\x67\x00"
         update = bytes([0x00, 0xD6, 0x00, 0x00, len(evil)]) + evil
         assert vpcd.transmit(update)[-2:] == b"\x6a\x80"
@@ -100,3 +101,54 @@ def test_emulator_trace_never_shows_secrets(tmp_path: Path, mode: str) -> None:
     if t0:
         assert "> 00C000002C" in log and "< 612C" in log
     assert "465b5ce8b199b49faa5f0a2ee238a6bc" not in log.lower()  # nor K
+
+
+def _tree_with_a_secret_ef(card: dict, name: str) -> None:
+    for node in card["mf"]["files"]:
+        if node["name"] == name:
+            node["secret"] = True
+            return
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize("t0", [False, True])
+def test_key_files_are_masked_whatever_reads_them(t0: bool) -> None:
+    # "anything derived": an EF holding key material (the USIM's EF.KEYS holds CK/IK) is
+    # masked in READ and UPDATE, by what it is, not by the command
+    from apdu.build import card_dict
+    from apdu.demo import DEMO_PINS
+    from apdu.engine import Card
+
+    d = card_dict(pins=DEMO_PINS)
+    _tree_with_a_secret_ef(d, "EF.ICCID")
+    card = Card.from_dict(d, t0=t0)
+    assert Card.from_dict(card.to_dict(), t0=t0).ef("MF/EF.ICCID").secret  # kept in images
+    card.process(bytes.fromhex("00A4000C022FE2"))
+    r = card.process(bytes.fromhex("00B000000A"))
+    assert r[-2:] == b"\x90\x00" and card.secrecy == SECRET_RESPONSE_DATA
+    assert mask_rapdu(r, card.secrecy) == "**" * 10 + "9000"
+    card.process(bytes.fromhex("0020000A083131313131313131"))  # demo ADM
+    card.process(bytes.fromhex("00D600000A") + bytes(10))
+    assert card.secrecy & SECRET_COMMAND_DATA
+    card.process(bytes.fromhex("00A4000C022F00"))  # an ordinary EF: visible
+    card.process(bytes.fromhex("00B2010426"))
+    assert card.secrecy == 0
+
+
+def test_the_usim_key_files_are_secret_on_the_real_card() -> None:
+    # EF.KEYS holds CK/IK derived by AUTHENTICATE (TS 31.102 4.2.4): a terminal writes them
+    # back and reads them; the trace never shows them
+    emu = _emu(True)
+    card = emu.card
+    keys = card.ef("ADF.USIM/EF.KEYS")
+    assert keys.secret and not card.ef("ADF.USIM/EF.IMSI").secret
+    usim = card.adfs[0].aid
+    assert usim is not None
+    emu.transmit(bytes([0, 0xA4, 4, 0x0C, len(usim)]) + usim)
+    emu.transmit(bytes.fromhex("00A4000C026F08"))
+    r = emu.transmit(bytes.fromhex("00B0000021"))
+    assert r[-2:] == b"\x90\x00" and card.secrecy == SECRET_RESPONSE_DATA
+    emu.transmit(VERIFY_ADM1)
+    emu.transmit(bytes.fromhex("0020000108") + b"1234\xff\xff\xff\xff")  # alice's PIN1
+    r = emu.transmit(bytes.fromhex("00D6000021") + bytes(range(33)))
+    assert card.secrecy & SECRET_COMMAND_DATA

@@ -16,7 +16,8 @@ from emulator_proc import FakeVpcd as EmulatorPeer
 from isim.image import build_image, save_image
 from isim.profile import load_profile
 from test_vpcd import SELECT_MF, FakeVpcd, _finish, _run
-from transport.vpcd import VpcdEngine, VpcdTransport, frame
+from transport.vpcd import VpcdTransport
+from transport.vpcd_session import VpcdSession, frame
 
 UNKNOWN = b"\x07"
 
@@ -90,7 +91,7 @@ def test_a_new_connection_replaces_a_stale_one_not_a_busy_one() -> None:
 
 
 def test_unknown_control_codes_warn_once(caplog: pytest.LogCaptureFixture) -> None:
-    engine = VpcdEngine(TrivialCard())
+    engine = VpcdSession(TrivialCard())
     caplog.set_level(logging.INFO, logger="transport.vpcd")
     assert engine.receive(frame(UNKNOWN) * 10_000) == []
     assert engine.receive(frame(b"\x04")) == [frame(UICC_ATR)]

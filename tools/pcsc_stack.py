@@ -44,7 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from transport.vpcd import VirtualCard, VpcdTransport
+from transport.vpcd import VpcdTransport
+from transport.vpcd_session import VirtualCard
 
 __all__ = [
     "SOCKET_ENV",

@@ -8,23 +8,14 @@ listens, buffer full) is dropped. The destination is loopback unless ``allow_rem
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import socket
 
 from apdu.trace import GSMTAP_PORT
+from transport.loopback import is_loopback
 
-__all__ = ["DEFAULT_GSMTAP", "GsmtapSender", "is_loopback"]
+__all__ = ["DEFAULT_GSMTAP", "GsmtapSender"]
 
 DEFAULT_GSMTAP = ("127.0.0.1", GSMTAP_PORT)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class GsmtapSender:
@@ -34,7 +25,7 @@ class GsmtapSender:
                  allow_remote: bool = False) -> None:
         if not allow_remote and not is_loopback(host):
             raise ValueError(f"refusing to send GSMTAP to non-loopback address {host!r} "
-                             "(pass allow_remote to send the trace over the network)")
+                             "(--allow-remote sends the trace over the network)")
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.address = (host, port)
         self._sock = socket.socket(family, socket.SOCK_DGRAM)

@@ -1,23 +1,15 @@
 """The vpcd transport: a virtual card behind vsmartcard's virtual PC/SC reader driver.
 
-Wire format (vsmartcard's vpcd <-> vicc protocol): every message, both ways, is a 2-byte
-big-endian length followed by that many bytes.  A 1-byte message from vpcd is a control
-code (00 power off, 01 power on, 02 reset, 04 get ATR); only 04 is answered (with the
-ATR).  Any longer message is a C-APDU, answered with the R-APDU.  A TCP connection is a
-card in the reader: connecting inserts it, closing removes it.
-
-Two layers:
-
-* `VpcdEngine`: sans-IO.  Bytes from vpcd go in (`receive`), framed replies come out,
-  one `bytes` object per reply so the socket layer can send each in a single write.
-* `VpcdTransport`: the socket adapter, in *connect* mode (vpcd listens, the default
-  127.0.0.1:35963) or *listen* mode (vpcd configured with ``DEVICENAME host:port``
-  connects out to us).  It reconnects with backoff when pcscd restarts.
+`VpcdTransport` is the socket adapter around `transport.vpcd_session.VpcdSession` (the
+sans-IO protocol and the driver loop), in *connect* mode (vpcd listens, the default
+127.0.0.1:35963) or *listen* mode (vpcd configured with ``DEVICENAME host:port`` connects
+out to us). It reconnects with backoff when pcscd restarts.
 
 Latency: Debian's vpcd writes the length and the body in two writes without
 TCP_NODELAY, so a peer that delays its ACK stalls every APDU by the delayed-ACK timer
-(40 ms on Linux).  The adapter sets TCP_NODELAY, re-arms TCP_QUICKACK after every
-receive, and sends each reply (length + body) in one write.
+(40 ms on Linux). The adapter sets TCP_NODELAY, re-arms TCP_QUICKACK after every
+receive, and sends each reply (length + body) in one write. The hot loop is a blocking
+recv -> session -> send, with no select() per APDU (a watcher thread does the waiting).
 
 Nothing here prints; diagnostics go to the ``transport.vpcd`` logger.
 """
@@ -25,205 +17,25 @@ Nothing here prints; diagnostics go to the ``transport.vpcd`` logger.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import os
 import select
 import socket
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from apdu.engine import SECRET_COMMAND_DATA
-from apdu.trace import mask_capdu
+from transport.driver import Observer, Persist
+from transport.loopback import is_loopback
+from transport.vpcd_session import FramingError, VirtualCard, VpcdSession
 
-__all__ = [
-    "CTRL_ATR",
-    "CTRL_POWER_OFF",
-    "CTRL_POWER_ON",
-    "CTRL_RESET",
-    "DEFAULT_HOST",
-    "DEFAULT_PORT",
-    "AfterCommand",
-    "FramingError",
-    "TraceHook",
-    "VirtualCard",
-    "VpcdEngine",
-    "VpcdTransport",
-    "frame",
-]
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "VpcdTransport"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 35963  # 0x8C7B, Debian's /etc/reader.conf.d/vpcd
-
-CTRL_POWER_OFF = 0x00
-CTRL_POWER_ON = 0x01
-CTRL_RESET = 0x02
-CTRL_ATR = 0x04
-
-MAX_MESSAGE = 0xFFFF
-SW_TECHNICAL_PROBLEM = b"\x6f\x00"
-
-
-@runtime_checkable
-class VirtualCard(Protocol):
-    """What the transport drives (implemented by `apdu.engine.Card`)."""
-
-    @property
-    def atr(self) -> bytes: ...
-
-    def power_on(self) -> bytes:
-        """Cold start; returns the ATR."""
-        ...
-
-    def power_off(self) -> None: ...
-
-    def reset(self) -> bytes:
-        """Warm reset; returns the ATR."""
-        ...
-
-    def process(self, capdu: bytes) -> bytes:
-        """One C-APDU in, the R-APDU (data + SW1 SW2) out."""
-        ...
-
-
-AfterCommand = Callable[[bytes, bytes], None]
-"""``after_command(capdu, rapdu)``: called after the card processed a C-APDU and BEFORE
-the R-APDU is sent.  An exception raised here aborts the connection without sending the
-response (so the host never sees success for a state change that was not persisted)."""
-
-TraceHook = Callable[[str, bytes], None]
-"""``trace(event, data)`` with event one of: "power_on", "power_off", "reset", "atr"
-(data = ATR sent), "capdu", "rapdu", "insert", "remove" (data empty)."""
-
-
-class FramingError(ValueError):
-    """vpcd sent something that is not a valid message (e.g. an empty frame)."""
-
-
-def frame(body: bytes) -> bytes:
-    """Length-prefix one message."""
-    if len(body) > MAX_MESSAGE:
-        raise FramingError(f"message of {len(body)} bytes exceeds {MAX_MESSAGE}")
-    return len(body).to_bytes(2, "big") + body
-
-
-class VpcdEngine:
-    """Sans-IO vpcd protocol state machine for one connection (one card insertion).
-
-    Feed it whatever bytes arrive with `receive`; it returns the framed replies to send,
-    in order, one element per reply.
-    """
-
-    def __init__(
-        self,
-        card: VirtualCard,
-        *,
-        after_command: AfterCommand | None = None,
-        trace: TraceHook | None = None,
-    ) -> None:
-        self.card = card
-        self.after_command = after_command
-        self.trace = trace
-        self._buf = bytearray()
-        self.commands = 0  # C-APDUs answered on this connection
-        self.messages = 0  # whole messages received on this connection
-        self.unknown_controls = 0  # unknown control codes (one warning per connection)
-
-    def _trace(self, event: str, data: bytes = b"") -> None:
-        if self.trace is not None:
-            self.trace(event, data)
-
-    def connection_made(self) -> None:
-        """A card is now in the reader (vpcd will power it on itself)."""
-        self._buf.clear()
-        self._trace("insert")
-
-    def connection_lost(self) -> None:
-        """The card left the reader: power it off."""
-        self._buf.clear()
-        if self.unknown_controls > 1:
-            log.info("%d unknown vpcd control codes were ignored on this connection",
-                     self.unknown_controls)
-        self._trace("remove")
-        self.card.power_off()
-
-    @property
-    def pending(self) -> int:
-        """Bytes received but not yet forming a whole message."""
-        return len(self._buf)
-
-    def receive(self, data: bytes) -> list[bytes]:
-        """Consume bytes from vpcd; return the framed replies (possibly none)."""
-        self._buf += data
-        out: list[bytes] = []
-        while len(self._buf) >= 2:
-            size = int.from_bytes(self._buf[:2], "big")
-            if len(self._buf) < 2 + size:
-                break
-            body = bytes(self._buf[2 : 2 + size])
-            del self._buf[: 2 + size]
-            self.messages += 1
-            reply = self.handle(body)
-            if reply is not None:
-                out.append(frame(reply))
-        return out
-
-    def handle(self, message: bytes) -> bytes | None:
-        """One whole message (without its length) -> the reply body, or None."""
-        if not message:
-            raise FramingError("empty message from vpcd")
-        if len(message) == 1:
-            return self._control(message[0])
-        return self._apdu(message)
-
-    def _control(self, code: int) -> bytes | None:
-        if code == CTRL_POWER_OFF:
-            self._trace("power_off")
-            self.card.power_off()
-        elif code == CTRL_POWER_ON:
-            self._trace("power_on")
-            self.card.power_on()
-        elif code == CTRL_RESET:
-            self._trace("reset")
-            self.card.reset()
-        elif code == CTRL_ATR:
-            atr = self.card.atr
-            self._trace("atr", atr)
-            return atr
-        else:
-            self.unknown_controls += 1
-            if self.unknown_controls == 1:  # a flood of them gives one line, not thousands
-                log.warning("unknown vpcd control code %02X ignored (further ones on this "
-                            "connection are counted, not logged)", code)
-        return None
-
-    def _apdu(self, capdu: bytes) -> bytes:
-        self._trace("capdu", capdu)
-        try:
-            rapdu = self.card.process(capdu)
-        except Exception:
-            log.exception("card failed on C-APDU %s; answering 6F00",
-                          mask_capdu(capdu, SECRET_COMMAND_DATA))
-            rapdu = SW_TECHNICAL_PROBLEM
-        if self.after_command is not None:
-            self.after_command(capdu, rapdu)
-        self.commands += 1
-        self._trace("rapdu", rapdu)
-        return rapdu
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _tune(sock: socket.socket) -> None:
@@ -237,8 +49,10 @@ _TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 def _quickack(sock: socket.socket) -> None:
     # Linux clears TCP_QUICKACK by itself; it has to be re-armed after every receive.
     if _TCP_QUICKACK is not None:
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 - hot path: contextlib.suppress costs a context manager per APDU
             sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+        except OSError:
+            pass
 
 
 class _Stopped(Exception):
@@ -263,6 +77,11 @@ class VpcdTransport:
     with ``DEVICENAME host:port``).  Listening on a non-loopback address needs
     ``allow_remote=True``.
 
+    ``persist`` and ``observe`` go to the driver loop (transport.driver): ``persist`` is
+    called for a `StateChanged` before the response is sent (an exception there ends
+    `serve_forever` without sending it), ``observe`` gets the trace events of the card and
+    of the connection (transport.vpcd_session).
+
     `serve_forever(stop)` runs until ``stop`` is set or `stop()` is called, and returns
     once the connection is closed (the card removed).  ``reconnect=False`` returns after
     the first connection ends instead (used by tests).
@@ -283,8 +102,8 @@ class VpcdTransport:
     port: int = DEFAULT_PORT
     listen: bool = False
     allow_remote: bool = False
-    after_command: AfterCommand | None = None
-    trace: TraceHook | None = None
+    persist: Persist | None = None
+    observe: Observer | None = None
     reconnect: bool = True
     backoff_initial: float = 0.05
     backoff_max: float = 2.0
@@ -298,7 +117,7 @@ class VpcdTransport:
     connections: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
-        if self.listen and not self.allow_remote and not _is_loopback(self.host):
+        if self.listen and not self.allow_remote and not is_loopback(self.host):
             raise ValueError(
                 f"refusing to listen on non-loopback address {self.host!r} "
                 "(pass allow_remote=True to expose the card to the network)"
@@ -313,7 +132,10 @@ class VpcdTransport:
         self._last_message = 0.0  # monotonic time of its last whole message (0: none yet)
         self._waiting: list[_Newcomer] = []  # accepted, not yet served
         self._handoff: socket.socket | None = None  # chosen by the watcher, for the loop
-        self._handoff_ready = threading.Event()
+        # the watcher tells the main loop about a handoff through a pipe: the main thread
+        # never blocks on a lock that a signal handler (stop()) might need
+        self._handoff_r, self._handoff_w = os.pipe()
+        os.set_blocking(self._handoff_w, False)
 
     # -- control -------------------------------------------------------------------------
 
@@ -322,7 +144,8 @@ class VpcdTransport:
         self._stop.set()
         with contextlib.suppress(OSError):
             os.write(self._wake_w, b"x")
-        self._handoff_ready.set()
+        with contextlib.suppress(OSError):
+            os.write(self._handoff_w, b"x")
         self._kick()
 
     def _kick(self) -> None:
@@ -340,10 +163,10 @@ class VpcdTransport:
         for new in self._waiting:
             new.sock.close()
         self._waiting.clear()
-        for fd in (self._wake_r, self._wake_w):
+        for fd in (self._wake_r, self._wake_w, self._handoff_r, self._handoff_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
-        self._wake_r = self._wake_w = -1
+        self._wake_r = self._wake_w = self._handoff_r = self._handoff_w = -1
 
     def bind(self) -> tuple[str, int]:
         """Listen mode: create the listening socket now; returns the bound address."""
@@ -369,11 +192,15 @@ class VpcdTransport:
     # -- main loop -----------------------------------------------------------------------
 
     def serve_forever(self, stop: threading.Event | None = None) -> None:
-        """Serve until ``stop`` (or `stop()`); exceptions from ``after_command`` propagate."""
+        """Serve until ``stop`` (or `stop()`); exceptions from ``persist`` propagate."""
         ext = stop if stop is not None else threading.Event()
         if self.listen:
             self.bind()
-        watcher = threading.Thread(target=self._watch, args=(ext,), name="vpcd-watch",
+        for fd in (self._wake_r, self._handoff_r):  # wake-ups left over from an earlier run
+            while select.select([fd], [], [], 0)[0]:
+                os.read(fd, 64)
+        done = threading.Event()  # this run is over: the watcher ends too
+        watcher = threading.Thread(target=self._watch, args=(ext, done), name="vpcd-watch",
                                    daemon=True)
         watcher.start()
         delay = self.backoff_initial
@@ -399,7 +226,7 @@ class VpcdTransport:
                     return
         finally:
             self.connected.clear()
-            self._stop.set()
+            done.set()
             with contextlib.suppress(OSError):
                 os.write(self._wake_w, b"x")
             watcher.join(5)
@@ -416,7 +243,9 @@ class VpcdTransport:
                 return True
             if remaining <= 0:
                 return False
-            self._stop.wait(min(remaining, self.poll_interval))
+            # select, not Event.wait: a signal handler calling stop() must never find a lock
+            # of this thread held
+            select.select([self._wake_r], [], [], min(remaining, self.poll_interval))
 
     def _connect(self) -> socket.socket:
         sock = socket.create_connection((self.host, self.port), timeout=5.0)
@@ -427,20 +256,22 @@ class VpcdTransport:
     def _next_listened(self, ext: threading.Event) -> socket.socket:
         """Listen mode: the next connection the watcher hands over."""
         while True:
-            self._handoff_ready.wait(self.poll_interval)
+            ready, _, _ = select.select([self._handoff_r], [], [], self.poll_interval)
+            if ready:
+                with contextlib.suppress(OSError):
+                    os.read(self._handoff_r, 64)
             if self._should_stop(ext):
                 raise _Stopped
             with self._lock:
                 sock, self._handoff = self._handoff, None
-                self._handoff_ready.clear()
             if sock is not None:
                 return sock
 
     # -- the watcher thread ----------------------------------------------------------------
 
-    def _watch(self, ext: threading.Event) -> None:
+    def _watch(self, ext: threading.Event, done: threading.Event) -> None:
         try:
-            while not self._should_stop(ext):
+            while not (self._should_stop(ext) or done.is_set()):
                 fds: list[Any] = [self._wake_r]
                 if self._listener is not None:
                     fds.append(self._listener)
@@ -449,8 +280,11 @@ class VpcdTransport:
                     ready, _, _ = select.select(fds, [], [], self.poll_interval)
                 except (OSError, ValueError):  # a socket closed under us: look again
                     ready = []
-                if self._should_stop(ext):
+                if self._should_stop(ext) or done.is_set():
                     break
+                if self._wake_r in ready:  # a wake-up without a stop: drain it
+                    with contextlib.suppress(OSError):
+                        os.read(self._wake_r, 64)
                 if self._listener is not None and self._listener in ready:
                     self._accept()
                 self._police(time.monotonic(), ready)
@@ -502,14 +336,15 @@ class VpcdTransport:
             chosen = spoke[-1] if spoke else self._waiting[0]
             self._waiting.remove(chosen)
             self._handoff = chosen.sock
-            self._handoff_ready.set()
+            with contextlib.suppress(OSError):
+                os.write(self._handoff_w, b"x")
 
     # -- one connection --------------------------------------------------------------------
 
     def _serve_connection(self, sock: socket.socket, ext: threading.Event) -> None:
         _tune(sock)
         sock.setblocking(True)
-        engine = VpcdEngine(self.card, after_command=self.after_command, trace=self.trace)
+        engine = VpcdSession(self.card, persist=self.persist, observe=self.observe)
         with self._lock:
             self._active = sock
             self._active_since = time.monotonic()

@@ -29,8 +29,15 @@ SUBCOMMAND_MODULES = (
     "personalize",
     "inspect",
     "trust_check",
+    "register",
     "auc_gw",
 )
+
+
+def is_number(text: str, max_digits: int = 9) -> bool:
+    """ASCII decimal digits that int() converts (str.isdigit() is true for '²', which int()
+    refuses; int() refuses more than 4,300 digits)."""
+    return text.isascii() and text.isdecimal() and len(text) <= max_digits
 
 
 @contextmanager

@@ -14,19 +14,21 @@ from pathlib import Path
 
 import click
 
+from apdu.events import ApduExchanged, WriteRefused
 from apdu.trace import gsmtap_apdu, mask_capdu, mask_rapdu
-from isim.cli import EXIT_BAD_INPUT, EXIT_OK, main, reporting
+from isim.cli import EXIT_BAD_INPUT, EXIT_OK, is_number, main, reporting
 from isim.emulator import Emulator
 from isim.image import load_card_source
 from transport.gsmtap import DEFAULT_GSMTAP, GsmtapSender
 from transport.vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdTransport
+from transport.vpcd_session import AtrSent, CardInserted, CardRemoved
 
 log = logging.getLogger("isim.emulate")
 
 
 def _hostport(value: str, what: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not is_number(port) or not 0 < int(port) < 65536:
         raise click.BadParameter(f"expected HOST:PORT, got {value!r}", param_hint=what)
     return host.strip("[]") or DEFAULT_HOST, int(port)
 
@@ -36,6 +38,11 @@ def _hostport(value: str, what: str) -> tuple[str, int]:
 @click.option("--state", "state", type=click.Path(dir_okay=False),
               help="State file (created 0600 if missing): file contents, PIN counters and the "
                    "SQN array survive restarts and crashes.")
+@click.option("--state-follow-symlink", "follow", is_flag=True,
+              help="Accept a --state path that is a symbolic link (use its target).")
+@click.option("--state-accept-unsealed", "unsealed", is_flag=True,
+              help="Accept a state file without a MAC (written by an older isim) once; it is "
+                   "sealed from then on.")
 @click.option("--vpcd", "vpcd", metavar="HOST:PORT",
               help=f"Connect to vpcd here (default {DEFAULT_HOST}:{DEFAULT_PORT}).")
 @click.option("--listen", "listen", metavar="HOST:PORT",
@@ -55,8 +62,8 @@ def _hostport(value: str, what: str) -> tuple[str, int]:
 @click.option("--unsafe-load-rule-breaking-image-for-validator-tests", "unsafe", is_flag=True,
               help="TESTING ONLY: load an image whose IMPI/IMPU/DOMAIN break the trust-domain "
                    "rule, to test validators. Never use for a card given to anyone.")
-def emulate(source: str, state: str | None, vpcd: str | None, listen: str | None,
-            allow_remote: bool, t0: bool, trace: bool, gsmtap: str | None,
+def emulate(source: str, state: str | None, follow: bool, unsealed: bool, vpcd: str | None,
+            listen: str | None, allow_remote: bool, t0: bool, trace: bool, gsmtap: str | None,
             unsafe: bool) -> None:
     """Put the card of PROFILE_OR_IMAGE into a vpcd virtual reader until SIGINT/SIGTERM."""
     logging.basicConfig(level=logging.INFO if trace else logging.WARNING,
@@ -73,38 +80,38 @@ def emulate(source: str, state: str | None, vpcd: str | None, listen: str | None
             raise click.BadParameter(str(exc), param_hint="--gsmtap") from None
     with reporting(source, "emulate"):
         emu = Emulator.open(load_card_source(source), state_path=Path(state) if state else None,
-                            t0=t0, allow_rule_violations=unsafe)
+                            t0=t0, allow_rule_violations=unsafe, follow_symlink=follow,
+                            accept_unsealed=unsealed)
+    emu.card.trace_exchanges = trace or tap is not None  # else no per-APDU trace events
     if unsafe:
         click.echo("isim emulate: WARNING: rule-breaking images allowed (validator testing)",
                    err=True)
 
-    last_capdu = b""
-
-    def on_event(event: str, data: bytes) -> None:
-        nonlocal last_capdu
-        if event == "insert":
+    def observe(event: object) -> None:  # typed events: apdu.events, transport.vpcd_session
+        if isinstance(event, ApduExchanged):  # masked by what the card says the data is
+            if tap is not None:
+                tap.send(gsmtap_apdu(event.capdu, event.rapdu, event.secrecy))
+            if trace:
+                log.info("> %s", mask_capdu(event.capdu, event.secrecy))
+                log.info("< %s", mask_rapdu(event.rapdu, event.secrecy))
+        elif isinstance(event, WriteRefused):
+            if trace:
+                log.info("  write refused: %s: %s", event.ef_name, event.reason)
+        elif isinstance(event, CardInserted):
             where = f"listening on {host}:{port}" if listen else f"vpcd {host}:{port}"
             click.echo(f"isim: card {emu.image.iccid} is in the reader ({where})", err=True)
-        elif event == "remove":
+        elif isinstance(event, CardRemoved):
             click.echo("isim: card removed from the reader", err=True)
-        elif event == "capdu":
-            last_capdu = data
-        elif event == "rapdu":  # masked by what the card says the data is
-            secrecy = emu.card.secrecy
-            if tap is not None:
-                tap.send(gsmtap_apdu(last_capdu, data, secrecy))
+        elif isinstance(event, AtrSent):
             if trace:
-                log.info("> %s", mask_capdu(last_capdu, secrecy))
-                log.info("< %s", mask_rapdu(data, secrecy))
-                if data[-2:] == b"\x6a\x80" and emu.app.last_rejection:
-                    log.info("  write refused: %s", emu.app.last_rejection)
+                log.info("atr %s", event.atr.hex().upper())
         elif trace:
-            log.info("%s %s", event, data.hex().upper())
+            log.info("%s", type(event).__name__)
 
     try:
         transport = VpcdTransport(emu.card, host=host, port=port, listen=bool(listen),
-                                  allow_remote=allow_remote, after_command=emu.after_command,
-                                  trace=on_event)
+                                  allow_remote=allow_remote, persist=emu.persist,
+                                  observe=observe)
     except ValueError as exc:
         click.echo(f"isim emulate: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from isim.errors import InputError
-from isim.fileio import SECRET_MODE
+from isim.fileio import SECRET_MODE, create_exclusive
 from isim.sqn import SQN_MAX, SqnConfig, next_sqn
 
 __all__ = ["SqnStore", "resync_target"]
@@ -105,23 +105,20 @@ def _create_or_check(path: Path) -> None:
     """Create the database file 0600 exclusively, or check that the existing one is a
     regular file reached without a symlink."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, SECRET_MODE)
-    except FileExistsError:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError as exc:
-            raise InputError(f"cannot open the SQN database ({exc.strerror}; a symlink is "
-                             "refused)", source=str(path)) from None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise InputError("the SQN database is not a regular file", source=str(path))
-        finally:
-            os.close(fd)
+        os.close(create_exclusive(path, SECRET_MODE))
         return
+    except FileExistsError:
+        pass
     except OSError as exc:
         raise InputError(f"cannot create the SQN database ({exc.strerror})",
                          source=str(path)) from None
     try:
-        os.fchmod(fd, SECRET_MODE)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise InputError(f"cannot open the SQN database ({exc.strerror}; a symlink is "
+                         "refused)", source=str(path)) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InputError("the SQN database is not a regular file", source=str(path))
     finally:
         os.close(fd)

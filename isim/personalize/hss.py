@@ -1,7 +1,9 @@
 """The output file for the operator's HSS: one CSV row per card.
 
 Columns: `iccid, imsi, impi, impu, k, opc` (several IMPUs joined by `|`, K and OPc as
-32 lower-case hex digits).
+32 lower-case hex digits). No cell starts with a character that makes a spreadsheet evaluate
+it (`= + - @` TAB CR): validation refuses such an IMPI, and the writer would still prefix
+such a cell with an apostrophe (`_inert`).
 
 With a transport key (`--transport-key FILE`: an AES key of 16, 24 or 32 bytes written as
 hex) the two secret columns are named `k_enc, opc_enc` and each value is
@@ -33,6 +35,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from isim.errors import InputError, Problem, ProfileError
+from isim.fileio import read_bounded
+from isim.names import FORMULA_LEADS
 
 __all__ = [
     "HSS_COLUMNS",
@@ -52,11 +56,13 @@ __all__ = [
 HSS_COLUMNS = ("iccid", "imsi", "impi", "impu", "k", "opc")
 HSS_COLUMNS_ENCRYPTED = ("iccid", "imsi", "impi", "impu", "k_enc", "opc_enc")
 NONCE_BYTES = 12
+MAX_KEY_FILE_BYTES = 4096  # 64 hex digits and some whitespace; /dev/zero is not a key
 TRANSPORT_MODE = "AES-GCM, 96-bit random nonce per value, AAD '<ICCID>:<column>'"
 HSS_FORMATS = ("csv", "hlr_auc_gw")
 # AMF written to the Milenage database: the "separation bit" (b15) set, which EAP-AKA'
 # requires of a vector (TS 33.402 6.2; wpa_supplicant rejects AKA' vectors without it).
 MILENAGE_DB_AMF = b"\x80\x00"
+MAX_HSS_FILE_BYTES = 1 << 30  # 1 GiB: millions of rows; /dev/zero is not an HSS file
 
 
 @dataclass(frozen=True)
@@ -101,11 +107,11 @@ class TransportKey:
 
 def read_transport_key(path: str | Path) -> bytes:
     """The AES key in `path`: 32, 48 or 64 hex digits (whitespace ignored)."""
+    raw = read_bounded(Path(path), MAX_KEY_FILE_BYTES, what="transport key")
     try:
-        text = Path(path).read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read transport key: {exc.__class__.__name__}",
-                         source=str(path)) from None
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise InputError("transport key is not hex", source=str(path)) from None
     hexdigits = "".join(text.split())
     try:
         key = bytes.fromhex(hexdigits)
@@ -132,8 +138,17 @@ def hss_line(record: HssRecord, transport: TransportKey | None) -> str:
 
 def _csv_line(cells: Sequence[str]) -> str:
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(cells)
+    # csv quotes a cell with "\n" (the line terminator) but not one with a lone "\r"
+    quoting = csv.QUOTE_ALL if any("\r" in c for c in cells) else csv.QUOTE_MINIMAL
+    csv.writer(buf, lineterminator="\n", quoting=quoting).writerow([_inert(c) for c in cells])
     return buf.getvalue()
+
+
+def _inert(cell: str) -> str:
+    """A cell a spreadsheet would evaluate (it starts with = + - @ TAB or CR) gets a leading
+    apostrophe (OWASP, "CSV injection"). Validation already refuses such an IMPI
+    (`isim.names.nai_parts`) and no other column can start so: this is the second line."""
+    return "'" + cell if cell.startswith(FORMULA_LEADS) else cell
 
 
 def milenage_db_header() -> str:
@@ -156,11 +171,11 @@ def read_hss(path: str | Path, transport: TransportKey | None = None) -> list[Hs
     """The subscribers of an HSS file: the CSV (plain, or encrypted under `transport`) or the
     hlr_auc_gw Milenage database. InputError when unreadable, ProfileError (every problem,
     by line) when a line is malformed. Rows without an IMSI are skipped."""
+    raw = read_bounded(Path(path), MAX_HSS_FILE_BYTES, what="HSS file")
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read HSS file: {exc.__class__.__name__}",
-                         source=str(path)) from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("HSS file is not UTF-8", source=str(path)) from None
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
     if first.split(",")[0].strip() == "iccid":
         return _read_csv(text, transport, str(path))
