@@ -129,7 +129,10 @@ def _guard(card: Card, ef: EF, record: int | None, new: bytes, content: Any) -> 
             raise KeyError(name)
         return node.content()
 
-    return app.check_update(ef.name, record, bytes(new), file_contents) is True
+    if app.check_update(ef.name, record, bytes(new), file_contents) is True:
+        return True
+    card.note_refusal(app, ef.name)  # for the engine's WriteRefused event
+    return False
 
 
 def _written(card: Card, ef: EF) -> None:

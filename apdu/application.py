@@ -13,6 +13,8 @@ ADF it may hold one `Application` (matched by AID); the engine calls it:
   `list[bytes]` (one element per record, record 1 first) for a record EF; an unknown name
   raises KeyError. Returning False makes the engine answer 6A80 (incorrect data) and leave
   the file unchanged byte for byte.
+* `last_rejection` (optional) -- why the guard refused the last update: the engine puts it
+  in the `WriteRefused` trace event (apdu.events). Never a secret.
 * `authenticate` -- AUTHENTICATE (INS 88) on a logical channel whose current application is
   this ADF, after the engine checked the access condition (PIN1 verified or disabled,
   else 6982). Returns (response data, status word).

@@ -6,7 +6,19 @@ the XOR of all bytes from T0 to TCK zero.
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_ATR", "check_atr", "needs_tck", "tck", "with_tck"]
+__all__ = [
+    "ATR_T0",
+    "ATR_T1",
+    "DEFAULT_ATR",
+    "HISTORICAL_BYTES",
+    "atr_for",
+    "check_atr",
+    "historical_bytes",
+    "needs_tck",
+    "offered_protocols",
+    "tck",
+    "with_tck",
+]
 
 
 def _protocols(atr: bytes) -> tuple[set[int], int]:
@@ -67,8 +79,52 @@ def check_atr(atr: bytes) -> None:
         raise ValueError("ATR: wrong TCK")
 
 
-# sysmoISIM-SJA2 (spec digest 2.8) without its TCK, which is computed here:
-# TS 3B, T0 9F (TA1, TD1, 15 historical bytes), TA1 96 (Fi/Di 512/32), TD1 80 (TD2, T=0),
-# TD2 1F (TA3, T=15), TA3 87 (clock stop, classes A/B/C), historical 80 31 E0 73 FE 21 1B 67
-# 4A 35 75 30 35 02 65.
-DEFAULT_ATR = with_tck(bytes.fromhex("3B9F96801F878031E073FE211B674A357530350265"))
+def offered_protocols(atr: bytes) -> list[int]:
+    """The transmission protocols the ATR offers (T=15 is global, not a protocol), in the
+    order of the TDi bytes: the first one is the card's default (ISO/IEC 7816-3 clause 8.2.3).
+    No TD1 means T=0 only."""
+    check_atr(atr)
+    out: list[int] = []
+    y = atr[1] >> 4
+    i = 2
+    while y & 0x8:
+        i += bin(y & 0x7).count("1")
+        td = atr[i]
+        i += 1
+        if td & 0x0F != 15 and td & 0x0F not in out:
+            out.append(td & 0x0F)
+        y = td >> 4
+    return out or [0]
+
+
+def historical_bytes(atr: bytes) -> bytes:
+    """T1 .. TK of a well-formed ATR."""
+    check_atr(atr)
+    _, end = _protocols(atr)
+    return atr[end - (atr[1] & 0x0F) : end]
+
+
+# The historical bytes that name this card (ISO/IEC 7816-4 clause 8.1.1: category 80, then
+# COMPACT-TLV data objects):
+#   31 E0        card service data (tag 3): selection by full / partial DF name, BER-TLV DOs
+#                in EF.DIR (clause 8.1.1.2.3)
+#   73 FE 21 1F  card capabilities (tag 7, clause 8.1.1.2.7): DF selection by full / partial
+#                name, path, FID, implicit; short EF identifiers; record numbers; data unit 1
+#                byte; logical channels assigned by the card and by the interface device, up
+#                to 8 or more (this card has 20)
+#   54 69 73 69 6D  card issuer's data (tag 5): ASCII "isim", the name of this software
+HISTORICAL_BYTES = bytes.fromhex("8031E073FE211F546973696D")
+
+# TS 102 221 clause 6.3 / ISO/IEC 7816-3 clause 8.2: TS 3B; T0 9C (TA1 and TD1 follow, 12
+# historical bytes); TA1 96 (Fi 512, Di 32); TD1 announces the one protocol this card speaks
+# (80: T=0, 81: T=1) and that TD2 follows; TD2 1F: TA3 follows, for T=15 (global); TA3 87:
+# clock stop supported (high level preferred), supply classes A, B and C. TCK follows (T=15
+# is announced).
+ATR_T0 = with_tck(bytes.fromhex("3B9C96801F87") + HISTORICAL_BYTES)
+ATR_T1 = with_tck(bytes.fromhex("3B9C96811F87") + HISTORICAL_BYTES)
+DEFAULT_ATR = ATR_T0
+
+
+def atr_for(t0: bool) -> bytes:
+    """The card's ATR for its response style: T=0 (61XX / 6CXX) or APDU level (T=1)."""
+    return ATR_T0 if t0 else ATR_T1

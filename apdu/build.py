@@ -28,7 +28,6 @@ from functools import lru_cache
 from typing import Any
 
 from apdu.arr import encode_rule
-from apdu.atr import DEFAULT_ATR
 from apdu.files import LCSI_ACTIVATED
 from specs.layout import DFSpec, EFSpec, Layout, layout
 
@@ -119,6 +118,8 @@ def ef_node(ef: EFSpec, arr_fid: str, content: Any) -> dict[str, Any]:
         d["record_length"] = ef.record_length
     else:
         d["size"] = ef.size
+    if ef.secret:
+        d["secret"] = True  # apdu.files: traces mask its content
     d["content"] = content
     return d
 
@@ -206,7 +207,7 @@ def card_dict(
     omit: Iterable[str] = (),
     aids: Mapping[str, bytes] | None = None,
     applications: Iterable[str] | None = None,
-    atr: bytes = DEFAULT_ATR,
+    atr: bytes | None = None,
     spec: Layout | None = None,
 ) -> dict[str, Any]:
     """The card dict of `apdu.engine` for the layout (default: specs/filesystem.yaml).
@@ -228,9 +229,11 @@ def card_dict(
     for name in names:
         df = spec.applications[name]
         adfs.append(_df_dict(df, sizes, contents, omitted, aids.get(name, df.aid)))
-    return {
-        "atr": atr.hex().upper(),
+    out = {
         "pins": {k: dict(v) for k, v in (pins or {}).items()},
         "mf": _df_dict(spec.mf, sizes, contents, omitted, None),
         "adfs": adfs,
     }
+    if atr is not None:  # else the engine's own ATR for its response style
+        out["atr"] = atr.hex().upper()
+    return out

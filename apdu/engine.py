@@ -8,7 +8,7 @@ Construction
 
 Card dict (JSON-able; `Card.to_dict()` returns the same shape, `from_dict` accepts it):
 
-    {"atr": "3B9F...F8",                        # optional; TCK checked (default: DEFAULT_ATR)
+    {"atr": "3B9C...BA",                        # optional; TCK checked (default: apdu.atr.atr_for)
      "pins": {"01": {...}, "81": {...}, "0A": {...}},   # apdu.pins docstring
      "mf":   {"name": "MF", "fid": "3F00", "lcsi": "05",
               "arr": {"file": "2F06", "record": 1}, "files": [<EF/DF dict>, ...]},
@@ -22,17 +22,23 @@ Card dict (JSON-able; `Card.to_dict()` returns the same shape, `from_dict` accep
 Applications: `applications` is an iterable of Application objects or a mapping
 {aid_hex: Application}; each is attached to the ADF with that AID (ValueError if none).
 
-Persistence: every command that changes persistent state (EF contents, LCSI, PIN values,
-counters or enabled flags, or application state reported through `Application.
-state_changed`) sets `card.state_changed = True` and increments `card.state_serial` before
-`process` returns. The transport persists, then clears it (`card.take_state_changed()`),
-then sends the response. Verification state, selections and channels are volatile.
+Driving it (h11 style): `card.receive(capdu)` returns typed events (apdu.events) in the
+order the driver acts on them: `StateChanged` when the command changed persistent state
+(EF contents, LCSI, PIN values, counters or enabled flags, or application state reported
+through `Application.state_changed`): persist first; the trace events `ApduExchanged` (with
+what the data is, for masking) and `WriteRefused`; then `Response`, to send last. The
+driver loop is `transport.driver`. Verification state, selections and channels are
+volatile. `card.process(capdu) -> rapdu` is the bare exchange (tests, fuzzers), which
+leaves the change in `card.state_changed` for `take_state_changed()`.
 
 Response styles: default (APDU level, T=1/PC-SC): data + SW in one R-APDU; an explicit Le
 shorter than the data -> 6CXX. `t0=True`: a command with data whose response has data
 answers 61XX (or its warning SW) and keeps the data for GET RESPONSE on the same channel
 (any other command discards it; GET RESPONSE with nothing pending -> 6F00); a command
-without data whose Le (00 = 256) differs from the response length -> 6CXX.
+without data whose Le (00 = 256) differs from the response length -> 6CXX; GET RESPONSE
+follows the same case-2 rule (P3 = 00 is 256; a P3 other than what is pending -> 6CXX).
+The ATR agrees with the style: its first offered protocol is T=0 for `t0=True`, T=1 for
+the APDU level (ValueError otherwise); without one the card uses its own (apdu.atr).
 
 Every input ends in a valid SW; an unexpected exception is answered 6F00. A new Card is
 powered (MF selected on channel 0); after power_off() every C-APDU is answered 6F00 until
@@ -51,9 +57,10 @@ from typing import Any
 
 from apdu import access, misc, pins, select
 from apdu.application import Application
-from apdu.atr import DEFAULT_ATR, check_atr
+from apdu.atr import atr_for, check_atr, offered_protocols
 from apdu.channels import Channel, manage_channel
 from apdu.command import CLA_PROPRIETARY, CLA_TABLE, MAX_CHANNELS, split_body
+from apdu.events import ApduExchanged, CardEvent, Response, StateChanged, WriteRefused
 from apdu.fcp import df_fcp, ef_fcp
 from apdu.files import DF, EF, df_from_dict, node_to_dict
 from apdu.ins import (
@@ -77,6 +84,7 @@ from apdu.ins import (
     INS_UPDATE_BINARY,
     INS_UPDATE_RECORD,
     INS_VERIFY,
+    PIN_INS,
 )
 from apdu.pins import PinStore
 from apdu.sw import (
@@ -92,7 +100,13 @@ from apdu.sw import (
 )
 from apdu.sw import sw_bytes as _swb
 
-__all__ = ["KNOWN_INS", "Card", "Handler"]
+__all__ = [
+    "KNOWN_INS",
+    "SECRET_COMMAND_DATA",
+    "SECRET_RESPONSE_DATA",
+    "Card",
+    "Handler",
+]
 
 Handler = Callable[["Card", Channel, int, int, bytes, int], tuple[bytes, int]]
 _EMPTY = b""
@@ -108,27 +122,44 @@ _SW_BAD_CLA = _swb(SW_CLA_NOT_SUPPORTED)
 def _get_response(
     card: Card, ch: Channel, p1: int, p2: int, data: bytes, ne: int
 ) -> tuple[bytes, int]:
-    # TS 102 221 clause 7.3.1.1.4 and 11.1.21: data kept by a 61XX, same channel, next command
+    # TS 102 221 clause 7.3.1.1.4, annex C and 11.1.21: data kept by a 61XX (or by a warning
+    # after a case-4 command), same channel, next command. GET RESPONSE is a case-2 command:
+    # P3 = Le, P3 = 00 means 256; a Le other than the pending length is answered 6CXX (data
+    # kept: the terminal re-sends with P3 = XX), a shorter Le gets that much and 61XX for the
+    # rest.
     pending = card._pending
     card._pending = None
     if pending is None or pending[0] is not ch:
         return _EMPTY, SW_TECHNICAL_PROBLEM
+    card.secrecy = pending[3]
     if p1 or p2:
         return _EMPTY, SW_INCORRECT_P1_P2
     if data:
         return _EMPTY, SW_WRONG_LENGTH
     out, sw = pending[1], pending[2]
     n = len(out)
-    if ne and ne != 256:
-        if ne > n:
-            card._pending = pending
-            return _EMPTY, SW_WRONG_LE | (n & 0xFF)
-        n = ne
-    rest = out[n:]
+    want = ne or 256
+    if want > n:
+        card._pending = pending
+        return _EMPTY, SW_WRONG_LE | (n & 0xFF)
+    rest = out[want:]
     if rest:
-        card._pending = (ch, rest, sw)
-        return out[:n], SW_RESPONSE_BYTES_AVAILABLE | (len(rest) & 0xFF)
+        card._pending = (ch, rest, sw, pending[3])
+        return out[:want], SW_RESPONSE_BYTES_AVAILABLE | (len(rest) & 0xFF)
     return out, sw
+
+
+# What the data of an exchange is (for traces: apdu.trace masks by these flags, never by INS).
+SECRET_COMMAND_DATA = 1  # PIN, PUK or ADM values (VERIFY, CHANGE, DISABLE, ENABLE, UNBLOCK)
+SECRET_RESPONSE_DATA = 2  # AUTHENTICATE results (RES, CK, IK, Kc, SRES, AUTS, Ks_ext_NAF)
+# and whatever part of them a GET RESPONSE returns later; the content of an EF marked secret
+# (apdu.files) in READ / UPDATE / SEARCH (SECRET_COMMAND_DATA for the data written)
+# Commands whose data (command or response) is the content of the current EF: masked when
+# that EF is marked secret (key material, e.g. derived from AUTHENTICATE results)
+_FILE_DATA = frozenset({access.read_binary, access.update_binary, access.read_record,
+                        access.update_record, access.search_record})
+# TS 102 221 clauses 11.1.9-11.1.13: the data of these INS is PIN data whatever the outcome
+_PIN_INS = PIN_INS
 
 
 # ISO/IEC 7816-4 interindustry class (CLA 0X / 4X), TS 102 221 table 10.5
@@ -171,12 +202,19 @@ class Card:
         adfs: Iterable[DF],
         pin_store: PinStore,
         *,
-        atr: bytes = DEFAULT_ATR,
+        atr: bytes | None = None,
         applications: Iterable[Application] | Mapping[str, Application] | None = None,
         rng: Callable[[int], bytes] | None = None,
         t0: bool = False,
     ) -> None:
+        if atr is None:
+            atr = atr_for(t0)
         check_atr(atr)
+        if offered_protocols(atr)[0] != (0 if t0 else 1):
+            raise ValueError(
+                "the ATR's first protocol must be T=0 for the T=0 response style and T=1 "
+                "for the APDU-level style (what the ATR says and what the card does agree)"
+            )
         self._atr = bytes(atr)
         self.mf = mf
         self.adfs: list[DF] = list(adfs)
@@ -195,7 +233,11 @@ class Card:
         self.state_changed = False
         self.state_serial = 0
         self.channels: list[Channel | None] = [None] * MAX_CHANNELS
-        self._pending: tuple[Channel, bytes, int] | None = None
+        # data kept for GET RESPONSE: channel, data, final SW, secrecy of the data
+        self._pending: tuple[Channel, bytes, int, int] | None = None
+        self.secrecy = 0  # of the last exchange: SECRET_COMMAND_DATA | SECRET_RESPONSE_DATA
+        self._refusal: tuple[Application, str] | None = None  # set by the write guard
+        self.trace_exchanges = True  # False: receive() leaves out ApduExchanged (nobody traces)
         self._powered = True
         self._new_session()
 
@@ -229,7 +271,7 @@ class Card:
         t0: bool = False,
     ) -> Card:
         try:
-            atr = bytes.fromhex(d["atr"]) if d.get("atr") else DEFAULT_ATR
+            atr = bytes.fromhex(d["atr"]) if d.get("atr") else None
             mf = df_from_dict(dict(d["mf"]))
             adfs = [df_from_dict(dict(a)) for a in d.get("adfs", [])]
             pin_store = PinStore(dict(d.get("pins", {})))
@@ -253,7 +295,14 @@ class Card:
             a = node_to_dict(adf)
             a.pop("structure", None)
             adfs.append(a)
-        return {"atr": self._atr.hex().upper(), "pins": self.pins.to_dict(), "mf": mf, "adfs": adfs}
+        out: dict[str, Any] = {"pins": self.pins.to_dict(), "mf": mf, "adfs": adfs}
+        if self._atr != atr_for(self.t0):
+            out = {"atr": self._atr.hex().upper(), **out}
+        return out
+
+    def note_refusal(self, app: Application, ef_name: str) -> None:
+        """The write guard of `app` refused an update of `ef_name` (apdu.access)."""
+        self._refusal = (app, ef_name)
 
     def mark_changed(self) -> None:
         """Persistent state changed: the transport must persist before responding."""
@@ -343,8 +392,32 @@ class Card:
 
     # --- APDUs -----------------------------------------------------------------------------------
 
+    def receive(self, capdu: bytes) -> list[CardEvent]:
+        """One C-APDU in, its events out (apdu.events), in the order the driver acts on
+        them: `StateChanged` (persist), `ApduExchanged` / `WriteRefused` (traces), then
+        `Response` (send). Never raises."""
+        rapdu = self.process(capdu)
+        if not (self.state_changed or self.trace_exchanges or self._refusal):
+            return [Response(rapdu)]  # the hot path: a read, nobody tracing
+        events: list[CardEvent] = []
+        if self.state_changed:
+            self.state_changed = False
+            events.append(StateChanged(self.state_serial))
+        if self.trace_exchanges:
+            events.append(ApduExchanged(capdu, rapdu, self.secrecy))
+        refusal = self._refusal
+        if refusal is not None:
+            self._refusal = None
+            reason = getattr(refusal[0], "last_rejection", None)
+            events.append(WriteRefused(refusal[1], reason or "refused by the write guard"))
+        events.append(Response(rapdu))
+        return events
+
     def process(self, capdu: bytes) -> bytes:
-        """One C-APDU in, the R-APDU (data + SW1 SW2) out. Never raises."""
+        """One C-APDU in, the R-APDU (data + SW1 SW2) out. Never raises. Afterwards
+        `secrecy` tells what the exchange's data is (SECRET_COMMAND_DATA: PIN values in the
+        C-APDU; SECRET_RESPONSE_DATA: AUTHENTICATE results in the R-APDU, also when a GET
+        RESPONSE returns them)."""
         try:
             return self._process(capdu if type(capdu) is bytes else bytes(capdu))
         except Exception:  # TS 102 221 clause 10.2.1.6: technical problem, no diagnosis
@@ -353,6 +426,7 @@ class Card:
 
     def _process(self, capdu: bytes) -> bytes:
         n = len(capdu)
+        self.secrecy = SECRET_COMMAND_DATA if n > 1 and capdu[1] in _PIN_INS else 0
         if n < 4 or not self._powered:
             self._pending = None
             return _SW_WRONG_LENGTH if self._powered else _SW_TECHNICAL
@@ -378,8 +452,14 @@ class Card:
         if ch is None:
             return _SW_NO_CHANNEL
         out, sw = handler(self, ch, capdu[2], capdu[3], data, ne)
+        if data and handler in _FILE_DATA and ch.ef is not None and ch.ef.secret:
+            self.secrecy |= SECRET_COMMAND_DATA  # an update (or search) of a key file
         if not out:
             return _swb(sw)
+        if handler is misc.authenticate:
+            self.secrecy = SECRET_RESPONSE_DATA
+        elif handler in _FILE_DATA and ch.ef is not None and ch.ef.secret:
+            self.secrecy |= SECRET_RESPONSE_DATA
         if self.t0 and handler is not _get_response:
             return self._t0_response(ch, out, sw, data, ne)
         if ne and len(out) > ne:
@@ -389,7 +469,7 @@ class Card:
     def _t0_response(self, ch: Channel, out: bytes, sw: int, data: bytes, ne: int) -> bytes:
         # TS 102 221 clause 7.3.1.1.4 / annex C
         if data:  # case 3/4: 61XX (or the warning), then GET RESPONSE
-            self._pending = (ch, out, sw)
+            self._pending = (ch, out, sw, self.secrecy & SECRET_RESPONSE_DATA)
             return _swb(SW_RESPONSE_BYTES_AVAILABLE | (len(out) & 0xFF) if sw == SW_OK else sw)
         if len(out) != (ne or 256):  # case 2 with a wrong P3
             return _swb(SW_WRONG_LE | (len(out) & 0xFF))

@@ -19,6 +19,8 @@ Node dict schema (as used inside `Card.to_dict()`):
        record EFs:   "record_length": 38, "content": ["<hex, record_length bytes>", ...]}
                      (one string per record, record 1 first; the count is the record count)
 
+An EF may say "secret": true (its content is key material, e.g. derived from AUTHENTICATE
+results): the engine then flags reads and updates of it for masking in traces.
 "sfi": null means the EF has no SFI (FCP "88 00"). "arr": null means no access rule: every
 access condition is then NEVER (fail closed). "lcsi" is the Life Cycle Status Integer
 (TS 102 221 clause 11.1.1.4.9): 05 operational activated, 04 operational deactivated.
@@ -80,6 +82,7 @@ class EF:
         "parent",
         "record_length",
         "records",
+        "secret",
         "sfi",
         "structure",
         "transparent",
@@ -98,9 +101,11 @@ class EF:
         records: list[bytes] | None = None,
         lcsi: int = LCSI_ACTIVATED,
         arr: tuple[int, int] | None = None,
+        secret: bool = False,
     ) -> None:
         self.name = name
         self.fid = fid
+        self.secret = secret  # holds keys (e.g. CK/IK derived by AUTHENTICATE): traces mask it
         self.sfi = sfi
         self.structure = structure
         self.transparent = structure == "transparent"
@@ -235,6 +240,7 @@ def ef_from_dict(d: dict[str, Any], where: str = "") -> EF:
     common: dict[str, Any] = {
         "lcsi": _lcsi(d.get("lcsi", LCSI_ACTIVATED), where),
         "arr": _arr(d.get("arr"), where),
+        "secret": d.get("secret", False) is True,
     }
     fid = _hex_fid(d["fid"], where)
     if structure == "transparent":
@@ -302,6 +308,8 @@ def node_to_dict(node: EF | DF) -> dict[str, Any]:
         "lcsi": f"{node.lcsi:02X}",
         "arr": arr,
     }
+    if node.secret:
+        out["secret"] = True
     if node.transparent:
         out["size"] = len(node.body)
         out["content"] = node.body.hex().upper()

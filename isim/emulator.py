@@ -1,17 +1,19 @@
 """A card image running in the engine, with a state file that survives crashes.
 
 The engine (apdu.Card) is sans-IO; this module is the thin layer that gives it a disk:
-after every command that changed persistent state (file contents, PIN counters, SQN array),
-`after_command` rewrites the state file atomically, and only then may the transport send
-the response. A SIGKILL at any moment leaves the state before or after the last command.
+for the `StateChanged` event of a command that changed persistent state (file contents, PIN
+counters, SQN array), `persist` rewrites the state file atomically, and only then may the
+transport send the response. A SIGKILL at any moment leaves the state before or after the
+last command.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from apdu.engine import Card
+from apdu.events import Response, StateChanged
 from isim import trust
 from isim.app import IsimApplication
 from isim.contents import ISIM_ADF
@@ -55,7 +57,11 @@ def image_identity_problems(image: CardImage) -> list[str]:
 
 @dataclass
 class Emulator:
-    """One virtual card: engine + ISIM + (optionally) its state file."""
+    """One virtual card: engine + ISIM + (optionally) its state file.
+
+    `t0`: the T=0 response style (61XX + GET RESPONSE, 6CXX) with an ATR announcing T=0, as
+    `isim emulate` does by default; False: APDU level with an ATR announcing T=1 (what an
+    in-process `transmit` caller usually wants)."""
 
     image: CardImage
     state_path: Path | None = None
@@ -65,6 +71,11 @@ class Emulator:
     state_file: StateFile | None = field(default=None, init=False)  # locked while open
 
     def __post_init__(self) -> None:
+        # The ATR follows the response style (apdu.atr.atr_for): an ATR stored in an image or
+        # in a state file written by an older version is not this card's and is dropped.
+        if "atr" in self.image.card:
+            card = {k: v for k, v in self.image.card.items() if k != "atr"}
+            self.image = replace(self.image, card=card)
         self.card, self.app = make_card(self.image, t0=self.t0)
 
     @classmethod
@@ -114,15 +125,20 @@ class Emulator:
         if self.state_file is not None:
             self.state_file.close()
 
-    def after_command(self, capdu: bytes, rapdu: bytes) -> None:
-        """Persist before the response leaves (the transport calls this first)."""
-        if self.card.take_state_changed() and self.state_file is not None:
+    def persist(self, _event: StateChanged | None = None) -> None:
+        """The card's state changed: write the state file (the driver loop calls this before
+        the response leaves)."""
+        if self.state_file is not None:
             self.image = snapshot(self.card, self.app, self.image)
             self.state_file.save(self.image)
 
     def transmit(self, capdu: bytes) -> bytes:
-        """In-process transport: one command, persisted, answered."""
-        rapdu = self.card.process(capdu)
-        self.after_command(capdu, rapdu)
-        return rapdu
+        """In-process transport: one command, persisted, answered (process -> persist ->
+        send, as transport.driver does)."""
+        for event in self.card.receive(capdu):
+            if type(event) is StateChanged:
+                self.persist(event)
+            elif type(event) is Response:
+                return event.rapdu
+        raise AssertionError("apdu.engine.Card.receive always ends with a Response")
 

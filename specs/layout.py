@@ -33,6 +33,7 @@ class EFSpec:
     services: tuple[int, ...] = ()  # IST/UST services governing the file; () = mandatory
     codec: str = ""
     default: bytes | None = None
+    secret: bool = False  # key material: traces mask it (apdu.engine)
 
     @property
     def fid_hex(self) -> str:
@@ -129,6 +130,7 @@ def _ef(name: str, raw: dict[str, Any]) -> EFSpec:
         services=_services(raw.get("service")),
         codec=str(raw.get("codec", "")),
         default=bytes.fromhex(default) if default else None,
+        secret=raw.get("secret") is True,
     )
 
 

@@ -13,11 +13,11 @@ from types import ModuleType
 
 import pytest
 
-from apdu import pcsc
 from emulator_proc import ROOT, EmulatorProcess
 from isim.codecs import codec_for
 from isim.image import load_image, save_image
 from pcsc_stack import PcscStack
+from transport import pcsc
 
 
 def _crash_tool() -> ModuleType:

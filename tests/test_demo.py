@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from apdu.atr import ATR_T0
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -20,7 +22,7 @@ def test_demo_reads_the_example_isim_back_through_pcsc() -> None:
     )
     assert out.returncode == 0, out.stderr
     lines = out.stdout
-    assert "ATR         3B9F96801F878031E073FE211B674A357530350265F8" in lines
+    assert f"ATR         {ATR_T0.hex().upper()}" in lines
     assert "EF.IMPI     001010123456789@ims.mnc001.mcc001.3gppnetwork.org" in lines
     assert "EF.DOMAIN   ims.mnc001.mcc001.3gppnetwork.org" in lines
     assert "EF.IMPU #1  sip:alice@ims.example.com" in lines

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from apdu import pcsc
 from emulator_proc import ROOT, EmulatorProcess, isim_argv, isim_env
 from isim.image import build_image, load_image, save_image
 from isim.profile import load_profile
 from isim.sqn import SqnArray
 from pcsc_stack import PcscStack
+from transport import pcsc
 
 pytestmark = pytest.mark.stack
 

@@ -11,15 +11,17 @@ import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from apdu import pcsc
+from apdu.atr import ATR_T0, ATR_T1
 from emulator_proc import ROOT, EmulatorProcess, isim_argv, isim_env
 from isim.codecs import codec_for, decode_fcp
 from isim.image import CardImage, build_image, save_image
 from isim.profile import Profile, load_profile
 from pcsc_stack import PcscStack
+from transport import pcsc
 
 pytestmark = pytest.mark.stack
 
@@ -88,8 +90,8 @@ def _reader_index(stack: PcscStack) -> int:
 def test_pyscard_session(running: EmulatorProcess, pcsc_stack: PcscStack, image: CardImage,
                          profile: Profile) -> None:
     with pcsc.connect(pcsc_stack.reader_name) as card:
-        assert card.atr == bytes.fromhex(image.card.get("atr") or
-                                         "3B9F96801F878031E073FE211B674A357530350265F8")
+        assert card.atr == ATR_T0  # the default: a T=0 card
+        assert card.protocol == "T=0"
         fcp = ok(card, SELECT_MF_FCP)
         assert fcp[0] == 0x62 and fcp[1] == len(fcp) - 2
         assert decode_fcp(fcp) is not None
@@ -159,24 +161,48 @@ def test_power_cycles(running: EmulatorProcess, pcsc_stack: PcscStack,
             assert ok(card, SELECT_MF_FCP)[0] == 0x62
 
 
-def test_scriptor(running: EmulatorProcess, pcsc_stack: PcscStack, image: CardImage) -> None:
+def _lengths(image: CardImage) -> tuple[int, int]:
+    """The MF's FCP length and EF.IMPI's size, from the same card in process."""
+    from isim.emulator import Emulator
+
+    emu = Emulator.open(image)
+    fcp = emu.transmit(SELECT_MF_FCP)[:-2]
+    emu.transmit(bytes.fromhex("00A4040C10") + bytes.fromhex(image.isim["aid"]))
+    emu.transmit(bytes.fromhex("00A4000C026F02"))
+    return len(fcp), len(emu.transmit(bytes.fromhex("00B0000000"))[:-2])
+
+
+def test_scriptor_is_a_raw_t0_client(running: EmulatorProcess, pcsc_stack: PcscStack,
+                                     image: CardImage) -> None:
+    # scriptor passes APDUs as they are: the T=0 procedure bytes reach the user
     aid = bytes.fromhex(image.isim["aid"]).hex(" ").upper()
+    fcp_len, impi_len = _lengths(image)
     script = "\n".join([
-        "# MF, EF.DIR record 2 (the ISIM; record 1 is the USIM)",
-        "00 A4 00 04 02 3F 00 00",
+        "# MF: 61XX, GET RESPONSE with P3=00 -> 6CXX, then with P3=XX",
+        "00 A4 00 04 02 3F 00",
+        "00 C0 00 00 00",
+        f"00 C0 00 00 {fcp_len:02X}",
+        "# EF.DIR record 2 (the ISIM; record 1 is the USIM): Le=00 -> 6C26",
         "00 A4 00 0C 02 2F 00",
         "00 B2 02 04 00",
+        "00 B2 02 04 26",
         "A0 A4 00 00 02 3F 00",
         "reset",
         f"00 A4 04 0C 10 {aid}",
         "00 A4 00 0C 02 6F 02",
         "00 B0 00 00 00",
+        f"00 B0 00 00 {impi_len:02X}",
         "exit",
         "00 B0 00 00 01",  # never sent: "exit" stopped scriptor
     ]) + "\n"
     done = pcsc_stack.run(["scriptor", "-r", pcsc_stack.reader_name], input=script)
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
+    assert f"< 61 {fcp_len:02X} :" in out, out
+    assert out.count(f"< 6C {fcp_len:02X} :") == 1, out
+    assert re.search(rf"< 62 {fcp_len - 2:02X} 82 ", out), out  # the FCP after GET RESPONSE
+    assert "< 6C 26 :" in out, out
+    assert f"< 6C {impi_len:02X} :" in out, out
     assert out.count(": Normal processing.") == 6, out
     assert re.search(r"< 61 \w\w 4F 10 A0 00 00 00 87 10 04", out), out  # EF.DIR record
     assert "< 6E 00" in out, out
@@ -189,7 +215,7 @@ def test_opensc_tool(running: EmulatorProcess, pcsc_stack: PcscStack) -> None:
     index = str(_reader_index(pcsc_stack))
     atr = pcsc_stack.run(["opensc-tool", "--reader", index, "--atr"])
     assert atr.returncode == 0, atr.stderr
-    assert "3b:9f:96:80:1f:87:80:31:e0:73:fe:21:1b:67:4a:35:75:30:35:02:65:f8" in atr.stdout
+    assert ATR_T0.hex(":") in atr.stdout
     sent = pcsc_stack.run(["opensc-tool", "--reader", index,
                            "--send-apdu", "00A40004023F0000",
                            "--send-apdu", "00A4000C022FE2",
@@ -209,20 +235,85 @@ def test_t0_mode_is_transparent_through_pyscard(pcsc_stack: PcscStack, image_pat
                                                  image: CardImage, tmp_path: Path) -> None:
     slot = 1
     with EmulatorProcess(image_path, vpcd_port=pcsc_stack.slot_port(slot),
-                         state=tmp_path / "t0.state", t0=True) as emu:
+                         state=tmp_path / "t0.state", t0=True) as emu:  # --t0: the alias
         emu.wait_inserted(pcsc_stack.readers[slot])
         with pcsc.connect(pcsc_stack.readers[slot]) as card:
+            assert card.atr == ATR_T0 and card.protocol == "T=0"
             fcp = ok(card, SELECT_MF_FCP)  # case 4: 61XX + GET RESPONSE under the hood
             assert fcp[0] == 0x62 and len(fcp) == fcp[1] + 2
             select_isim(card, image)
             assert ok(card, SET1_APDU) == SET1_RESPONSE  # case 4 through 61 2C
-            # case 2 with a wrong Le: 6CXX, re-sent by apdu.pcsc
+            # case 2 with a wrong Le: 6CXX, re-sent by transport.pcsc
             ok(card, "00A4000C026F02")
             assert len(ok(card, "00B0000010")) == 16
-            # the raw T=0 behaviour is really there (seen below apdu.pcsc's handling)
+            # the raw T=0 behaviour is really there (seen below transport.pcsc's handling)
             raw = card._raw(SELECT_MF_FCP)
             assert raw[0] == 0x61
             assert ok(card, bytes([0, 0xC0, 0, 0, raw[1]]))[0] == 0x62
+        assert emu.terminate() == 0
+    EmulatorProcess.wait_removed(pcsc_stack.readers[slot])
+
+
+def _scard_connect(reader: str, protocol: int) -> tuple[Any, int, Any, int]:
+    from smartcard import scard
+
+    hresult, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    assert hresult == scard.SCARD_S_SUCCESS
+    hresult, hcard, active = scard.SCardConnect(ctx, reader, scard.SCARD_SHARE_SHARED, protocol)
+    return ctx, hresult, (hcard if hresult == scard.SCARD_S_SUCCESS else None), active
+
+
+def test_raw_t0_client_sees_61xx_like_eapol_test(running: EmulatorProcess,
+                                                 pcsc_stack: PcscStack) -> None:
+    # wpa_supplicant's pcsc_funcs (eapol_test, srsUE): T=0 only, SELECT MF with P2=04 and
+    # no Le, exactly 2 bytes 61XX expected, then GET RESPONSE with P3=XX.
+    from smartcard import scard
+
+    ctx, hresult, hcard, active = _scard_connect(pcsc_stack.reader_name,
+                                                 scard.SCARD_PROTOCOL_T1)
+    assert hresult == scard.SCARD_E_PROTO_MISMATCH  # the ATR announces T=0 only
+    scard.SCardReleaseContext(ctx)
+    ctx, hresult, hcard, active = _scard_connect(pcsc_stack.reader_name,
+                                                 scard.SCARD_PROTOCOL_T0)
+    try:
+        assert hresult == scard.SCARD_S_SUCCESS and active == scard.SCARD_PROTOCOL_T0
+        hresult, rapdu = scard.SCardTransmit(hcard, scard.SCARD_PCI_T0,
+                                             list(bytes.fromhex("00A40004023F00")))
+        assert hresult == scard.SCARD_S_SUCCESS
+        assert len(rapdu) == 2 and rapdu[0] == 0x61, bytes(rapdu).hex()
+        hresult, fcp = scard.SCardTransmit(hcard, scard.SCARD_PCI_T0, [0, 0xC0, 0, 0, rapdu[1]])
+        assert hresult == scard.SCARD_S_SUCCESS
+        assert fcp[0] == 0x62 and len(fcp) == rapdu[1] + 2 and fcp[-2:] == [0x90, 0x00]
+        # EF.DIR record length probe of pcsc_funcs: P3=FF -> exactly 6C LL
+        scard.SCardTransmit(hcard, scard.SCARD_PCI_T0, list(bytes.fromhex("00A4000C022F00")))
+        hresult, probe = scard.SCardTransmit(hcard, scard.SCARD_PCI_T0,
+                                             list(bytes.fromhex("00B20104FF")))
+        assert probe == [0x6C, 0x26]
+    finally:
+        if hcard is not None:
+            scard.SCardDisconnect(hcard, scard.SCARD_LEAVE_CARD)
+        scard.SCardReleaseContext(ctx)
+
+
+def test_t1_mode_announces_t1_and_answers_at_apdu_level(pcsc_stack: PcscStack,
+                                                        image_path: Path, image: CardImage,
+                                                        tmp_path: Path) -> None:
+    from smartcard import scard
+
+    slot = 1
+    with EmulatorProcess(image_path, vpcd_port=pcsc_stack.slot_port(slot),
+                         state=tmp_path / "t1.state", t1=True) as emu:
+        emu.wait_inserted(pcsc_stack.readers[slot])
+        with pcsc.connect(pcsc_stack.readers[slot]) as card:
+            assert card.atr == ATR_T1 and card.protocol == "T=1"
+            raw = card._raw(SELECT_MF_FCP)  # data and SW in one response
+            assert raw[0] == 0x62 and raw[-2:] == b"\x90\x00"
+            select_isim(card, image)
+            assert card._raw(SET1_APDU) == SET1_RESPONSE + b"\x90\x00"
+        ctx, hresult, _, _ = _scard_connect(pcsc_stack.readers[slot],
+                                                scard.SCARD_PROTOCOL_T0)
+        scard.SCardReleaseContext(ctx)
+        assert hresult == scard.SCARD_E_PROTO_MISMATCH  # no T=0 in this ATR
         assert emu.terminate() == 0
     EmulatorProcess.wait_removed(pcsc_stack.readers[slot])
 

@@ -50,13 +50,14 @@ class Reader:
         return data, sw
 
 
-@pytest.fixture(params=[False, True], ids=["default", "t0"])
+@pytest.fixture(params=[False, True], ids=["t1", "t0"])
 def card(
     request: pytest.FixtureRequest, pcsc_stack: PcscStack, tmp_path: Path
 ) -> Iterator[Reader]:
     image = tmp_path / "alice.json"
     save_image(image, build_image(load_profile(ALICE)))
-    proc = EmulatorProcess(image, vpcd_port=pcsc_stack.vpcd_port, t0=request.param).start()
+    proc = EmulatorProcess(image, vpcd_port=pcsc_stack.vpcd_port, t0=request.param,
+                           t1=not request.param).start()
     try:
         proc.wait_inserted(pcsc_stack.reader_name)
         reader = Reader(pcsc_stack.reader_name)

@@ -163,8 +163,22 @@ def test_t0_warning_with_data_keeps_it_for_get_response(t0card: Card) -> None:
     tx(card, "00A4000C026F02")
     tx(card, "00040000")
     assert tx(card, "00A40004026F02") == (b"", 0x6283)
-    data, sw = tx(card, "00C0000000")
-    assert sw == 0x6283 and data.startswith(b"\x62")
+    # pySim's way (annex C): GET RESPONSE with P3=00, the card tells the length by 6CXX
+    _, sw = tx(card, "00C0000000")
+    assert sw & 0xFF00 == 0x6C00
+    data, sw = tx(card, f"00C00000{sw & 0xFF:02X}")
+    assert sw == 0x6283 and data.startswith(b"\x62") and len(data) == data[1] + 2
+
+
+def test_t0_get_response_p3_00_is_256(t0card: Card) -> None:
+    # TS 102 221 annex C: GET RESPONSE is a case-2 command, P3=00 asks for 256 bytes; a
+    # length other than what is pending is answered 6CXX and the data stays pending.
+    card = t0card
+    fcp = tx(demo_card(), "00A40004023F0000")[0]
+    assert tx(card, "00A40004023F00") == (b"", 0x6100 | len(fcp))
+    assert tx(card, "00C0000000") == (b"", 0x6C00 | len(fcp))
+    assert tx(card, "00C00000") == (b"", 0x6C00 | len(fcp))  # case 1 form: P3=00 added
+    assert tx(card, f"00C00000{len(fcp):02X}") == (fcp, 0x9000)
 
 
 def test_default_mode_has_no_get_response(card: Card) -> None:

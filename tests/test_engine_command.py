@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from apdu.atr import DEFAULT_ATR, check_atr, needs_tck, tck, with_tck
+from apdu.atr import (
+    ATR_T0,
+    ATR_T1,
+    DEFAULT_ATR,
+    HISTORICAL_BYTES,
+    atr_for,
+    check_atr,
+    historical_bytes,
+    needs_tck,
+    offered_protocols,
+    tck,
+    with_tck,
+)
+from apdu.build import card_dict
 from apdu.command import CLA_TABLE, CommandError, channel_of, parse, split_body
 from apdu.engine import Card
-from demo_card import demo_card
+from demo_card import DEMO_PINS, demo_card
 
 
 def tx(card: Card, h: str) -> tuple[bytes, int]:
@@ -24,15 +37,46 @@ def card() -> Card:
 # --- ATR ---------------------------------------------------------------------------------------
 
 
-def test_default_atr_is_the_digest_atr_with_a_computed_tck() -> None:
-    assert DEFAULT_ATR.hex().upper() == "3B9F96801F878031E073FE211B674A357530350265F8"
-    assert tck(DEFAULT_ATR[:-1]) == 0xF8
-    assert needs_tck(DEFAULT_ATR)
-    check_atr(DEFAULT_ATR)
-    x = 0
-    for b in DEFAULT_ATR[1:]:
-        x ^= b
-    assert x == 0
+def test_the_cards_own_atr_with_a_computed_tck() -> None:
+    assert DEFAULT_ATR == ATR_T0
+    assert ATR_T0.hex().upper() == "3B9C96801F878031E073FE211F546973696DBA"
+    assert ATR_T1.hex().upper() == "3B9C96811F878031E073FE211F546973696DBB"
+    for atr in (ATR_T0, ATR_T1):
+        assert needs_tck(atr)  # T=15 is announced
+        check_atr(atr)
+        x = 0
+        for b in atr[1:]:
+            x ^= b
+        assert x == 0
+    assert tck(ATR_T0[:-1]) == 0xBA
+
+
+def test_the_atr_announces_what_the_card_does() -> None:
+    assert offered_protocols(ATR_T0) == [0]
+    assert offered_protocols(ATR_T1) == [1]
+    assert offered_protocols(bytes.fromhex("3B00")) == [0]
+    assert atr_for(True) == ATR_T0 and atr_for(False) == ATR_T1
+    assert demo_card().atr == ATR_T1 and demo_card(t0=True).atr == ATR_T0
+    d = card_dict(pins=DEMO_PINS)
+    with pytest.raises(ValueError, match="ATR"):
+        Card.from_dict({**d, "atr": ATR_T0.hex()}, t0=False)
+    with pytest.raises(ValueError, match="ATR"):
+        Card.from_dict({**d, "atr": ATR_T1.hex()}, t0=True)
+
+
+def test_historical_bytes_name_this_card() -> None:
+    # ISO/IEC 7816-4 clause 8.1.1: category 80, COMPACT-TLV; tag 5 (issuer's data) = "isim"
+    hb = historical_bytes(ATR_T0)
+    assert hb == historical_bytes(ATR_T1) == HISTORICAL_BYTES
+    assert hb[0] == 0x80
+    objects, i = {}, 1
+    while i < len(hb):
+        tag, n = hb[i] >> 4, hb[i] & 0x0F
+        objects[tag] = hb[i + 1 : i + 1 + n]
+        i += 1 + n
+    assert i == len(hb)
+    assert objects[5] == b"isim"
+    assert objects[7][2] & 0x07 == 0x07  # 8 or more logical channels
 
 
 def test_atr_with_wrong_tck_or_length_is_refused() -> None:
@@ -50,9 +94,9 @@ def test_atr_with_wrong_tck_or_length_is_refused() -> None:
 
 def test_power_cycle_returns_the_atr(card: Card) -> None:
     for _ in range(50):
-        assert card.power_on() == DEFAULT_ATR
-        assert card.reset() == DEFAULT_ATR
-        assert card.atr == DEFAULT_ATR
+        assert card.power_on() == ATR_T1
+        assert card.reset() == ATR_T1
+        assert card.atr == ATR_T1
         assert tx(card, "00A40004023F0000")[1] == 0x9000
     card.power_off()
     assert not card.powered

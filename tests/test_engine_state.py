@@ -105,7 +105,7 @@ def test_builder_sizes_contents_and_errors() -> None:
 @pytest.mark.parametrize(
     "mutate",
     [
-        lambda d: d.__setitem__("atr", "3B9F96801F878031E073FE211B674A357530350265F9"),
+        lambda d: d.__setitem__("atr", "3B9C96811F878031E073FE211F546973696DBC"),
         lambda d: d["mf"]["files"][0].__setitem__("fid", "2F0"),
         lambda d: d["mf"]["files"][0].__setitem__("sfi", 31),
         lambda d: d["mf"]["files"][0].__setitem__("structure", "ber_tlv"),

@@ -26,7 +26,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fuzz_identities
-from apdu.layout import layout
 from broken_images import set_body, set_record
 from isim.codecs.tlv import encode_tag80
 from isim.contents import ISIM_ADF
@@ -35,6 +34,7 @@ from isim.errors import ProfileError
 from isim.image import CardImage, build_image
 from isim.inspect import inspect_source, open_image
 from isim.profile import load_profile
+from specs.layout import layout
 
 ROOT = Path(__file__).resolve().parents[1]
 ALICE = ROOT / "examples" / "alice.yaml"

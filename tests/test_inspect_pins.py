@@ -80,7 +80,7 @@ def test_no_write_command_is_ever_sent(name: str | None) -> None:
     sent = {c[1] for c in card.log}
     assert sent <= READ_ONLY_INS and not sent & WRITE_INS, sorted(sent)
     assert {0xA4, 0xB0, 0xB2, INS_VERIFY} <= sent  # the log is real: everything was read
-    assert not card.src.transmit.__self__.card.take_state_changed()  # type: ignore[attr-defined]
+    assert card.src.transmit.__self__.card.state_serial == 0  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------------------- PIN1 policy

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from apdu import pcsc
 from broken_images import ALICE, BAD_IMPU, BROKEN, ROOT, write
 from isim.cli import EXIT_OK, EXIT_VIOLATION
 from isim.image import load_image
 from pcsc_stack import PcscStack, StackError, stop_process, wait_for_card
+from transport import pcsc
 
 pytestmark = pytest.mark.stack
 

@@ -160,6 +160,29 @@ def test_outputs_modes_summary_and_transport_key(tmp_path: Path,
     assert line[3] not in stdout + stderr
 
 
+def test_hss_format_hlr_auc_gw(tmp_path: Path, batch: tuple[Path, Path]) -> None:
+    """hostapd's Milenage database: `IMSI Ki OPc AMF SQN`, the same keys as the csv."""
+    path, template = batch
+    code, _, stderr = _run(path, "--template", template, "--out", tmp_path / "csv")
+    assert code == 0, stderr
+    out = tmp_path / "db"
+    code, stdout, stderr = _run(path, "--template", template, "--out", out, "--jobs", "2",
+                                "--hss-format", "hlr_auc_gw", "--json")
+    assert code == 0, stderr
+    assert json.loads(stdout)["hss_format"] == "hlr_auc_gw"
+    db = out / "hlr_auc_gw.milenage_db"
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600 and not (out / "hss.csv").exists()
+    lines = [ln.split(" ") for ln in db.read_text().splitlines() if not ln.startswith("#")]
+    csv_rows = _rows(tmp_path / "csv" / "hss.csv")[1:]
+    assert [(ln[0], ln[1], ln[2]) for ln in lines] == [(r[1], r[4], r[5]) for r in csv_rows]
+    assert {(ln[3], ln[4]) for ln in lines} == {("8000", "000000000000")}
+    key_file = tmp_path / "transport.key"
+    key_file.write_text("00112233445566778899aabbccddeeff\n")
+    code, _, stderr = _run(path, "--template", template, "--out", tmp_path / "x",
+                           "--hss-format", "hlr_auc_gw", "--transport-key", key_file)
+    assert code == 2 and "in clear" in stderr and not (tmp_path / "x").exists()
+
+
 def test_jobs_keep_row_order(tmp_path: Path, batch: tuple[Path, Path]) -> None:
     path, template = batch
     for jobs, out in ((1, tmp_path / "one"), (3, tmp_path / "three")):

@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 
-from apdu import pcsc
 from emulator_proc import EmulatorProcess
 from isim.codecs import codec_for
 from isim.image import build_image, load_image, make_card, save_image
@@ -33,6 +32,7 @@ from isim.personalize.writer import CardFailure, write_cards
 from isim.profile import Profile, profile_from_mapping
 from pcsc_stack import PcscStack, serve_card
 from sample_batch import write_sample_batch, write_sample_template
+from transport import pcsc
 
 pytestmark = pytest.mark.stack
 

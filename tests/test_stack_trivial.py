@@ -1,5 +1,5 @@
 """The whole PC/SC stack with the trivial responder: pyscard / scriptor / opensc-tool ->
-pcscd -> vpcd -> apdu.vpcd -> card.  Real processes, no mocks."""
+pcscd -> vpcd -> transport.vpcd -> card.  Real processes, no mocks."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from contextlib import AbstractContextManager
 
 import pytest
 
-from apdu import pcsc
 from pcsc_stack import PcscStack, pcsc_stack, serve_card, wait_for_card
 from responders import UICC_ATR, TrivialCard
+from transport import pcsc
 
 pytestmark = pytest.mark.stack
 

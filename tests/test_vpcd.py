@@ -1,5 +1,6 @@
-"""apdu.vpcd: the sans-IO engine, and the socket transport against an in-process fake vpcd
-that behaves like Debian's (length and body in two writes, no TCP_NODELAY)."""
+"""transport.vpcd_session (sans-IO) and transport.driver, and the socket transport against an
+in-process fake vpcd that behaves like Debian's (length and body in two writes, no
+TCP_NODELAY)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,22 @@ from collections.abc import Iterator
 
 import pytest
 
-from apdu import vpcd
-from apdu.vpcd import FramingError, VirtualCard, VpcdEngine, VpcdTransport, frame
+from apdu.events import ApduExchanged, Response, StateChanged
 from responders import UICC_ATR, TrivialCard
+from transport import vpcd
+from transport.vpcd import VpcdTransport
+from transport.vpcd_session import (
+    AtrSent,
+    CardInserted,
+    CardRemoved,
+    FramingError,
+    PoweredOff,
+    PoweredOn,
+    VirtualCard,
+    VpcdSession,
+    WarmReset,
+    frame,
+)
 
 SELECT_MF = bytes.fromhex("00A4000C023F00")
 
@@ -24,6 +38,14 @@ class EchoCard(TrivialCard):
     def process(self, capdu: bytes) -> bytes:
         super().process(capdu)
         return capdu[5:] + b"\x90\x00"
+
+
+class ChangingCard(EchoCard):
+    """A card whose every command changes persistent state (typed events, like apdu's)."""
+
+    def receive(self, capdu: bytes) -> list[object]:
+        rapdu = self.process(capdu)
+        return [StateChanged(self.commands), ApduExchanged(capdu, rapdu, 0), Response(rapdu)]
 
 
 class FailingCard(TrivialCard):
@@ -40,8 +62,8 @@ def test_trivial_card_is_a_virtual_card() -> None:
 
 def test_control_codes() -> None:
     card = TrivialCard()
-    events: list[str] = []
-    engine = VpcdEngine(card, trace=lambda ev, data: events.append(ev))
+    events: list[object] = []
+    engine = VpcdSession(card, observe=events.append)
     assert engine.receive(frame(b"\x01")) == []
     assert card.powered
     assert engine.receive(frame(b"\x04")) == [frame(UICC_ATR)]
@@ -50,12 +72,15 @@ def test_control_codes() -> None:
     assert engine.receive(frame(b"\x00")) == []
     assert not card.powered
     assert engine.receive(frame(b"\x07")) == []  # unknown control code: ignored
-    assert events == ["power_on", "atr", "reset", "power_off"]
+    assert events == [PoweredOn(), AtrSent(UICC_ATR), WarmReset(), PoweredOff()]
+    engine.connection_made()
+    engine.connection_lost()
+    assert events[-2:] == [CardInserted(), CardRemoved()]
 
 
 def test_split_at_every_byte_and_batched() -> None:
     card = EchoCard()
-    engine = VpcdEngine(card)
+    engine = VpcdSession(card)
     stream = frame(b"\x01") + frame(b"\x04") + frame(SELECT_MF) + frame(b"\x00\xb0\x00\x00\x10")
     expected = [frame(UICC_ATR), frame(b"\x3f\x00\x90\x00"), frame(b"\x90\x00")]
     # one byte at a time
@@ -65,12 +90,12 @@ def test_split_at_every_byte_and_batched() -> None:
     assert out == expected
     assert engine.pending == 0
     # everything at once
-    assert VpcdEngine(EchoCard()).receive(stream) == expected
+    assert VpcdSession(EchoCard()).receive(stream) == expected
 
 
 def test_empty_message_is_a_framing_error() -> None:
     with pytest.raises(FramingError):
-        VpcdEngine(TrivialCard()).receive(b"\x00\x00")
+        VpcdSession(TrivialCard()).receive(b"\x00\x00")
 
 
 def test_frame_limits() -> None:
@@ -80,21 +105,24 @@ def test_frame_limits() -> None:
 
 
 def test_card_exception_answers_6f00() -> None:
-    engine = VpcdEngine(FailingCard())
+    engine = VpcdSession(FailingCard())
     assert engine.receive(frame(SELECT_MF)) == [frame(b"\x6f\x00")]
 
 
-def test_after_command_sees_each_apdu() -> None:
-    seen: list[tuple[bytes, bytes]] = []
-    engine = VpcdEngine(EchoCard(), after_command=lambda c, r: seen.append((c, r)))
-    engine.receive(frame(b"\x04") + frame(SELECT_MF))
-    assert seen == [(SELECT_MF, b"\x3f\x00\x90\x00")]
-    assert engine.commands == 1
+def test_driver_persists_then_observes_then_answers() -> None:
+    order: list[object] = []
+    engine = VpcdSession(ChangingCard(), persist=order.append, observe=order.append)
+    assert engine.receive(frame(b"\x04") + frame(SELECT_MF)) == [
+        frame(UICC_ATR), frame(b"\x3f\x00\x90\x00")]
+    assert order[0] == AtrSent(UICC_ATR)
+    assert order[1] == StateChanged(1)
+    assert isinstance(order[2], ApduExchanged) and order[2].rapdu == b"\x3f\x00\x90\x00"
+    assert len(order) == 3 and engine.commands == 1
 
 
 def test_connection_lost_powers_off() -> None:
     card = TrivialCard()
-    engine = VpcdEngine(card)
+    engine = VpcdSession(card)
     engine.receive(frame(b"\x01"))
     engine.connection_lost()
     assert not card.powered
@@ -298,20 +326,20 @@ def test_listen_refuses_non_loopback_unless_asked() -> None:
     transport.close()
 
 
-def test_after_command_runs_before_the_response(listener: socket.socket) -> None:
+def test_persist_runs_before_the_response(listener: socket.socket) -> None:
     order: list[str] = []
     received = threading.Event()
 
-    def after(capdu: bytes, rapdu: bytes) -> None:
+    def persist(event: StateChanged) -> None:
         assert not received.is_set()
         order.append("persisted")
 
-    transport = VpcdTransport(TrivialCard(), port=listener.getsockname()[1],
-                              after_command=after)
+    transport = VpcdTransport(ChangingCard(), port=listener.getsockname()[1],
+                              persist=persist)
     thread, errors = _run(transport)
     fake = FakeVpcd(listener.accept()[0])
     fake.insert()
-    assert fake.transact(SELECT_MF) == b"\x90\x00"
+    assert fake.transact(SELECT_MF) == b"\x3f\x00\x90\x00"
     received.set()
     order.append("response")
     fake.close()
@@ -320,12 +348,12 @@ def test_after_command_runs_before_the_response(listener: socket.socket) -> None
     assert not errors
 
 
-def test_failing_after_command_sends_nothing_and_propagates(listener: socket.socket) -> None:
-    def after(capdu: bytes, rapdu: bytes) -> None:
+def test_failing_persist_sends_nothing_and_propagates(listener: socket.socket) -> None:
+    def persist(event: StateChanged) -> None:
         raise OSError("disk full")
 
-    card = TrivialCard()
-    transport = VpcdTransport(card, port=listener.getsockname()[1], after_command=after)
+    card = ChangingCard()
+    transport = VpcdTransport(card, port=listener.getsockname()[1], persist=persist)
     thread, errors = _run(transport)
     fake = FakeVpcd(listener.accept()[0])
     fake.insert()
@@ -362,4 +390,16 @@ def test_module_logs_but_never_prints(capsys: pytest.CaptureFixture[str],
     _finish(transport, thread)
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
-    assert vpcd.log.name == "apdu.vpcd"
+    assert vpcd.log.name == "transport.vpcd"
+
+
+def test_serve_forever_can_run_again(listener: socket.socket) -> None:
+    transport = VpcdTransport(TrivialCard(), port=listener.getsockname()[1], reconnect=False)
+    for _ in range(2):  # one connection per run; the second run starts as fresh as the first
+        thread, errors = _run(transport)
+        fake = FakeVpcd(listener.accept()[0])
+        assert fake.insert() == UICC_ATR
+        fake.close()
+        thread.join(5)
+        assert not thread.is_alive() and not errors
+    transport.close()

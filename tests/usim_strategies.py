@@ -53,7 +53,7 @@ USIM_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
     "usim_ad": st.builds(UsimAdministrativeData, _byte, _b(2), st.sampled_from([2, 3])),
     "service_table": (st.frozensets(st.integers(1, 8)) | st.frozensets(st.integers(1, 136)))
     .filter(lambda s: not set(range(1, 9)) <= s),  # a whole byte of FF reads as empty
-    "uac_aic": st.frozensets(st.integers(1, 32)),
+    "uac_aic": st.frozensets(st.integers(1, 32), max_size=31),  # all 32 bits: FF..FF, empty
     "acc": st.frozensets(st.integers(0, 15).filter(lambda n: n != 10)),
     "plmn_act": st.lists(st.builds(PlmnAct, _plmn, _subset(tuple(ACT_BITS))), max_size=8).map(
         tuple

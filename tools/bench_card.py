@@ -4,7 +4,7 @@
     python tools/bench_card.py [--seconds 2] [--auths 3000] [--no-stack]
 
 Full stack (pyscard -> pcscd -> vpcd -> card), every card in its own process:
-  * the trivial responder (tools/responders.py TrivialCard behind apdu.vpcd; run twice, the
+  * the trivial responder (tools/responders.py TrivialCard behind transport.vpcd; run twice, the
     mean is the reference),
   * `isim emulate IMAGE` and `isim emulate IMAGE --state F` (as a user runs it),
   * Debian's vicc when installed (SELECT MF with P2=0C only: vicc fails on P2=04).
@@ -40,7 +40,6 @@ for _p in (str(ROOT), str(ROOT / "tools")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from apdu import pcsc, vpcd  # noqa: E402
 from isim.aka import generate_vector  # noqa: E402
 from isim.emulator import Emulator  # noqa: E402
 from isim.image import CardImage, build_image, save_image  # noqa: E402
@@ -48,6 +47,7 @@ from isim.milenage import Milenage  # noqa: E402
 from isim.profile import load_profile  # noqa: E402
 from isim.sqn import next_sqn  # noqa: E402
 from responders import TrivialCard  # noqa: E402
+from transport import pcsc, vpcd  # noqa: E402
 
 ALICE = ROOT / "examples" / "alice.yaml"
 VICC = Path("/usr/bin/vicc")
@@ -142,7 +142,7 @@ def in_process(image: CardImage, seconds: float, auths: int) -> list[tuple[str, 
 
 
 def serve_trivial(port: int) -> None:
-    """Child process: the trivial responder behind apdu.vpcd, until killed."""
+    """Child process: the trivial responder behind transport.vpcd, until killed."""
     vpcd.VpcdTransport(TrivialCard(), port=port).serve_forever()
 
 
@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench_card: full stack unavailable: {exc}", file=sys.stderr)
             return 3
     print(f"\nFull stack ({kind} pcscd; pyscard -> pcscd -> vpcd -> card process): per "
-          "second, and ratio to the trivial responder (apdu.vpcd subprocess) in the other "
+          "second, and ratio to the trivial responder (transport.vpcd subprocess) in the other "
           "reader: median of the ratios of alternating 30 ms bursts")
     print(f"  {'':48} {'SELECT':>18}  {'READ BINARY 128':>18}  {'AUTHENTICATE':>18}")
     for r in rows:

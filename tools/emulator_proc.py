@@ -8,7 +8,7 @@
 The process always dies with the context (SIGKILL if it did not stop), so a failing test
 leaves no orphan emulator.  `FakeVpcd` is the other end of the vpcd protocol for tests that
 drive the emulator directly (no pcscd): it listens, the emulator connects to it with
-``--vpcd 127.0.0.1:PORT``, and it speaks the 2-byte-length framing of apdu.vpcd.
+``--vpcd 127.0.0.1:PORT``, and it speaks the 2-byte-length framing of transport.vpcd.
 """
 
 from __future__ import annotations
@@ -47,16 +47,22 @@ def isim_argv(*args: str) -> list[str]:
 
 
 class EmulatorProcess:
-    """One ``isim emulate SOURCE --vpcd 127.0.0.1:PORT [--state F] [--t0]`` process."""
+    """One ``isim emulate SOURCE --vpcd 127.0.0.1:PORT [--state F] [--t1]`` process (T=0,
+    the default, unless ``t1``)."""
 
     def __init__(self, source: str | Path, *, vpcd_port: int, state: str | Path | None = None,
-                 t0: bool = False, extra: Sequence[str] = (),
-                 env: dict[str, str] | None = None, host: str = "127.0.0.1") -> None:
-        argv = ["emulate", str(source), "--vpcd", f"{host}:{vpcd_port}"]
+                 t0: bool = False, t1: bool = False, extra: Sequence[str] = (),
+                 env: dict[str, str] | None = None, host: str = "127.0.0.1",
+                 listen: bool = False) -> None:
+        """``listen``: ``--listen HOST:PORT`` (reversed vpcd) instead of ``--vpcd``."""
+        where = "--listen" if listen else "--vpcd"
+        argv = ["emulate", str(source), where, f"{host}:{vpcd_port}"]
         if state is not None:
             argv += ["--state", str(state)]
         if t0:
             argv.append("--t0")
+        if t1:
+            argv.append("--t1")
         self.argv = isim_argv(*argv, *extra)
         self.env = isim_env(env)
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close(); no pipe to fill

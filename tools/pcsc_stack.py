@@ -44,7 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from apdu.vpcd import VirtualCard, VpcdTransport
+from transport.vpcd import VpcdTransport
+from transport.vpcd_session import VirtualCard
 
 __all__ = [
     "SOCKET_ENV",
@@ -388,7 +389,7 @@ def wait_for_card(reader: str, *, present: bool = True, timeout: float = 10.0) -
 def serve_card(stack: PcscStack, card: VirtualCard, *, slot: int = 0,
                timeout: float = 10.0, wait: bool = True,
                **transport_options: Any) -> Iterator[VpcdTransport]:
-    """Insert ``card`` into the stack's reader (apdu.vpcd in a thread); remove it on exit.
+    """Insert ``card`` into the stack's reader (transport.vpcd in a thread); remove it on exit.
 
     With ``wait`` the stack must be activated: returns once pcscd reports the card.
     """

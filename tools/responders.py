@@ -1,4 +1,4 @@
-"""Trivial card responders implementing `apdu.vpcd.VirtualCard`, for benchmarks and tests."""
+"""Trivial card responders implementing `transport.vpcd.VirtualCard`, for benchmarks and tests."""
 
 from __future__ import annotations
 

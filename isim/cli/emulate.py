@@ -14,11 +14,14 @@ from pathlib import Path
 
 import click
 
-from apdu.trace import mask_capdu, mask_rapdu
-from apdu.vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdTransport
+from apdu.events import ApduExchanged, WriteRefused
+from apdu.trace import gsmtap_apdu, mask_capdu, mask_rapdu
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, is_number, main, reporting
 from isim.emulator import Emulator
 from isim.image import load_card_source
+from transport.gsmtap import DEFAULT_GSMTAP, GsmtapSender
+from transport.vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdTransport
+from transport.vpcd_session import AtrSent, CardInserted, CardRemoved
 
 log = logging.getLogger("isim.emulate")
 
@@ -46,14 +49,22 @@ def _hostport(value: str, what: str) -> tuple[str, int]:
               help="Listen here for a vpcd configured to connect out (reversed mode).")
 @click.option("--allow-remote", is_flag=True,
               help="Allow --listen on a non-loopback address (exposes the card to the network).")
-@click.option("--t0", is_flag=True,
-              help="T=0 response style: 61XX + GET RESPONSE for case 4, 6CXX for a wrong Le.")
+@click.option("--t0/--t1", "t0", default=True,
+              help="--t0 (default): a T=0 UICC, its ATR announces T=0: 61XX + GET RESPONSE for "
+                   "commands with data that answer data, 6CXX for a wrong Le. --t1: APDU level "
+                   "(data and SW in one response), its ATR announces T=1.")
 @click.option("--trace", is_flag=True, help="Log every APDU to stderr (PINs and keys masked).")
+@click.option("--gsmtap", "gsmtap", metavar="[HOST:PORT]", is_flag=False,
+              flag_value=f"{DEFAULT_GSMTAP[0]}:{DEFAULT_GSMTAP[1]}", default=None,
+              help="Send every APDU exchange as GSMTAP type SIM over UDP, for "
+                   f"Wireshark (default {DEFAULT_GSMTAP[0]}:{DEFAULT_GSMTAP[1]}); masked as "
+                   "--trace. A non-loopback HOST needs --allow-remote.")
 @click.option("--unsafe-load-rule-breaking-image-for-validator-tests", "unsafe", is_flag=True,
               help="TESTING ONLY: load an image whose IMPI/IMPU/DOMAIN break the trust-domain "
                    "rule, to test validators. Never use for a card given to anyone.")
 def emulate(source: str, state: str | None, follow: bool, unsealed: bool, vpcd: str | None,
-            listen: str | None, allow_remote: bool, t0: bool, trace: bool, unsafe: bool) -> None:
+            listen: str | None, allow_remote: bool, t0: bool, trace: bool, gsmtap: str | None,
+            unsafe: bool) -> None:
     """Put the card of PROFILE_OR_IMAGE into a vpcd virtual reader until SIGINT/SIGTERM."""
     logging.basicConfig(level=logging.INFO if trace else logging.WARNING,
                         format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
@@ -61,37 +72,46 @@ def emulate(source: str, state: str | None, follow: bool, unsealed: bool, vpcd: 
         raise click.UsageError("--vpcd and --listen are exclusive")
     host, port = _hostport(listen or vpcd or f"{DEFAULT_HOST}:{DEFAULT_PORT}",
                            "--listen" if listen else "--vpcd")
+    tap: GsmtapSender | None = None
+    if gsmtap is not None:
+        try:
+            tap = GsmtapSender(*_hostport(gsmtap, "--gsmtap"), allow_remote=allow_remote)
+        except (ValueError, OSError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--gsmtap") from None
     with reporting(source, "emulate"):
         emu = Emulator.open(load_card_source(source), state_path=Path(state) if state else None,
                             t0=t0, allow_rule_violations=unsafe, follow_symlink=follow,
                             accept_unsealed=unsealed)
+    emu.card.trace_exchanges = trace or tap is not None  # else no per-APDU trace events
     if unsafe:
         click.echo("isim emulate: WARNING: rule-breaking images allowed (validator testing)",
                    err=True)
 
-    last_capdu = b""
-
-    def on_event(event: str, data: bytes) -> None:
-        nonlocal last_capdu
-        if event == "insert":
+    def observe(event: object) -> None:  # typed events: apdu.events, transport.vpcd_session
+        if isinstance(event, ApduExchanged):  # masked by what the card says the data is
+            if tap is not None:
+                tap.send(gsmtap_apdu(event.capdu, event.rapdu, event.secrecy))
+            if trace:
+                log.info("> %s", mask_capdu(event.capdu, event.secrecy))
+                log.info("< %s", mask_rapdu(event.rapdu, event.secrecy))
+        elif isinstance(event, WriteRefused):
+            if trace:
+                log.info("  write refused: %s: %s", event.ef_name, event.reason)
+        elif isinstance(event, CardInserted):
             where = f"listening on {host}:{port}" if listen else f"vpcd {host}:{port}"
             click.echo(f"isim: card {emu.image.iccid} is in the reader ({where})", err=True)
-        elif event == "remove":
+        elif isinstance(event, CardRemoved):
             click.echo("isim: card removed from the reader", err=True)
-        elif trace and event == "capdu":
-            last_capdu = data
-            log.info("> %s", mask_capdu(data))
-        elif trace and event == "rapdu":
-            log.info("< %s", mask_rapdu(last_capdu, data))
-            if data[-2:] == b"\x6a\x80" and emu.app.last_rejection:
-                log.info("  write refused: %s", emu.app.last_rejection)
+        elif isinstance(event, AtrSent):
+            if trace:
+                log.info("atr %s", event.atr.hex().upper())
         elif trace:
-            log.info("%s %s", event, data.hex().upper())
+            log.info("%s", type(event).__name__)
 
     try:
         transport = VpcdTransport(emu.card, host=host, port=port, listen=bool(listen),
-                                  allow_remote=allow_remote, after_command=emu.after_command,
-                                  trace=on_event)
+                                  allow_remote=allow_remote, persist=emu.persist,
+                                  observe=observe)
     except ValueError as exc:
         click.echo(f"isim emulate: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
@@ -115,5 +135,7 @@ def emulate(source: str, state: str | None, follow: bool, unsealed: bool, vpcd: 
         sys.exit(EXIT_BAD_INPUT)
     finally:
         transport.close()
+        if tap is not None:
+            tap.close()
     click.echo("isim: stopped", err=True)
     sys.exit(EXIT_OK)

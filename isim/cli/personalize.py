@@ -1,7 +1,8 @@
 """`isim personalize`: a bureau's batch run (see docs/personalize.md).
 
     isim personalize BATCH --template TEMPLATE (--out DIR | --reader N)
-                     [--jobs N] [--reject-file F] [--transport-key FILE] [--json]
+                     [--jobs N] [--reject-file F] [--transport-key FILE]
+                     [--hss-format csv|hlr_auc_gw] [--json]
     isim personalize --clean --out DIR
 
 Exit codes: 0 done; 1 invalid rows (nothing written, every bad row reported) or a card that
@@ -23,13 +24,14 @@ from typing import Any
 
 import click
 
-from apdu.pcsc import ReaderError
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
 from isim.codecs.errors import CodecError
 from isim.errors import InputError, ProfileError
+from isim.personalize.hss import HSS_FORMATS
 from isim.personalize.outputs import remove_stale_partials
 from isim.personalize.run import BatchRejected, RunOptions, personalize
 from isim.personalize.writer import CardFailure, write_cards
+from transport.pcsc import ReaderError
 
 EXIT_INTERRUPTED = 130
 LOG_EVERY_SECONDS = 2.0
@@ -142,6 +144,10 @@ def _report_rejected(exc: BatchRejected, batch: str, as_json: bool) -> None:
               help="Write the valid cards anyway; list the bad rows and reasons here.")
 @click.option("--transport-key", "transport_key", type=click.Path(dir_okay=False),
               help="AES key (hex) encrypting K and OPc in the HSS file (AES-GCM).")
+@click.option("--hss-format", "hss_format", type=click.Choice(HSS_FORMATS), default="csv",
+              show_default=True,
+              help="HSS output: the csv file, or hostapd hlr_auc_gw's Milenage database "
+                   "(IMSI Ki OPc AMF SQN).")
 @click.option("--clean", is_flag=True,
               help="Only remove what killed runs left next to --out, then exit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -149,8 +155,8 @@ def _report_rejected(exc: BatchRejected, batch: str, as_json: bool) -> None:
               help="Progress bar on a terminal (log lines otherwise).")
 def personalize_command(batch: str | None, template: str | None, out: str | None,
                         reader: str | None, jobs: int, reject_file: str | None,
-                        transport_key: str | None, clean: bool, as_json: bool,
-                        progress: bool) -> None:
+                        transport_key: str | None, hss_format: str, clean: bool,
+                        as_json: bool, progress: bool) -> None:
     """Validate a batch of cards, then write images, scripts and the HSS file (or cards)."""
     if clean:
         if out is None:
@@ -169,6 +175,7 @@ def personalize_command(batch: str | None, template: str | None, out: str | None
         batch=Path(batch), template=Path(template), out=Path(out) if out else None,
         jobs=jobs, reject_file=Path(reject_file) if reject_file else None,
         transport_key=Path(transport_key) if transport_key else None,
+        hss_format=hss_format,
     )
     show = _progress(progress)
     try:

@@ -63,7 +63,7 @@ class UeCard:
             rapdu = self._transmit(capdu)
         except (ProcedureError, OSError) as exc:
             raise CardError(f"{self.description}: the card stopped answering: {exc}") from None
-        except Exception as exc:  # pyscard / apdu.pcsc.ReaderError
+        except Exception as exc:  # pyscard / transport.pcsc.ReaderError
             raise CardError(f"{self.description}: {exc}") from None
         return bytes(rapdu[:-2]), int.from_bytes(rapdu[-2:], "big")
 

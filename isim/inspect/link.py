@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from apdu.ins import INS_READ_BINARY, INS_READ_RECORD, INS_SELECT, INS_VERIFY
-from apdu.pcsc import ReaderError
 from isim.errors import IsimError
+from transport.pcsc import ReaderError
 
 __all__ = [
     "READ_ONLY_INS",

@@ -1,5 +1,5 @@
 """Where a card comes from: a card image run by the in-process engine (the same APDUs as a
-reader), or a PC/SC reader (`apdu.pcsc`)."""
+reader), or a PC/SC reader (`transport.pcsc`)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from apdu import pcsc
 from isim.emulator import Emulator
 from isim.errors import IsimError
 from isim.image import CardImage, load_image
+from transport import pcsc
 
 from .link import CardUnreadable, Transmit
 

@@ -46,5 +46,5 @@ def card_output(profile: Profile, *, row_label: str = "") -> CardOutput:
         image=build_image_json(profile, contents, state_key=new_state_key()),
         script=render_scriptor(header, script),
         hss=HssRecord(profile.iccid, profile.imsi or "", profile.impi, profile.impu,
-                      profile.k, profile.opc),
+                      profile.k, profile.opc, profile.sqn),
     )

@@ -24,7 +24,13 @@ from isim.fileio import SECRET_MODE, SymlinkRefused, atomic_write, create_exclus
 from .batch import Batch, Row, open_batch
 from .dedupe import DuplicateIndex
 from .generate import GenerateError
-from .hss import TRANSPORT_MODE, TransportKey, hss_header, read_transport_key
+from .hss import (
+    TRANSPORT_MODE,
+    TransportKey,
+    hss_header,
+    milenage_db_header,
+    read_transport_key,
+)
 from .outputs import PUBLIC_MODE, Staging, write_new_file
 from .problems import ProblemLog, RowProblem
 from .template import Template, load_template
@@ -43,6 +49,7 @@ __all__ = [
 
 SUMMARY_FORMAT = "isim-personalize-summary/1"
 HSS_FILE = "hss.csv"
+MILENAGE_DB_FILE = "hlr_auc_gw.milenage_db"  # --hss-format hlr_auc_gw
 SUMMARY_FILE = "summary.json"
 
 Progress = Callable[[str, int, int | None], None]  # (phase, rows done, rows in the phase)
@@ -61,6 +68,7 @@ class RunOptions:
     reject_file: Path | None = None
     transport_key: Path | None = None
     chunk_rows: int = CHUNK_ROWS
+    hss_format: str = "csv"  # or "hlr_auc_gw" (hostapd's Milenage database)
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,7 @@ class Summary:
     out: str | None
     reject_file: str | None
     hss_transport: str | None
+    hss_format: str = "csv"
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -197,8 +206,12 @@ def personalize(options: RunOptions, progress: Progress | None = None) -> Summar
     template = load_template(options.template)
     batch = open_batch(options.batch)
     key = read_transport_key(options.transport_key) if options.transport_key else None
+    if key is not None and options.hss_format != "csv":
+        raise InputError("--transport-key encrypts the csv HSS file only; hlr_auc_gw reads "
+                         "its Milenage database in clear", source=str(options.transport_key))
     staging = Staging(options.out, (IMAGES, SCRIPTS)) if options.out is not None else None
-    executor = Executor(Worker(template, key, batch.row_label), max(1, options.jobs))
+    worker = Worker(template, key, batch.row_label, options.hss_format)
+    executor = Executor(worker, max(1, options.jobs))
     try:
         check = validate_batch(batch, template, executor, chunk_rows=options.chunk_rows,
                                progress=progress)
@@ -216,7 +229,8 @@ def personalize(options: RunOptions, progress: Progress | None = None) -> Summar
         else:
             with staging:
                 try:
-                    done = _write(executor, chunks, staging.path, cards, key, progress)
+                    done = _write(executor, chunks, staging.path, cards, key, progress,
+                                  options.hss_format)
                 except BaseException:
                     # stop the workers before the staging directory is removed: a worker
                     # still writing into it would leave a partial directory behind
@@ -258,15 +272,18 @@ def _summary(options: RunOptions, batch: Batch, template: Template, check: Valid
         out=str(options.out) if options.out is not None else None,
         reject_file=str(options.reject_file) if options.reject_file is not None else None,
         hss_transport=transport,
+        hss_format=options.hss_format,
     )
 
 
 def _write(executor: Executor, chunks: Iterator[list[Row]], path: Path, total: int,
-           key: bytes | None, progress: Progress | None) -> int:
+           key: bytes | None, progress: Progress | None, hss_format: str = "csv") -> int:
     done = 0
-    fd = create_exclusive(path / HSS_FILE, SECRET_MODE)
+    milenage_db = hss_format == "hlr_auc_gw"
+    fd = create_exclusive(path / (MILENAGE_DB_FILE if milenage_db else HSS_FILE), SECRET_MODE)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as hss:
-        hss.write(hss_header(TransportKey(key) if key else None))
+        hss.write(milenage_db_header() if milenage_db
+                  else hss_header(TransportKey(key) if key else None))
         for written in executor.map("write", chunks, str(path)):
             hss.write(written.hss)
             done += written.cards

@@ -21,7 +21,7 @@ from isim.profile import Profile
 
 from .batch import Row
 from .card import card_output
-from .hss import TransportKey, hss_line
+from .hss import TransportKey, hss_line, milenage_db_line
 from .outputs import write_new_file
 from .problems import RowProblem
 from .template import Template
@@ -48,10 +48,12 @@ class Written:
 class Worker:
     """What a (worker) process needs: the template and, for pass 2, the transport key."""
 
-    def __init__(self, template: Template, transport_key: bytes | None, row_label: str) -> None:
+    def __init__(self, template: Template, transport_key: bytes | None, row_label: str,
+                 hss_format: str = "csv") -> None:
         self.template = template
         self.transport = TransportKey(transport_key) if transport_key else None
         self.row_label = row_label
+        self.milenage_db = hss_format == "hlr_auc_gw"
 
     def validate(self, rows: list[Row]) -> Validated:
         problems: list[RowProblem] = []
@@ -100,7 +102,8 @@ class Worker:
             if out is not None:
                 write_new_file(Path(out, IMAGES, f"{card.iccid}.json"), card.image)
                 write_new_file(Path(out, SCRIPTS, f"{card.iccid}.apdu"), card.script.encode())
-            lines.append(hss_line(card.hss, self.transport))
+            lines.append(milenage_db_line(card.hss) if self.milenage_db
+                         else hss_line(card.hss, self.transport))
         return Written(len(rows), "".join(lines))
 
 

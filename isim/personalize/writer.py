@@ -26,7 +26,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from apdu.ins import INS_READ_BINARY
-from apdu.pcsc import PcscCard, ReaderError, connect, list_readers, pick_reader
 from apdu.sw import SW_OK_BYTES
 from isim.codecs import codec_for
 from isim.contents import ISIM_ADF, card_contents
@@ -34,6 +33,7 @@ from isim.errors import InputError
 from isim.identity_files import IDENTITY_FILES, identity_file_problems
 from isim.profile import Profile
 from specs.layout import layout
+from transport.pcsc import PcscCard, ReaderError, connect, list_readers, pick_reader
 
 from .batch import Batch, open_batch
 from .card import card_script
