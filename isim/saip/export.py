@@ -1,0 +1,204 @@
+"""A card (its image: file tree, PINs, keys, SQN state) -> the PEs of an eUICC Profile Package.
+
+PE order (clause 8.1; as the TS.48 generic profiles): header, mf, pukCodes, pinCodes (MF:
+global PINs and ADM), then per ADF of the card: its template PE (usim / isim), its optional
+files PE (opt-usim / opt-isim) when it has such files, pinCodes (its local PINs; a later ADF
+shares the first one's by filePath), akaParameter (Milenage, K and OPc); then one
+genericFileManagement for the files no template has; end. Which DF goes to which PE, the
+template OIDs and the PIN conventions are specs/saip.yaml. docs/saip.md has the choices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from isim.image import CardImage
+
+from .asn import SQN_BYTES, SQN_INIT_ENTRIES, encode_pe
+from .files import arr_reference, content_items, ef_fcp
+from .layout import DFPlan, SaipLayout, field_key, saip_layout
+
+__all__ = ["ExportError", "export_image", "image_pes"]
+
+_LOCAL = 0x80  # key references 81..88 are local (second) PINs: TS 102 221 9.5.1
+
+
+class ExportError(ValueError):
+    """A card this exporter cannot express (a DF with no PE in specs/saip.yaml)."""
+
+
+@dataclass
+class _Builder:
+    lay: SaipLayout
+    pes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    gfm: list[list[tuple[str, Any]]] = field(default_factory=list)
+
+    def add(self, name: str, body: dict[str, Any]) -> None:
+        header = "pin-Header" if name == "pinCodes" else (
+            "puk-Header" if name == "pukCodes" else _HEADER_FIELD[name])
+        self.pes.append((name, {header: {"identification": len(self.pes)}, **body}))
+
+
+_HEADER_FIELD = {"mf": "mf-header", "usim": "usim-header", "opt-usim": "optusim-header",
+                 "isim": "isim-header", "opt-isim": "optisim-header",
+                 "akaParameter": "aka-header", "genericFileManagement": "gfm-header",
+                 "end": "end-header"}
+
+
+def _stream(ef: dict[str, Any]) -> bytes:
+    content = ef["content"]
+    if isinstance(content, str):
+        return bytes.fromhex(content)
+    return b"".join(bytes.fromhex(r) for r in content)
+
+
+def _ef_file(ef: dict[str, Any], implicit_arr: str) -> list[tuple[str, Any]]:
+    return [("fileDescriptor", ef_fcp(ef, implicit_arr)), *content_items(_stream(ef))]
+
+
+def _pin_status(pins: dict[str, Any], local: bool) -> bytes:
+    """pinStatusTemplateDO: the key references that guard the DF (TS.48 practice: an ADF
+    lists its local PIN first, then the global ones)."""
+    refs = sorted(int(r, 16) for r in pins)
+    glob = [r for r in refs if r < _LOCAL]
+    return bytes(([r for r in refs if r >= _LOCAL] if local else []) + glob)
+
+
+def _is_adm(ref: int) -> bool:
+    return 0x0A <= ref <= 0x0E or 0x8A <= ref <= 0x8E  # TS 102 221 table 9.3
+
+
+def _pin_value(pin: dict[str, Any]) -> bytes:
+    if "value_hex" in pin:
+        return bytes.fromhex(pin["value_hex"])
+    return pin["value"].encode("ascii").ljust(8, b"\xff")
+
+
+def _pin_configs(pins: dict[str, Any], refs: list[int], lay: SaipLayout) -> list[dict]:
+    out = []
+    for ref in refs:
+        pin = pins[f"{ref:02X}"]
+        conf: dict[str, Any] = {"keyReference": ref, "pinValue": _pin_value(pin)}
+        if pin.get("unblock"):
+            conf["unblockingPINReference"] = ref
+        if _is_adm(ref):
+            conf["pinAttributes"] = lay.pins["attributes_adm"]
+            conf["maxNumOfAttemps-retryNumLeft"] = lay.pins["adm_tries"]
+        else:
+            key = "attributes_enabled" if pin.get("enabled") else "attributes_disabled"
+            conf["pinAttributes"] = lay.pins[key]
+            conf["maxNumOfAttemps-retryNumLeft"] = lay.pins["pin_tries"]
+        out.append(conf)
+    return out
+
+
+def _puk_configs(pins: dict[str, Any], lay: SaipLayout) -> list[dict]:
+    return [
+        {"keyReference": int(ref, 16), "pukValue": pin["unblock"].encode("ascii").ljust(8, b"\xff"),
+         "maxNumOfAttemps-retryNumLeft": lay.pins["puk_tries"]}
+        for ref, pin in sorted(pins.items(), key=lambda kv: int(kv[0], 16)) if pin.get("unblock")
+    ]
+
+
+def _aka(image: CardImage, lay: SaipLayout) -> dict[str, Any]:
+    isim = image.isim
+    sqn = isim.get("state", {}).get("sqn", {})
+    body: dict[str, Any] = {"algoConfiguration": ("algoParameter", {
+        "algorithmID": lay.algorithm_id, "algorithmOptions": lay.algorithm_options,
+        "key": bytes.fromhex(isim["k"]), "opc": bytes.fromhex(isim["opc"])})}
+    delta = sqn.get("delta")
+    if isinstance(delta, int) and delta < 1 << 43:
+        body["sqnDelta"] = delta.to_bytes(SQN_BYTES, "big")
+    limit = sqn.get("limit")
+    if isinstance(limit, int) and limit < 1 << 43:
+        body["sqnAgeLimit"] = limit.to_bytes(SQN_BYTES, "big")
+    seq = sqn.get("seq_ms")
+    if isinstance(seq, list) and len(seq) == SQN_INIT_ENTRIES:
+        body["sqnInit"] = [int(s).to_bytes(SQN_BYTES, "big") for s in seq]
+    return body
+
+
+def _df_pes(b: _Builder, plan: DFPlan, node: dict[str, Any], first_file: list[tuple],
+            implicit_arr: str, path: bytes) -> None:
+    own, opt = plan.pe_fields(), plan.opt_fields()
+    main: dict[str, Any] = {"templateID": plan.template, next(iter(own.values())): first_file}
+    optional: dict[str, Any] = {"templateID": plan.opt_template}
+    generic: list[tuple[str, Any]] = []
+    for ef in node["files"]:
+        key = field_key(ef["name"])
+        if key in own:
+            main[own[key]] = _ef_file(ef, implicit_arr)
+        elif key in opt:
+            optional[opt[key]] = _ef_file(ef, implicit_arr)
+        else:  # no template has it: created by a genericFileManagement command
+            generic += [("createFCP", ef_fcp(ef, implicit_arr)),
+                        *content_items(_stream(ef))]
+    b.add(plan.pe, main)
+    if len(optional) > 1 and plan.opt_pe:
+        b.add(plan.opt_pe, optional)
+    if generic:
+        b.gfm.append([("filePath", path), *generic])
+
+
+def image_pes(image: CardImage) -> list[tuple[str, dict[str, Any]]]:
+    """The PEs (alternative, value) of a card image, in package order."""
+    lay = saip_layout()
+    card = image.card
+    pins: dict[str, Any] = card.get("pins", {})
+    b = _Builder(lay)
+    mf = card["mf"]
+    iccid = next(f for f in mf["files"] if f["name"] == "EF.ICCID")
+    adfs = card.get("adfs", [])
+    plans = []
+    for node in adfs:
+        plan = lay.dfs.get(node["name"])
+        if plan is None or plan.temporary_fid is None:
+            raise ExportError(f"{node['name']}: no PE in specs/saip.yaml for this ADF")
+        plans.append((plan, node))
+    templates = [lay.dfs["MF"].template]
+    for plan, node in plans:
+        templates.append(plan.template)
+        if plan.opt_template and any(field_key(f["name"]) in plan.opt_fields()
+                                     for f in node["files"]):
+            templates.append(plan.opt_template)
+    services = {p.service: None for p, _ in plans if p.service}
+    services[lay.milenage_service] = None
+    b.pes.append(("header", {
+        "major-version": lay.major_version, "minor-version": lay.minor_version,
+        "profileType": lay.profile_type, "iccid": bytes.fromhex(iccid["content"]),
+        "eUICC-Mandatory-services": services, "eUICC-Mandatory-GFSTEList": templates}))
+    mf_status = {"securityAttributesReferenced": arr_reference(mf["arr"], lay.implicit_arr["mf"]),
+                 "pinStatusTemplateDO": _pin_status(pins, local=False)}
+    _df_pes(b, lay.dfs["MF"], mf, [("fileDescriptor", mf_status)], lay.implicit_arr["mf"], b"")
+    # PE-MF was added by _df_pes; the MF's PINs and the PUKs follow it
+    if any(p.get("unblock") for p in pins.values()):
+        b.add("pukCodes", {"pukCodes": _puk_configs(pins, lay)})
+    glob = sorted(int(r, 16) for r in pins if int(r, 16) < _LOCAL)
+    if glob:
+        b.add("pinCodes", {"pinCodes": ("pinconfig", _pin_configs(pins, glob, lay))})
+    local = sorted(int(r, 16) for r in pins if int(r, 16) >= _LOCAL)
+    first_adf: bytes | None = None
+    for plan, node in plans:
+        temp = bytes.fromhex(plan.temporary_fid or "")
+        adf_fcp = {"fileID": temp, "dfName": bytes.fromhex(node["aid"]),
+                   "securityAttributesReferenced": arr_reference(node["arr"],
+                                                                 lay.implicit_arr["adf"]),
+                   "pinStatusTemplateDO": _pin_status(pins, local=True)}
+        _df_pes(b, plan, node, [("fileDescriptor", adf_fcp)], lay.implicit_arr["adf_files"],
+                temp)
+        if local and first_adf is None:
+            b.add("pinCodes", {"pinCodes": ("pinconfig", _pin_configs(pins, local, lay))})
+            first_adf = temp
+        elif local and first_adf is not None:
+            b.add("pinCodes", {"pinCodes": ("filePath", first_adf)})
+        b.add("akaParameter", _aka(image, lay))
+    if b.gfm:
+        b.add("genericFileManagement", {"fileManagementCMD": b.gfm})
+    b.add("end", {})
+    return b.pes
+
+
+def export_image(image: CardImage) -> bytes:
+    """The DER package of a card image."""
+    return b"".join(encode_pe(name, value) for name, value in image_pes(image))
