@@ -1,0 +1,198 @@
+"""A package's PEs -> what the card would hold: its files (by DF, named as in
+specs/filesystem.yaml when isim knows them), PINs, PUKs and AKA parameters.
+
+Files of the MF and of the ADFs whose PE specs/saip.yaml names are read; a file isim does not
+know, a DF it does not model and every PE it keeps as bytes are listed in `notes`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from apdu.layout import DFSpec, EFSpec, layout
+
+from .files import FileShape, apply_items, parse_fcp
+from .layout import field_key, saip_layout
+from .package import PE, Package, PackageError
+
+__all__ = ["AkaEntry", "PackageContent", "PinEntry", "ReadFile", "read_content"]
+
+
+@dataclass
+class ReadFile:
+    df: str
+    spec: EFSpec
+    shape: FileShape
+    body: bytes
+    pe: str          # the PE and field it came from, for findings: "isim ef-impi"
+
+    @property
+    def records(self) -> list[bytes]:
+        rlen = self.shape.record_length or self.spec.record_length
+        return [self.body[i:i + rlen] for i in range(0, len(self.body), rlen)]
+
+
+@dataclass
+class PinEntry:
+    value: bytes
+    unblock: int | None
+    attributes: int
+    pe: str
+
+
+@dataclass
+class AkaEntry:
+    df: str | None   # the ADF whose PE it follows
+    value: dict[str, Any]
+    pe: str
+
+
+@dataclass
+class PackageContent:
+    iccid: bytes | None = None
+    files: dict[tuple[str, str], ReadFile] = field(default_factory=dict)
+    aids: dict[str, bytes] = field(default_factory=dict)
+    pins: dict[int, PinEntry] = field(default_factory=dict)
+    puks: dict[int, bytes] = field(default_factory=dict)
+    aka: list[AkaEntry] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def file(self, df: str, name: str) -> ReadFile | None:
+        return self.files.get((df, name))
+
+
+def _df_spec(name: str) -> DFSpec | None:
+    lay = layout()
+    return lay.mf if name == lay.mf.name else lay.applications.get(name)
+
+
+def _spec_by_key(df: DFSpec, key: str) -> EFSpec | None:
+    for spec in df.files.values():
+        if field_key(spec.name) == key:
+            return spec
+    return None
+
+
+def _spec_by_fid(df: DFSpec, fid: str) -> EFSpec | None:
+    for spec in df.files.values():
+        if spec.fid_hex == fid:
+            return spec
+    return None
+
+
+class _Reader:
+    def __init__(self, package: Package) -> None:
+        self.out = PackageContent()
+        self.temp_fids: dict[str, str] = {}  # temporary FID of an ADF -> its DF name
+        self.last_adf: str | None = None
+        self.package = package
+
+    def file(self, pe: PE, df: str, dfspec: DFSpec, spec: EFSpec | None, items: list,
+             where: str, implicit_arr: str) -> None:
+        fcps = [v for k, v in items if k in ("fileDescriptor", "createFCP")]
+        shape = parse_fcp(fcps[0] if fcps else {}, implicit_arr)
+        if spec is None and shape.fid is not None:
+            spec = _spec_by_fid(dfspec, shape.fid)
+        if spec is None:
+            self.out.notes.append(f"{where}: a file isim does not know "
+                                  f"({df} {shape.fid or '?'}), not imported")
+            return
+        rlen = shape.record_length or spec.record_length
+        size = shape.size if shape.size is not None else spec.body_size
+        try:
+            body = apply_items(items, size, fill=shape.fill, repeat=shape.repeat,
+                               record_length=rlen if spec.is_record else 0)
+        except ValueError as exc:
+            raise PackageError(f"{where}: {exc}", source="") from None
+        self.out.files[(df, spec.name)] = ReadFile(df, spec, shape, body, where)
+
+    def template_pe(self, pe: PE) -> None:
+        lay = saip_layout()
+        plan = lay.by_pe(pe.name)
+        if plan is None:
+            return
+        dfspec = _df_spec(plan.df)
+        if plan.df != "MF" and pe.name == plan.pe:
+            self.last_adf = plan.df
+        if dfspec is None:  # an ADF this build of isim does not have (e.g. no USIM yet)
+            self.out.notes.append(f"{pe.where}: {plan.df} is not in specs/filesystem.yaml, "
+                                  "its files are not imported")
+            return
+        implicit = lay.implicit_arr["mf" if plan.df == "MF" else "adf_files"]
+        names = list(pe.value)[2:]
+        for i, fname in enumerate(names):
+            items = pe.value[fname]
+            where = f"PE {pe.name} {fname} (offset {pe.offset})"
+            if i == 0 and pe.name == plan.pe:  # the DF itself: mf, adf-usim, adf-isim
+                fcps = [v for k, v in items if k == "fileDescriptor"]
+                if plan.df != "MF" and fcps:
+                    if "dfName" in fcps[0]:
+                        self.out.aids[plan.df] = fcps[0]["dfName"]
+                    if "fileID" in fcps[0]:
+                        self.temp_fids[fcps[0]["fileID"].hex().upper()] = plan.df
+                continue
+            if any(k == "doNotCreate" for k, _ in items):
+                continue
+            self.file(pe, plan.df, dfspec, _spec_by_key(dfspec, field_key(fname)), items,
+                      where, implicit)
+
+    def generic(self, pe: PE) -> None:
+        lay = saip_layout()
+        for n, command in enumerate(pe.value["fileManagementCMD"], 1):
+            df: str | None = "MF"
+            current: list = []
+            for kind, value in [*command, ("end", None)]:
+                if kind in ("filePath", "createFCP", "end") and current:
+                    self._generic_file(pe, n, df, current, lay)
+                    current = []
+                if kind == "filePath":
+                    path = value.hex().upper()
+                    df = "MF" if not path else self.temp_fids.get(path)
+                elif kind == "createFCP":
+                    current = [(kind, value)]
+                elif current:
+                    current.append((kind, value))
+
+    def _generic_file(self, pe: PE, n: int, df: str | None, items: list, lay: Any) -> None:
+        where = f"PE genericFileManagement command {n} (offset {pe.offset})"
+        dfspec = _df_spec(df) if df else None
+        fid = items[0][1].get("fileID", b"").hex().upper()
+        if dfspec is None or items[0][1].get("fileDescriptor", b"\x41")[0] & 0x38 == 0x38:
+            self.out.notes.append(f"{where}: file {fid or '?'} in a DF isim does not model, "
+                                  "not imported")
+            return
+        implicit = lay.implicit_arr["mf" if df == "MF" else "adf_files"]
+        self.file(pe, df, dfspec, None, items, where, implicit)
+
+    def codes(self, pe: PE) -> None:
+        if pe.name == "pukCodes":
+            for puk in pe.value["pukCodes"]:
+                self.out.puks[puk["keyReference"]] = puk["pukValue"]
+            return
+        kind, value = pe.value["pinCodes"]
+        if kind != "pinconfig":
+            return  # the PINs of another ADF: already read there
+        for pin in value:
+            self.out.pins[pin["keyReference"]] = PinEntry(
+                pin["pinValue"], pin.get("unblockingPINReference"), pin.get("pinAttributes", 7),
+                pe.where)
+
+
+def read_content(package: Package) -> PackageContent:
+    """Raises PackageError for a file whose content does not fit it."""
+    r = _Reader(package)
+    for pe in package.pes:
+        if pe.value is None:
+            r.out.notes.append(f"{pe.where}: kept as bytes, not read by isim")
+        elif pe.name == "header":
+            r.out.iccid = pe.value["iccid"]
+        elif pe.name == "genericFileManagement":
+            r.generic(pe)
+        elif pe.name in ("pinCodes", "pukCodes"):
+            r.codes(pe)
+        elif pe.name == "akaParameter":
+            r.out.aka.append(AkaEntry(r.last_adf, pe.value, pe.where))
+        elif pe.name != "end":
+            r.template_pe(pe)
+    return r.out
