@@ -87,6 +87,10 @@ class _Reader:
         self.temp_fids: dict[str, str] = {}  # temporary FID of an ADF -> its DF name
         self.last_adf: str | None = None
         self.package = package
+        self.skipped: dict[str, list[str]] = {}  # PE -> files not imported
+
+    def skip(self, where: str, what: str) -> None:
+        self.skipped.setdefault(where, []).append(what)
 
     def file(self, pe: PE, df: str, dfspec: DFSpec, spec: EFSpec | None, items: list,
              where: str, implicit_arr: str) -> None:
@@ -95,8 +99,7 @@ class _Reader:
         if spec is None and shape.fid is not None:
             spec = _spec_by_fid(dfspec, shape.fid)
         if spec is None:
-            self.out.notes.append(f"{where}: a file isim does not know "
-                                  f"({df} {shape.fid or '?'}), not imported")
+            self.skip(where, f"{df}/{shape.fid or '?'}")
             return
         rlen = shape.record_length or spec.record_length
         size = shape.size if shape.size is not None else spec.body_size
@@ -155,12 +158,11 @@ class _Reader:
                     current.append((kind, value))
 
     def _generic_file(self, pe: PE, n: int, df: str | None, items: list, lay: Any) -> None:
-        where = f"PE genericFileManagement command {n} (offset {pe.offset})"
+        where = f"PE genericFileManagement at offset {pe.offset}"
         dfspec = _df_spec(df) if df else None
         fid = items[0][1].get("fileID", b"").hex().upper()
         if dfspec is None or items[0][1].get("fileDescriptor", b"\x41")[0] & 0x38 == 0x38:
-            self.out.notes.append(f"{where}: file {fid or '?'} in a DF isim does not model, "
-                                  "not imported")
+            self.skip(where, f"{df or '?'}/{fid or '?'}")
             return
         implicit = lay.implicit_arr["mf" if df == "MF" else "adf_files"]
         self.file(pe, df, dfspec, None, items, where, implicit)
@@ -195,4 +197,8 @@ def read_content(package: Package) -> PackageContent:
             r.out.aka.append(AkaEntry(r.last_adf, pe.value, pe.where))
         elif pe.name != "end":
             r.template_pe(pe)
+    for where, files in r.skipped.items():
+        shown = ", ".join(files[:8]) + (f" and {len(files) - 8} more" if len(files) > 8 else "")
+        r.out.notes.append(f"{where}: {len(files)} file(s) isim does not model, not "
+                           f"imported ({shown})")
     return r.out
