@@ -142,6 +142,9 @@ def _report_rejected(exc: BatchRejected, batch: str, as_json: bool) -> None:
               help="Write the valid cards anyway; list the bad rows and reasons here.")
 @click.option("--transport-key", "transport_key", type=click.Path(dir_okay=False),
               help="AES key (hex) encrypting K and OPc in the HSS file (AES-GCM).")
+@click.option("--format", "formats", multiple=True, type=click.Choice(["saip"]),
+              help="Also write this format per card (repeatable): saip = an eUICC Profile "
+                   "Package, saip/<ICCID>.der (docs/saip.md).")
 @click.option("--clean", is_flag=True,
               help="Only remove what killed runs left next to --out, then exit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -149,7 +152,8 @@ def _report_rejected(exc: BatchRejected, batch: str, as_json: bool) -> None:
               help="Progress bar on a terminal (log lines otherwise).")
 def personalize_command(batch: str | None, template: str | None, out: str | None,
                         reader: str | None, jobs: int, reject_file: str | None,
-                        transport_key: str | None, clean: bool, as_json: bool,
+                        transport_key: str | None, formats: tuple[str, ...], clean: bool,
+                        as_json: bool,
                         progress: bool) -> None:
     """Validate a batch of cards, then write images, scripts and the HSS file (or cards)."""
     if clean:
@@ -169,6 +173,7 @@ def personalize_command(batch: str | None, template: str | None, out: str | None
         batch=Path(batch), template=Path(template), out=Path(out) if out else None,
         jobs=jobs, reject_file=Path(reject_file) if reject_file else None,
         transport_key=Path(transport_key) if transport_key else None,
+        saip="saip" in formats,
     )
     show = _progress(progress)
     try:

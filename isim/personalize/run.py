@@ -28,7 +28,7 @@ from .hss import TRANSPORT_MODE, TransportKey, hss_header, read_transport_key
 from .outputs import PUBLIC_MODE, Staging, write_new_file
 from .problems import ProblemLog, RowProblem
 from .template import Template, load_template
-from .work import IMAGES, SCRIPTS, Executor, Worker
+from .work import IMAGES, SAIP, SCRIPTS, Executor, Worker
 
 __all__ = [
     "CHUNK_ROWS",
@@ -61,6 +61,7 @@ class RunOptions:
     reject_file: Path | None = None
     transport_key: Path | None = None
     chunk_rows: int = CHUNK_ROWS
+    saip: bool = False  # also one eUICC Profile Package per card (saip/<ICCID>.der)
 
 
 @dataclass(frozen=True)
@@ -194,8 +195,10 @@ def personalize(options: RunOptions, progress: Progress | None = None) -> Summar
     template = load_template(options.template)
     batch = open_batch(options.batch)
     key = read_transport_key(options.transport_key) if options.transport_key else None
-    staging = Staging(options.out, (IMAGES, SCRIPTS)) if options.out is not None else None
-    executor = Executor(Worker(template, key, batch.row_label), max(1, options.jobs))
+    dirs = (IMAGES, SCRIPTS, SAIP) if options.saip else (IMAGES, SCRIPTS)
+    staging = Staging(options.out, dirs) if options.out is not None else None
+    executor = Executor(Worker(template, key, batch.row_label, saip=options.saip),
+                        max(1, options.jobs))
     try:
         check = validate_batch(batch, template, executor, chunk_rows=options.chunk_rows,
                                progress=progress)
