@@ -149,7 +149,7 @@ def _pes(data: bytes) -> list[bytes]:
     (lambda p: b"".join(p)[:-4], "PE #"),
     (lambda p: b"".join(p[:1] + p[2:3] + p[1:2] + p[3:]), ""),  # valid order change (puk/mf)
     (lambda p: b"".join([p[1], p[0], *p[2:]]), "first PE must be the ProfileHeader"),
-    (lambda p: b"".join(p[:4] + [p[5], p[4]] + p[6:]), "opt-isim before isim"),
+    (lambda p: b"".join([*p[:4], p[5], p[4], *p[6:]]), "opt-isim before isim"),
     (lambda p: b"".join(p) + p[3], "after PE-End"),
     (lambda p: b"".join(p) + p[-1], "a second end PE"),
     (lambda p: b"".join(p[:-1]), "does not end with PE-End"),

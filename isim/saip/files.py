@@ -138,7 +138,7 @@ class FileShape:
     structure: str | None
     record_length: int
     size: int | None
-    sfi: int | None | bool  # False: not said; None: no SFI
+    sfi: int | bool | None  # False: not said; None: no SFI
     arr_file: str | None
     arr_record: int | None
     fill: bytes | None
@@ -158,7 +158,7 @@ def parse_fcp(fcp: dict[str, Any], implicit_arr: str) -> FileShape:
                 raise ValueError(f"record file descriptor {desc.hex().upper()} without length")
             rlen = int.from_bytes(desc[2:4], "big")
     size = int.from_bytes(fcp["efFileSize"], "big") if "efFileSize" in fcp else None
-    sfi: int | None | bool = False
+    sfi: int | bool | None = False
     if "shortEFID" in fcp:
         sfi = fcp["shortEFID"][0] >> 3 if fcp["shortEFID"] else None
     arr_file = arr_record = None
