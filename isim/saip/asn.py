@@ -17,7 +17,8 @@ import asn1tools
 
 import specs
 
-__all__ = ["SQN_INIT_ENTRIES", "decode_pe", "encode_pe", "encode_type", "fields", "pe_tags"]
+__all__ = ["SQN_INIT_ENTRIES", "decode_pe", "encode_pe", "encode_type", "fields", "pe_tags",
+           "strip_default_sqn_init"]
 
 SQN_INIT_ENTRIES = 32  # SIZE (32): one per IND value (5 IND bits)
 SQN_BYTES = 6
@@ -50,10 +51,17 @@ def decode_pe(raw: bytes) -> tuple[str, Any]:
     return name, value
 
 
+def strip_default_sqn_init(value: dict[str, Any]) -> dict[str, Any]:
+    """A PE-AKAParameter value without sqnInit when it is the DEFAULT (32 zero entries)."""
+    if value.get("sqnInit") == _ZERO_SQN_INIT:
+        return {k: v for k, v in value.items() if k != "sqnInit"}
+    return value
+
+
 def encode_pe(name: str, value: Any) -> bytes:
     """(alternative, value) -> one PE's DER."""
-    if name == "akaParameter" and value.get("sqnInit") == _ZERO_SQN_INIT:
-        value = {k: v for k, v in value.items() if k != "sqnInit"}
+    if name == "akaParameter":
+        value = strip_default_sqn_init(value)
     return bytes(spec().encode("ProfileElement", (name, value)))
 
 

@@ -11,11 +11,12 @@ template OIDs and the PIN conventions are specs/saip.yaml. docs/saip.md has the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from isim.image import CardImage
 
-from .asn import SQN_BYTES, SQN_INIT_ENTRIES, encode_pe
+from .asn import SQN_BYTES, SQN_INIT_ENTRIES, encode_pe, fields
 from .files import arr_reference, content_items, ef_fcp
 from .layout import DFPlan, SaipLayout, field_key, saip_layout
 
@@ -35,15 +36,14 @@ class _Builder:
     gfm: list[list[tuple[str, Any]]] = field(default_factory=list)
 
     def add(self, name: str, body: dict[str, Any]) -> None:
-        header = "pin-Header" if name == "pinCodes" else (
-            "puk-Header" if name == "pukCodes" else _HEADER_FIELD[name])
-        self.pes.append((name, {header: {"identification": len(self.pes)}, **body}))
+        """Append a PE; its PEHeader numbers the PEs after the ProfileHeader from 1."""
+        self.pes.append((name, {_header_field(name): {"identification": len(self.pes) + 1},
+                                **body}))
 
 
-_HEADER_FIELD = {"mf": "mf-header", "usim": "usim-header", "opt-usim": "optusim-header",
-                 "isim": "isim-header", "opt-isim": "optisim-header",
-                 "akaParameter": "aka-header", "genericFileManagement": "gfm-header",
-                 "end": "end-header"}
+@cache
+def _header_field(pe: str) -> str:
+    return fields(pe)[0]  # mf-header, pin-Header, aka-header ...
 
 
 def _stream(ef: dict[str, Any]) -> bytes:
@@ -54,7 +54,26 @@ def _stream(ef: dict[str, Any]) -> bytes:
 
 
 def _ef_file(ef: dict[str, Any], implicit_arr: str) -> list[tuple[str, Any]]:
-    return [("fileDescriptor", ef_fcp(ef, implicit_arr)), *content_items(_stream(ef))]
+    content = ef["content"]
+    key = (ef["name"], ef["fid"], ef.get("sfi"), ef["structure"], ef.get("size"),
+           ef.get("record_length"), ef["arr"]["file"], ef["arr"]["record"], ef.get("lcsi"),
+           content if isinstance(content, str) else tuple(content), implicit_arr)
+    return _file_items(key, ef)
+
+
+_FILE_CACHE: dict[tuple, list[tuple[str, Any]]] = {}  # most EFs are alike on every card
+
+
+def _file_items(key: tuple, ef: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The `File` value of an EF (cached by everything it is made of; callers never change
+    it)."""
+    found = _FILE_CACHE.get(key)
+    if found is None:
+        if len(_FILE_CACHE) >= 4096:
+            _FILE_CACHE.clear()
+        found = [("fileDescriptor", ef_fcp(ef, key[-1])), *content_items(_stream(ef))]
+        _FILE_CACHE[key] = found
+    return found
 
 
 def _pin_status(pins: dict[str, Any], local: bool) -> bytes:
@@ -156,18 +175,6 @@ def image_pes(image: CardImage) -> list[tuple[str, dict[str, Any]]]:
         if plan is None or plan.temporary_fid is None:
             raise ExportError(f"{node['name']}: no PE in specs/saip.yaml for this ADF")
         plans.append((plan, node))
-    templates = [lay.dfs["MF"].template]
-    for plan, node in plans:
-        templates.append(plan.template)
-        if plan.opt_template and any(field_key(f["name"]) in plan.opt_fields()
-                                     for f in node["files"]):
-            templates.append(plan.opt_template)
-    services = {p.service: None for p, _ in plans if p.service}
-    services[lay.milenage_service] = None
-    b.pes.append(("header", {
-        "major-version": lay.major_version, "minor-version": lay.minor_version,
-        "profileType": lay.profile_type, "iccid": bytes.fromhex(iccid["content"]),
-        "eUICC-Mandatory-services": services, "eUICC-Mandatory-GFSTEList": templates}))
     mf_status = {"securityAttributesReferenced": arr_reference(mf["arr"], lay.implicit_arr["mf"]),
                  "pinStatusTemplateDO": _pin_status(pins, local=False)}
     _df_pes(b, lay.dfs["MF"], mf, [("fileDescriptor", mf_status)], lay.implicit_arr["mf"], b"")
@@ -196,7 +203,18 @@ def image_pes(image: CardImage) -> list[tuple[str, dict[str, Any]]]:
     if b.gfm:
         b.add("genericFileManagement", {"fileManagementCMD": b.gfm})
     b.add("end", {})
-    return b.pes
+    templates = []  # eUICC-Mandatory-GFSTEList: the templates the PEs use
+    for pe, _ in b.pes:
+        plan = lay.by_pe(pe)
+        if plan is not None:
+            templates.append(plan.template if pe == plan.pe else plan.opt_template)
+    services = {p.service: None for p, _ in plans if p.service}
+    services[lay.milenage_service] = None
+    header = {
+        "major-version": lay.major_version, "minor-version": lay.minor_version,
+        "profileType": lay.profile_type, "iccid": bytes.fromhex(iccid["content"]),
+        "eUICC-Mandatory-services": services, "eUICC-Mandatory-GFSTEList": templates}
+    return [("header", header), *b.pes]
 
 
 def export_image(image: CardImage) -> bytes:

@@ -1,15 +1,208 @@
-"""Packages for a batch (`isim personalize --format saip`): a validated profile -> its DER."""
+"""Packages for a batch (`isim personalize --format saip`, tools/bench_saip.py).
+
+The same bytes as `export.export_image(build_image(profile))` (tests/test_saip_fast.py),
+faster: a PE is asn1tools' encoding of its members one after the other, under its tag and
+length (X.690 8.9); each member is encoded by asn1tools' own `encode_member` and kept, keyed
+by its value, so what is the same on every card of a batch (file control parameters, most
+files, the ARR records, the header's template list) is encoded once and only the per-card
+members (ICCID, IMPI, IMPU, PINs, K/OPc ...) are encoded per card. A key or PIN is never
+kept: members holding one are encoded every time.
+"""
 
 from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from asn1tools.codecs.ber import encode_length_definite
 
 from isim.contents import CardContents
 from isim.image import build_image
 from isim.profile import Profile
 
-from .export import export_image
+from .asn import encode_pe, spec, strip_default_sqn_init
+from .export import image_pes
 
-__all__ = ["profile_package"]
+__all__ = ["PackageEncoder", "profile_package"]
+
+_SECRET_MEMBERS = frozenset({"pinCodes", "pukCodes", "algoConfiguration"})
+_SECRET_FIELDS = frozenset({"pinValue", "pukValue", "key", "opc"})
+_MAX_KEPT = 8192
+_MARK = b"\xa5\x5a\xc3"  # a placeholder: _MARK, its number, then filler to the secret's length
+
+
+@cache
+def _pe_type(name: str) -> Any:
+    member = spec().types["ProfileElement"].type.name_to_member[name]
+    assert not member.additions  # EXTENSIBILITY IMPLIED, no additions: root members only
+    return member
+
+
+def _freeze(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return tuple([(k, _freeze(v)) for k, v in value.items()])
+    if kind is list or kind is tuple:
+        return tuple([_freeze(v) for v in value])
+    return value
+
+
+def _mask(value: Any, secrets: list[bytes]) -> Any:
+    """`value` with every secret (PIN, PUK, K, OPc) replaced by a numbered placeholder of the
+    same length; the secrets, in order, go to `secrets`."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if k in _SECRET_FIELDS and isinstance(v, bytes) and len(v) >= len(_MARK) + 1:
+                out[k] = (_MARK + bytes([len(secrets)]) + b"\xc3" * len(v))[:len(v)]
+                secrets.append(v)
+            else:
+                out[k] = _mask(v, secrets)
+        return out
+    if isinstance(value, list):
+        return [_mask(v, secrets) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_mask(v, secrets) for v in value)
+    return value
+
+
+def _secret_key(value: Any, secrets: list[bytes]) -> Any:
+    """`_freeze(_mask(value, secrets))`, in one pass (the same placeholders)."""
+    kind = type(value)
+    if kind is dict:
+        out = []
+        for k, v in value.items():
+            if k in _SECRET_FIELDS and type(v) is bytes and len(v) > len(_MARK):
+                out.append((k, (_MARK + bytes([len(secrets)]) + b"\xc3" * len(v))[:len(v)]))
+                secrets.append(v)
+            elif type(v) is dict or type(v) is list or type(v) is tuple:
+                out.append((k, _secret_key(v, secrets)))
+            else:
+                out.append((k, v))
+        return tuple(out)
+    if kind is list or kind is tuple:
+        return tuple([_secret_key(v, secrets) for v in value])
+    return value
+
+
+def _is_file(value: Any) -> bool:
+    return (type(value) is list and bool(value) and type(value[0]) is tuple
+            and value[0][0] == "fileDescriptor")
+
+
+class PackageEncoder:
+    """Encodes PEs as `encode_pe` does, keeping the encoding of non-secret members."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, str, Any], bytes] = {}
+        # a file's `File` value is one object per content (export's file cache): kept by
+        # identity, the object held here so that its id is not reused
+        self._files: dict[int, tuple[Any, bytes]] = {}
+        self._cuts: dict[tuple, list[bytes]] = {}
+
+    def pe(self, name: str, value: dict[str, Any]) -> bytes:
+        if name == "akaParameter":
+            value = strip_default_sqn_init(value)
+        seq = _pe_type(name)
+        body = bytearray()
+        for member in seq.root_members:
+            if member.name not in value:
+                seq.encode_member(member, value, body)  # raises for a mandatory one
+                continue
+            if member.name in _SECRET_MEMBERS:
+                body += self._secret_member(name, seq, member, value)
+                continue
+            item = value[member.name]
+            if _is_file(item):
+                held = self._files.get(id(item))
+                if held is None or held[0] is not item:
+                    part = bytearray()
+                    seq.encode_member(member, value, part)
+                    if len(self._files) >= _MAX_KEPT:
+                        self._files.clear()
+                    held = self._files[id(item)] = (item, bytes(part))
+                body += held[1]
+                continue
+            kind = type(item)
+            key = (name, member.name, item if kind is bytes or kind is str or kind is int
+                   else _freeze(item))
+            found = self._kept.get(key)
+            if found is None:
+                part = bytearray()
+                seq.encode_member(member, value, part)
+                found = bytes(part)
+                if len(self._kept) >= _MAX_KEPT:
+                    self._kept.clear()
+                self._kept[key] = found
+            body += found
+        return bytes(seq.tag) + bytes(encode_length_definite(len(body))) + bytes(body)
+
+    def _secret_member(self, name: str, seq: Any, member: Any, value: dict[str, Any]) -> bytes:
+        """A member holding secrets: its encoding with placeholders is kept, cut where they
+        are, and the card's secrets (of the same lengths: the DER lengths do not change)
+        go between the pieces. The pieces hold no secret."""
+        secrets: list[bytes] = []
+        key = ("secret", name, member.name, _secret_key(value[member.name], secrets))
+        pieces = self._cuts.get(key) if len(secrets) <= 0xFF else None
+        if pieces is None:
+            masked = _mask(value[member.name], [])
+            part = bytearray()
+            seq.encode_member(member, {member.name: masked}, part)
+            pieces = _cut(bytes(part), masked, len(secrets))
+            if pieces is None:  # a placeholder not found once: no shortcut for this shape
+                direct = bytearray()
+                seq.encode_member(member, value, direct)
+                return bytes(direct)
+            if len(self._cuts) >= _MAX_KEPT:
+                self._cuts.clear()
+            self._cuts[key] = pieces
+        out = [pieces[0]]
+        for secret, piece in zip(secrets, pieces[1:], strict=True):
+            out += (secret, piece)
+        return b"".join(out)
+
+    def package(self, pes: list[tuple[str, dict[str, Any]]]) -> bytes:
+        return b"".join([self.pe(name, value) for name, value in pes])
+
+
+def _cut(encoded: bytes, masked: Any, count: int) -> list[bytes] | None:
+    """`encoded` cut around placeholders 0..count-1 (each must occur exactly once)."""
+    pieces = []
+    pos = 0
+    for i in range(count):
+        mark = _MARK + bytes([i])
+        at = encoded.find(mark, pos)
+        if at < 0 or encoded.count(mark) != 1:
+            return None
+        pieces.append(encoded[pos:at])
+        length = _placeholder_length(masked, i)
+        pos = at + length
+    pieces.append(encoded[pos:])
+    return pieces
+
+
+def _placeholder_length(masked: Any, i: int) -> int:
+    mark = _MARK + bytes([i])
+    stack = [masked]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list | tuple):
+            stack.extend(v)
+        elif isinstance(v, bytes) and v.startswith(mark):
+            return len(v)
+    raise ValueError("placeholder not in the value")
+
+
+_ENCODER = PackageEncoder()
 
 
 def profile_package(profile: Profile, contents: CardContents | None = None) -> bytes:
-    return export_image(build_image(profile, contents))
+    """The package of a validated profile (= export_image(build_image(profile)))."""
+    return _ENCODER.package(image_pes(build_image(profile, contents)))
+
+
+def reference_package(profile: Profile, contents: CardContents | None = None) -> bytes:
+    """The same through asn1tools' whole-PE encoder (for tests and the benchmark)."""
+    return b"".join(encode_pe(n, v) for n, v in image_pes(build_image(profile, contents)))

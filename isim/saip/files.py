@@ -13,6 +13,7 @@ fillFileContent writes there and moves past what it wrote (clause 8.3.1).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,6 @@ __all__ = ["SKIP_RUN", "FileShape", "apply_items", "content_items", "ef_fcp", "m
            "parse_fcp"]
 
 SKIP_RUN = 4  # a fillFileOffset costs 3 or 4 bytes: shorter FF runs are written as content
-_FF = 0xFF
 
 # TS 102 222 CREATE FILE file descriptor (tag 82): descriptor byte, data coding byte 21;
 # record EFs add the record length on 2 bytes (TS 102 221 11.1.1.4.3)
@@ -35,32 +35,27 @@ def minimal(n: int) -> bytes:
     return n.to_bytes(max(1, (n.bit_length() + 7) // 8), "big")
 
 
+_SKIPPED = re.compile(rb"\xff{%d,}|\xff+\Z" % SKIP_RUN)
+_MAX_OFFSET = 0xFFFF  # fillFileOffset is a UInt16
+
+
 def content_items(data: bytes) -> list[tuple[str, Any]]:
     """The `File` items writing `data` into a file created all FF."""
     items: list[tuple[str, Any]] = []
     pos = 0  # where the eUICC's write position is
-    i = 0
-    n = len(data)
-    while i < n:
-        if data[i] != _FF:
-            i += 1
-            continue
-        j = i
-        while j < n and data[j] == _FF:
-            j += 1
-        if j - i >= SKIP_RUN or j == n:
-            if i > pos:
-                items.append(("fillFileContent", data[pos:i]))
-            if j == n:
-                return items
-            gap = j - i
-            while gap:
-                step = min(gap, 0xFFFF)  # UInt16
-                items.append(("fillFileOffset", step))
-                gap -= step
-            pos = j
-        i = j
-    if pos < n:
+    for run in _SKIPPED.finditer(data):
+        start, end = run.span()
+        if start > pos:
+            items.append(("fillFileContent", data[pos:start]))
+        if end == len(data):
+            return items
+        gap = end - start
+        while gap:
+            step = min(gap, _MAX_OFFSET)
+            items.append(("fillFileOffset", step))
+            gap -= step
+        pos = end
+    if pos < len(data):
         items.append(("fillFileContent", data[pos:]))
     return items
 

@@ -15,6 +15,7 @@ from .asn import fields
 __all__ = ["DFPlan", "SaipLayout", "field_key", "saip_layout"]
 
 
+@cache
 def field_key(name: str) -> str:
     """The key that pairs an EF of specs/filesystem.yaml with the PE field of the same file:
     `EF.P-CSCF` and `ef-pcscf`, `EF.START-HFN` and `ef-start-hfn` (case, `.`, `-` dropped)."""
@@ -33,10 +34,15 @@ class DFPlan:
 
     def pe_fields(self) -> dict[str, str]:
         """field key -> PE field, for the DF's own PE."""
-        return {field_key(f): f for f in fields(self.pe)[2:]}  # after header, templateID
+        return _file_fields(self.pe)
 
     def opt_fields(self) -> dict[str, str]:
-        return {field_key(f): f for f in fields(self.opt_pe)[2:]} if self.opt_pe else {}
+        return _file_fields(self.opt_pe) if self.opt_pe else {}
+
+
+@cache
+def _file_fields(pe: str) -> dict[str, str]:
+    return {field_key(f): f for f in fields(pe)[2:]}  # after the header and templateID
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Benchmark of the eUICC Profile Package export (not a timed test).
+
+    python tools/bench_saip.py [--cards 5000] [--json]
+
+Profiles are the synthetic batch of isim.personalize.sample (distinct ICCID, IMSI, IMPU and
+K per card, the sample template), validated and their EFs encoded before the clock starts.
+Measured, in CPU seconds of this process (other processes on the machine do not count):
+
+* `fast`: `isim.saip.fast.profile_package` (what `isim personalize --format saip` runs): the
+  card image, its PEs, the batch-wide members encoded once. Target: >= 5,000 packages/s.
+* `asn1tools`: the same PEs, each encoded whole by asn1tools (the reference encoding).
+
+Every fast package is compared with the reference one: the script fails on any difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _profiles(cards: int) -> list:
+    from isim.contents import card_contents
+    from isim.personalize.batch import open_batch
+    from isim.personalize.sample import write_sample_batch, write_sample_template
+    from isim.personalize.template import load_template
+
+    with tempfile.TemporaryDirectory() as tmp:
+        template = load_template(write_sample_template(Path(tmp, "t.yaml")))
+        batch = open_batch(write_sample_batch(Path(tmp, "b.csv"), cards))
+        out = []
+        for row in batch.rows():
+            profile = template.profile(row.values)
+            out.append((profile, card_contents(profile)))
+    return out
+
+
+def _rate(encode, cards: list) -> tuple[float, list[bytes]]:
+    start = time.process_time()
+    packages = [encode(p, c) for p, c in cards]
+    return len(cards) / (time.process_time() - start), packages
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cards", type=int, default=5000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    from isim.saip.fast import profile_package, reference_package
+
+    cards = _profiles(args.cards)
+    profile_package(*cards[0])  # compile the ASN.1 module outside the clock
+    fast, packages = _rate(profile_package, cards)
+    ref, reference = _rate(reference_package, cards)
+    if packages != reference:
+        print("bench_saip: the fast packages differ from asn1tools' encoding", file=sys.stderr)
+        return 1
+    result = {"cards": len(cards), "fast_packages_per_s": round(fast),
+              "asn1tools_packages_per_s": round(ref), "ratio": round(fast / ref, 2),
+              "bytes_per_package": round(sum(map(len, packages)) / len(packages))}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
