@@ -159,6 +159,11 @@ def _ef_entry(s: EFSpec, arr_fid: str, content: Any) -> dict[str, Any]:
     return d
 
 
+def ef_entry(s: EFSpec, arr_fid: str, content: Any) -> dict[str, Any]:
+    """An EF's entry in the engine's dict form, with `content` as given (hex in an image)."""
+    return _ef_entry(s, arr_fid, content)
+
+
 def card_dict(
     contents: CardContents, pins: dict[str, Any], *, ef_node: EFNode = _ef_dict
 ) -> dict[str, Any]:
@@ -195,9 +200,11 @@ def _pins(p: Profile) -> dict[str, Any]:
     }
 
 
-def build_image(profile: Profile, contents: CardContents | None = None) -> CardImage:
-    """The card image of a validated profile."""
-    return _image(profile, contents or card_contents(profile), _ef_dict)
+def build_image(profile: Profile, contents: CardContents | None = None, *,
+                ef_node: EFNode | None = None) -> CardImage:
+    """The card image of a validated profile. `ef_node`: each EF's entry in another form
+    (isim.saip.fast: the content as bytes); the default is the image's own."""
+    return _image(profile, contents or card_contents(profile), ef_node or _ef_dict)
 
 
 def build_image_json(profile: Profile, contents: CardContents | None = None) -> bytes:

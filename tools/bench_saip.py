@@ -11,7 +11,8 @@ Measured, in CPU seconds of this process (other processes on the machine do not 
   card image, its PEs, the batch-wide members encoded once. Target: >= 5,000 packages/s.
 * `asn1tools`: the same PEs, each encoded whole by asn1tools (the reference encoding).
 
-Every fast package is compared with the reference one: the script fails on any difference.
+Each is the best of --repeat passes. Every fast package is compared with the reference
+one: the script fails on any difference.
 """
 
 from __future__ import annotations
@@ -43,23 +44,29 @@ def _profiles(cards: int) -> list:
     return out
 
 
-def _rate(encode, cards: list) -> tuple[float, list[bytes]]:
-    start = time.process_time()
-    packages = [encode(p, c) for p, c in cards]
-    return len(cards) / (time.process_time() - start), packages
+def _rate(encode, cards: list, repeat: int) -> tuple[float, list[bytes]]:
+    """The best of `repeat` passes (the machine is shared: the least disturbed pass)."""
+    best = float("inf")
+    packages: list[bytes] = []
+    for _ in range(repeat):
+        start = time.process_time()
+        packages = [encode(p, c) for p, c in cards]
+        best = min(best, time.process_time() - start)
+    return len(cards) / best, packages
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cards", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=3, help="passes; the best counts")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     from isim.saip.fast import profile_package, reference_package
 
     cards = _profiles(args.cards)
     profile_package(*cards[0])  # compile the ASN.1 module outside the clock
-    fast, packages = _rate(profile_package, cards)
-    ref, reference = _rate(reference_package, cards)
+    fast, packages = _rate(profile_package, cards, args.repeat)
+    ref, reference = _rate(reference_package, cards, args.repeat)
     if packages != reference:
         print("bench_saip: the fast packages differ from asn1tools' encoding", file=sys.stderr)
         return 1

@@ -11,7 +11,7 @@ template OIDs and the PIN conventions are specs/saip.yaml. docs/saip.md has the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from isim.image import CardImage
@@ -47,33 +47,55 @@ def _header_field(pe: str) -> str:
 
 
 def _stream(ef: dict[str, Any]) -> bytes:
+    """The body of an EF entry: content as hex (a card image) or as bytes (isim.saip.fast)."""
     content = ef["content"]
+    if isinstance(content, bytes):
+        return content
     if isinstance(content, str):
         return bytes.fromhex(content)
-    return b"".join(bytes.fromhex(r) for r in content)
+    return b"".join(r if isinstance(r, bytes) else bytes.fromhex(r) for r in content)
+
+
+_BY_ENTRY: dict[int, tuple[dict[str, Any], str, list[tuple[str, Any]]]] = {}
 
 
 def _ef_file(ef: dict[str, Any], implicit_arr: str) -> list[tuple[str, Any]]:
-    content = ef["content"]
-    key = (ef["name"], ef["fid"], ef.get("sfi"), ef["structure"], ef.get("size"),
-           ef.get("record_length"), ef["arr"]["file"], ef["arr"]["record"], ef.get("lcsi"),
-           content if isinstance(content, str) else tuple(content), implicit_arr)
-    return _file_items(key, ef)
+    """The `File` value of an EF entry. An entry object seen before (isim.saip.fast gives
+    one per EF content) is looked up by identity, others by what they are made of."""
+    held = _BY_ENTRY.get(id(ef))
+    if held is not None and held[0] is ef and held[1] == implicit_arr:
+        return held[2]
+    items = _ef_file_by_value(ef, implicit_arr)
+    if len(_BY_ENTRY) >= _MAX_CACHED:
+        _BY_ENTRY.clear()
+    _BY_ENTRY[id(ef)] = (ef, implicit_arr, items)
+    return items
 
 
-_FILE_CACHE: dict[tuple, list[tuple[str, Any]]] = {}  # most EFs are alike on every card
-
-
-def _file_items(key: tuple, ef: dict[str, Any]) -> list[tuple[str, Any]]:
+def _ef_file_by_value(ef: dict[str, Any], implicit_arr: str) -> list[tuple[str, Any]]:
     """The `File` value of an EF (cached by everything it is made of; callers never change
-    it)."""
+    it). Its FCP is one object per set of attributes."""
+    content = ef["content"]
+    count = 0 if isinstance(content, str | bytes) else len(content)
+    shape = (ef["name"], ef["fid"], ef.get("sfi"), ef["structure"], ef.get("size"),
+             ef.get("record_length"), count, ef["arr"]["file"], ef["arr"]["record"],
+             ef.get("lcsi"), implicit_arr)
+    key = (shape, content if isinstance(content, str | bytes) else tuple(content))
     found = _FILE_CACHE.get(key)
     if found is None:
-        if len(_FILE_CACHE) >= 4096:
+        fcp = _FCP_CACHE.get(shape)
+        if fcp is None:
+            fcp = _FCP_CACHE[shape] = ef_fcp(ef, implicit_arr)
+        found = [("fileDescriptor", fcp), *content_items(_stream(ef))]
+        if len(_FILE_CACHE) >= _MAX_CACHED:
             _FILE_CACHE.clear()
-        found = [("fileDescriptor", ef_fcp(ef, key[-1])), *content_items(_stream(ef))]
         _FILE_CACHE[key] = found
     return found
+
+
+_MAX_CACHED = 4096
+_FILE_CACHE: dict[tuple, list[tuple[str, Any]]] = {}  # most EFs are alike on every card
+_FCP_CACHE: dict[tuple, dict[str, Any]] = {}  # one per file shape: a few dozen
 
 
 def _pin_status(pins: dict[str, Any], local: bool) -> bytes:
@@ -134,8 +156,13 @@ def _aka(image: CardImage, lay: SaipLayout) -> dict[str, Any]:
         body["sqnAgeLimit"] = limit.to_bytes(SQN_BYTES, "big")
     seq = sqn.get("seq_ms")
     if isinstance(seq, list) and len(seq) == SQN_INIT_ENTRIES:
-        body["sqnInit"] = [int(s).to_bytes(SQN_BYTES, "big") for s in seq]
+        body["sqnInit"] = list(_sqn_init(tuple(seq)))
     return body
+
+
+@lru_cache(maxsize=64)  # the same SQN for most cards of a batch
+def _sqn_init(seq: tuple[int, ...]) -> tuple[bytes, ...]:
+    return tuple(int(s).to_bytes(SQN_BYTES, "big") for s in seq)
 
 
 def _df_pes(b: _Builder, plan: DFPlan, node: dict[str, Any], first_file: list[tuple],
@@ -212,7 +239,7 @@ def image_pes(image: CardImage) -> list[tuple[str, dict[str, Any]]]:
     services[lay.milenage_service] = None
     header = {
         "major-version": lay.major_version, "minor-version": lay.minor_version,
-        "profileType": lay.profile_type, "iccid": bytes.fromhex(iccid["content"]),
+        "profileType": lay.profile_type, "iccid": _stream(iccid),
         "eUICC-Mandatory-services": services, "eUICC-Mandatory-GFSTEList": templates}
     return [("header", header), *b.pes]
 

@@ -11,13 +11,14 @@ kept: members holding one are encoded every time.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from asn1tools.codecs.ber import encode_length_definite
 
-from isim.contents import CardContents
-from isim.image import build_image
+from apdu.layout import EFSpec
+from isim.contents import CardContents, Content
+from isim.image import build_image, ef_entry
 from isim.profile import Profile
 
 from .asn import encode_pe, spec, strip_default_sqn_init
@@ -114,14 +115,7 @@ class PackageEncoder:
                 continue
             item = value[member.name]
             if _is_file(item):
-                held = self._files.get(id(item))
-                if held is None or held[0] is not item:
-                    part = bytearray()
-                    seq.encode_member(member, value, part)
-                    if len(self._files) >= _MAX_KEPT:
-                        self._files.clear()
-                    held = self._files[id(item)] = (item, bytes(part))
-                body += held[1]
+                body += self._file(member, item)
                 continue
             kind = type(item)
             key = (name, member.name, item if kind is bytes or kind is str or kind is int
@@ -136,6 +130,31 @@ class PackageEncoder:
                 self._kept[key] = found
             body += found
         return bytes(seq.tag) + bytes(encode_length_definite(len(body))) + bytes(body)
+
+    def _file(self, member: Any, items: list[tuple[str, Any]]) -> bytes:
+        """A `File` member (SEQUENCE OF CHOICE, X.690 8.10): the list seen before, by
+        identity; else its items one by one, an FCP seen before by identity too."""
+        held = self._files.get(id(items))
+        if held is not None and held[0] is items:
+            return held[1]
+        content = bytearray()
+        choice = member.element_type
+        for item in items:
+            if item[0] == "fileDescriptor":
+                fcp = item[1]
+                seen = self._files.get(id(fcp))
+                if seen is None or seen[0] is not fcp:
+                    part = bytearray()
+                    choice.encode(item, part)
+                    seen = self._files[id(fcp)] = (fcp, bytes(part))
+                content += seen[1]
+            else:
+                choice.encode(item, content)
+        encoded = bytes(member.tag) + bytes(encode_length_definite(len(content))) + content
+        if len(self._files) >= _MAX_KEPT:
+            self._files.clear()
+        self._files[id(items)] = (items, encoded)
+        return encoded
 
     def _secret_member(self, name: str, seq: Any, member: Any, value: dict[str, Any]) -> bytes:
         """A member holding secrets: its encoding with placeholders is kept, cut where they
@@ -198,9 +217,17 @@ def _placeholder_length(masked: Any, i: int) -> int:
 _ENCODER = PackageEncoder()
 
 
+@lru_cache(maxsize=1024)  # most EFs are the same on every card of a batch
+def _raw_entry(spec: EFSpec, data: Content, arr_fid: str) -> dict[str, Any]:
+    """An EF's entry with its content as bytes: one object per EF content (export's file
+    cache and the encoder find it by identity). Never changed by its users."""
+    return ef_entry(spec, arr_fid, data)
+
+
 def profile_package(profile: Profile, contents: CardContents | None = None) -> bytes:
     """The package of a validated profile (= export_image(build_image(profile)))."""
-    return _ENCODER.package(image_pes(build_image(profile, contents)))
+    image = build_image(profile, contents, ef_node=_raw_entry)
+    return _ENCODER.package(image_pes(image))
 
 
 def reference_package(profile: Profile, contents: CardContents | None = None) -> bytes:

@@ -58,10 +58,12 @@ class SaipLayout:
     implicit_arr: dict[str, str]
 
     def by_pe(self, pe: str) -> DFPlan | None:
-        for plan in self.dfs.values():
-            if pe in (plan.pe, plan.opt_pe):
-                return plan
-        return None
+        """The DF plan whose PE (or optional files PE) `pe` is."""
+        index = self.__dict__.get("_by_pe")
+        if index is None:
+            index = {p: plan for plan in self.dfs.values() for p in (plan.pe, plan.opt_pe) if p}
+            object.__setattr__(self, "_by_pe", index)
+        return index.get(pe)
 
 
 @cache
