@@ -39,6 +39,15 @@ def _pe_type(name: str) -> Any:
     return member
 
 
+_ABSENT = object()
+
+
+@cache
+def _members(name: str) -> tuple[tuple[Any, str, bool], ...]:
+    """(member, its name, whether it holds secrets) of a PE's type, in order."""
+    return tuple((m, m.name, m.name in _SECRET_MEMBERS) for m in _pe_type(name).root_members)
+
+
 def _freeze(value: Any) -> Any:
     kind = type(value)
     if kind is dict:
@@ -86,9 +95,8 @@ def _secret_key(value: Any, secrets: list[bytes]) -> Any:
     return value
 
 
-def _is_file(value: Any) -> bool:
-    return (type(value) is list and bool(value) and type(value[0]) is tuple
-            and value[0][0] == "fileDescriptor")
+def _is_file(value: list[Any]) -> bool:
+    return bool(value) and type(value[0]) is tuple and value[0][0] == "fileDescriptor"
 
 
 class PackageEncoder:
@@ -106,19 +114,19 @@ class PackageEncoder:
             value = strip_default_sqn_init(value)
         seq = _pe_type(name)
         body = bytearray()
-        for member in seq.root_members:
-            if member.name not in value:
+        for member, mname, secret in _members(name):
+            item = value.get(mname, _ABSENT)
+            if item is _ABSENT:
                 seq.encode_member(member, value, body)  # raises for a mandatory one
                 continue
-            if member.name in _SECRET_MEMBERS:
+            if secret:
                 body += self._secret_member(name, seq, member, value)
                 continue
-            item = value[member.name]
-            if _is_file(item):
+            kind = type(item)
+            if kind is list and _is_file(item):
                 body += self._file(member, item)
                 continue
-            kind = type(item)
-            key = (name, member.name, item if kind is bytes or kind is str or kind is int
+            key = (name, mname, item if kind is bytes or kind is str or kind is int
                    else _freeze(item))
             found = self._kept.get(key)
             if found is None:
