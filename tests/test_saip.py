@@ -89,7 +89,7 @@ def test_ts48_import_reads_identities_and_refuses_one_domain(tmp_path: Path) -> 
     out = tmp_path / "p.yaml"
     code, text = _run("saip", "import", TS48, "-o", out)
     assert code == 1 and not out.exists()
-    assert "EF.IMPU record 1" in text and "3gppnetwork.org" in text
+    assert "EF.IMPU (PE isim ef-impu" in text and "3gppnetwork.org" in text
     code, text = _run("saip", "import", TS48, "-o", out, *BOTH)
     assert code == 0, text
     assert "usim-test-algorithm" in text  # not Milenage: said, the rest imported
@@ -201,3 +201,35 @@ def test_export_refuses_rule_breaking_image(tmp_path: Path) -> None:
 def test_read_package_errors_are_input_errors() -> None:
     with pytest.raises(PackageError, match="empty"):
         read_package(b"")
+
+
+def test_import_findings_name_the_pe(tmp_path: Path) -> None:
+    code, text = _run("saip", "import", TS48, "-o", tmp_path / "p.yaml")
+    assert code == 1
+    assert "EF.IMPU (PE isim ef-impu (offset 10270)) record 1" in text
+
+
+def test_inspect_saip_json(tmp_path: Path) -> None:
+    import json
+
+    code, text = _run("inspect", "--saip", TS48, "--json")
+    assert code == 1
+    report = json.loads(text[text.index("{"):])
+    rule = [f for f in report["findings"] if f["check"] == "rule"]
+    assert rule and all("PE isim ef-impu" in f["file"] for f in rule)
+    assert any(f["check"] == "saip" and "securityDomain" in f["message"]
+               for f in report["findings"])
+    der = tmp_path / "c.der"
+    assert _run("saip", "export", EXAMPLE, "-o", der)[0] == 0
+    assert _run("inspect", "--saip", der, *BOTH)[0] == 0
+    assert _run("inspect", "--saip", der)[0] == 1  # the home domain alone: IMPU 1 outside
+
+
+def test_export_refuses_rule_breaking_profile(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["trust_domains"] = ["test.3gpp.com"]
+    bad.write_text(yaml.safe_dump(data))
+    out = tmp_path / "x.der"
+    code, text = _run("saip", "export", bad, "-o", out)
+    assert code == 1 and "EF.IMPU record 1" in text and not out.exists()

@@ -57,11 +57,22 @@ def import_package(path: str | Path, trust_domains: list[str] | None) -> tuple[E
     if not ex.milenage:  # check the rest with stand-in keys, which are never written
         mapping["k"] = _PLACEHOLDER_KEY
         mapping["opc"] = _PLACEHOLDER_KEY
-    profile = profile_from_mapping(mapping, source=f"{path}")
+    try:
+        profile = profile_from_mapping(mapping, source=f"{path}")
+    except ProfileError as exc:
+        raise ProfileError([_in_pe(p, ex) for p in exc.problems], source=exc.source) from None
     if not mapping.get("trust_domains"):
         raise ProfileError([Problem("trust_domains", "none given and the package has no "
                                     "home domain: give --trust-domain")], source=str(path))
     return ex, (profile if ex.milenage else None)
+
+
+def _in_pe(problem: Problem, ex: Extracted) -> Problem:
+    """The problem, its file named with the PE it came from."""
+    where = ex.sources.get(problem.field)
+    if where is None or problem.file is None:
+        return problem
+    return Problem(problem.field, problem.message, f"{problem.file} ({where})", problem.record)
 
 
 def write_profile_yaml(ex: Extracted, output: Path, source: str) -> None:
