@@ -45,7 +45,8 @@ class EFSpec:
 
 @dataclass(frozen=True)
 class DFSpec:
-    """The MF or an ADF with its EFs (name -> EFSpec, in spec order)."""
+    """The MF, an ADF or a DF below an ADF (`parent` names it) with its EFs (name -> EFSpec,
+    in spec order) and its DFs (`dfs`). A DF below an ADF uses the ADF's EF.ARR."""
 
     name: str
     fid: int | None
@@ -55,6 +56,8 @@ class DFSpec:
     arr: int
     files: dict[str, EFSpec] = field(default_factory=dict)
     access_rules: dict[int, dict[str, str]] = field(default_factory=dict)
+    dfs: dict[str, DFSpec] = field(default_factory=dict)
+    parent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,10 +67,19 @@ class Layout:
     applications: dict[str, DFSpec]
 
     def dfs(self) -> tuple[DFSpec, ...]:
-        return (self.mf, *self.applications.values())
+        """The MF, then each ADF followed by the DFs below it."""
+        return (self.mf, *(d for a in self.applications.values() for d in (a, *a.dfs.values())))
+
+    def df(self, name: str) -> DFSpec:
+        """A DF by its layout name ("MF", "ADF.USIM", "DF.5GS")."""
+        for d in self.dfs():
+            if d.name == name:
+                return d
+        raise KeyError(name)
 
     def find_ef(self, key: str) -> tuple[DFSpec, EFSpec]:
-        """An EF by `EF.IMPI`, `IMPI` or FID `6F02` (ADFs first, then the MF)."""
+        """An EF by `EF.IMPI`, `IMPI` or FID `6F02` (ADFs first, then the MF; on a clash the
+        first ADF of the layout), or qualified by its DF: `ADF.USIM/EF.AD`, `USIM/AD`."""
         wanted = key.strip()
         found = self._index().get(wanted.upper())
         if found is None:
@@ -78,10 +90,12 @@ class Layout:
         index = self.__dict__.get("_ef_index")
         if index is None:
             index = {}
-            for df in (self.mf, *reversed(self.applications.values())):
+            for df in (self.mf, *reversed(self.dfs()[1:])):
                 for ef in df.files.values():
                     for alias in (ef.name, ef.name.removeprefix("EF."), ef.fid_hex):
                         index[alias.upper()] = (df, ef)  # later DFs (ADFs) win
+                        for qual in {df.name, df.name.split(".", 1)[-1]}:
+                            index[f"{qual}/{alias}".upper()] = (df, ef)
             object.__setattr__(self, "_ef_index", index)
         return index
 
@@ -114,10 +128,14 @@ def _ef(name: str, raw: dict[str, Any]) -> EFSpec:
     )
 
 
-def _df(raw: dict[str, Any], rules: dict[int, dict[str, str]], name: str) -> DFSpec:
+def _df(
+    raw: dict[str, Any], rules: dict[int, dict[str, str]], name: str, parent: DFSpec | None = None
+) -> DFSpec:
+    if parent is not None:  # a DF below an ADF: the ADF's EF.ARR
+        raw = {"arr_file": parent.arr_file, **raw}
     aid = raw.get("aid")
     fid = raw.get("fid")
-    return DFSpec(
+    df = DFSpec(
         name=raw.get("name", name),
         fid=int(str(fid), 16) if fid is not None else None,
         aid=bytes.fromhex(aid) if aid else None,
@@ -126,7 +144,11 @@ def _df(raw: dict[str, Any], rules: dict[int, dict[str, str]], name: str) -> DFS
         arr=int(raw["arr"]),
         files={n: _ef(n, f) for n, f in raw["files"].items()},
         access_rules={int(k): dict(v) for k, v in rules.items()},
+        parent=parent.name if parent is not None else None,
     )
+    for child, sub in raw.get("dfs", {}).items():
+        df.dfs[child] = _df(sub, rules, child, df)
+    return df
 
 
 @cache

@@ -21,6 +21,7 @@ from isim.codecs.errors import CodecError
 from isim.codecs.identities import PcscfAddress
 from isim.codecs.uicc import ApplicationTemplate
 from isim.profile import Profile, pcscf_address_type
+from isim.usim import contents as usim_contents
 
 ISIM_ADF = "ADF.ISIM"
 _PCSCF_TYPES = ("fqdn", "ipv4", "ipv6")
@@ -137,16 +138,28 @@ def _records(spec: EFSpec, encoded: list[bytes]) -> tuple[bytes, ...]:
     return (*encoded, *(b"\xff" * spec.record_length,) * missing)
 
 
-def _dir_records(spec: EFSpec, label: str) -> tuple[bytes, ...]:
+def _dir_records(spec: EFSpec, label: str, applications: tuple[str, ...]) -> tuple[bytes, ...]:
+    """One record per application of the card; `label` is the ISIM's."""
     codec = codec_for(spec)
-    apps = layout().applications
     encoded = [
         codec.encode(
-            ApplicationTemplate(aid=df.aid or b"", label=label or df.label), spec.record_length
+            ApplicationTemplate(
+                aid=df.aid or b"", label=(label if df.name == ISIM_ADF else "") or df.label
+            ),
+            spec.record_length,
         )
-        for df in apps.values()
+        for df in _adfs(applications)
     ]
     return _records(spec, encoded)
+
+
+def _adfs(applications: tuple[str, ...]) -> list[DFSpec]:
+    """The layout's ADFs that the profile's `applications` (usim, isim) name."""
+    return [
+        df
+        for df in layout().applications.values()
+        if df.name.removeprefix("ADF.").lower() in applications
+    ]
 
 
 Content = bytes | tuple[bytes, ...]
@@ -160,6 +173,8 @@ def _producer(df: str, spec: EFSpec) -> Producer | None:
     The values that are usually the same for a whole batch (EF.DIR, EF.DOMAIN, EF.AD,
     EF.P-CSCF) give one EFContent per distinct value, encoded once.
     """
+    if df not in (ISIM_ADF, layout().mf.name):  # the USIM's files
+        return usim_contents.producer(df, spec)
     codec = codec_for(spec)
     encode = codec.encode
     size, rlen = spec.size, spec.record_length
@@ -192,8 +207,8 @@ def _producer(df: str, spec: EFSpec) -> Producer | None:
             )
             return lambda p: pcscf(p.pcscf)
         case "EF.DIR":
-            records = per_value(lambda label: _dir_records(spec, label))
-            return lambda p: records(p.label)
+            records = per_value(lambda key: _dir_records(spec, *key))
+            return lambda p: records((p.label, p.applications))
     return None
 
 
@@ -213,15 +228,23 @@ class _PlannedDF:
 
 @lru_cache(maxsize=256)
 def _plan(
-    services: tuple[int, ...], sizes: tuple[tuple[str, tuple], ...]
+    services: tuple[int, ...],
+    sizes: tuple[tuple[str, tuple], ...],
+    ust: tuple[int, ...] = (),
+    applications: tuple[str, ...] = ("isim",),
 ) -> tuple[_PlannedDF, ...]:
-    """The files a card has (effective specs) and how each is filled, for a profile's IST
-    and size overrides: computed once, used for every card of a batch."""
+    """The files a card has (effective specs) and how each is filled, for a profile's IST,
+    UST, applications and size overrides: computed once, used for every card of a batch."""
     lay = layout()
-    present = frozenset(services)
+    tables = {ISIM_ADF: frozenset(services), usim_contents.USIM_ADF: frozenset(ust)}
+    adfs = {df.name for df in _adfs(applications)}
     overrides = {name: dict(items) for name, items in sizes}
     plan = []
     for df in lay.dfs():
+        adf = df.parent or df.name
+        if df is not lay.mf and adf not in adfs:
+            continue
+        present = tables.get(adf, frozenset())
         files: list[EFContent | None] = []
         producers = []
         for base in df.files.values():
@@ -231,15 +254,16 @@ def _plan(
             if spec.name == df.arr_file:
                 arr = _arr_records(df.name, spec.record_length, spec.records)
                 files.append(EFContent(df.name, spec, arr))
-            elif spec.name == "EF.IST":  # the services this plan is for
-                ist = codec_for(spec).encode(present, spec.size)
-                files.append(EFContent(df.name, spec, ist))
+            elif spec.name in ("EF.IST", "EF.UST"):  # the services this plan is for
+                table = codec_for(spec).encode(present, spec.size)
+                files.append(EFContent(df.name, spec, table))
             elif (produce := _producer(df.name, spec)) is not None:
                 producers.append((len(files), produce))
                 files.append(None)
             else:
                 files.append(EFContent(df.name, spec, _default(spec)))
-        plan.append(_PlannedDF(df, tuple(files), tuple(producers)))
+        if files or df.parent is None:  # a DF below an ADF only with files in it
+            plan.append(_PlannedDF(df, tuple(files), tuple(producers)))
     return tuple(plan)
 
 
@@ -251,7 +275,13 @@ def card_contents(profile: Profile) -> CardContents:
     """
     sizes = profile.sizes
     dfs = []
-    for planned in _plan(tuple(profile.ist), _sizes_key(sizes) if sizes else ()):
+    plan = _plan(
+        tuple(profile.ist),
+        _sizes_key(sizes) if sizes else (),
+        tuple(profile.ust) if profile.has_usim else (),
+        profile.applications,
+    )
+    for planned in plan:
         files = list(planned.files)
         for i, produce in planned.producers:
             files[i] = produce(profile)

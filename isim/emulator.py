@@ -20,6 +20,7 @@ from isim.contents import ISIM_ADF
 from isim.errors import CardContentError, InputError
 from isim.fileio import remove_stale_temps
 from isim.image import CardImage, ImageError, load_image, make_card, save_image, snapshot
+from isim.usim.card import image_usim_problems
 
 IDENTITY_FILES = ("EF.IMPI", "EF.IMPU", "EF.DOMAIN")
 
@@ -32,7 +33,10 @@ def _adf_files(image: CardImage, adf: str) -> dict[str, dict]:
 
 
 def image_identity_problems(image: CardImage) -> list[str]:
-    """Trust-rule and format problems of the image's IMPI, IMPUs and home domain."""
+    """Trust-rule and format problems of the image's IMPI, IMPUs and home domain (on a card
+    without ISIM: of the identities derived from the USIM's IMSI)."""
+    if image.isim.get("aid") is None:
+        return image_usim_problems(image) or ([] if image.usim else ["no ISIM and no USIM"])
     files = _adf_files(image, ISIM_ADF)
     problems: list[str] = []
     values: dict[str, list[str | None]] = {}
@@ -59,7 +63,7 @@ def image_identity_problems(image: CardImage) -> list[str]:
         values["EF.DOMAIN"][0],
         image.isim.get("trust_domains", []),
     )
-    return problems + [str(v) for v in violations]
+    return problems + [str(v) for v in violations] + image_usim_problems(image)
 
 
 class StateError(InputError):

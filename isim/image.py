@@ -8,8 +8,9 @@ Layout (`format: "isim-card-image/1"`):
 
     {"format": ..., "iccid": "...",
      "card": <apdu.engine.Card.to_dict(): atr, pins, mf, adfs>,
-     "isim": {"aid": hex, "trust_domains": [...], "k": hex, "opc": hex,
+     "isim": {"aid": hex | null, "trust_domains": [...], "k": hex, "opc": hex,
               "state": {"sqn": ..., "gba": ...}},
+     "usim": {"aid": hex},               # only on a card with a USIM (isim.usim.card)
      "sha256": hex}
 
 `sha256` is over the canonical JSON of the other members (sorted keys, no spaces: `_digest`).
@@ -43,6 +44,7 @@ from isim.errors import InputError
 from isim.fileio import atomic_write
 from isim.gba import GbaState
 from isim.profile import Profile, load_profile
+from isim.usim.card import attach_services, new_usim, usim_member
 
 FORMAT = "isim-card-image/1"
 
@@ -55,7 +57,8 @@ class ImageError(InputError):
 class CardImage:
     iccid: str
     card: dict[str, Any]
-    isim: dict[str, Any]
+    isim: dict[str, Any]  # the shared keys and AKA state; `aid` null without ISIM
+    usim: dict[str, Any] | None = None
 
     def __repr__(self) -> str:  # the dicts hold keys and PINs
         return f"CardImage(iccid={self.iccid})"
@@ -63,7 +66,10 @@ class CardImage:
     # -------------------------------------------------------------- JSON
 
     def _body(self) -> dict[str, Any]:
-        return {"format": FORMAT, "iccid": self.iccid, "card": self.card, "isim": self.isim}
+        body = {"format": FORMAT, "iccid": self.iccid, "card": self.card, "isim": self.isim}
+        if self.usim is not None:
+            body["usim"] = self.usim
+        return body
 
     def to_json(self) -> bytes:
         return self._encode(())
@@ -92,7 +98,9 @@ class CardImage:
         if not isinstance(claimed, str) or not hmac.compare_digest(claimed, _digest(obj)):
             raise ImageError(f"{source}: corrupt card image (SHA-256 does not match)")
         try:
-            return cls(iccid=str(obj["iccid"]), card=obj["card"], isim=obj["isim"])
+            return cls(
+                iccid=str(obj["iccid"]), card=obj["card"], isim=obj["isim"], usim=obj.get("usim")
+            )
         except KeyError as exc:
             raise ImageError(f"{source}: card image lacks {exc.args[0]!r}") from None
 
@@ -172,7 +180,8 @@ def card_dict(
     lay = layout()
     out: dict[str, Any] = {"atr": None, "pins": pins, "adfs": []}
     for df, files in contents.dfs:
-        arr_fid = df.files[df.arr_file].fid_hex
+        owner = lay.df(df.parent) if df.parent else df  # a DF below an ADF: the ADF's EF.ARR
+        arr_fid = owner.files[df.arr_file].fid_hex
         node: dict[str, Any] = {
             "name": df.name,
             "fid": f"{df.fid:04X}" if df.fid is not None else None,
@@ -182,6 +191,9 @@ def card_dict(
         }
         if df is lay.mf:
             out["mf"] = node
+        elif df.parent:
+            node["structure"] = "df"
+            out["adfs"][-1]["files"].append(node)
         else:
             node["aid"] = (df.aid or b"").hex().upper()
             node["label"] = df.label
@@ -256,8 +268,9 @@ def _image(profile: Profile, contents: CardContents, ef_node: EFNode) -> CardIma
     return CardImage(
         iccid=profile.iccid,
         card=card_dict(contents, _pins(profile), ef_node=ef_node),
+        usim=usim_member(profile.has_usim),
         isim={
-            "aid": (isim_df.aid or b"").hex().upper(),
+            "aid": (isim_df.aid or b"").hex().upper() if profile.has_isim else None,
             "trust_domains": list(profile.trust_domains),
             "k": profile.k.hex(),
             "opc": profile.opc.hex(),
@@ -306,10 +319,12 @@ def load_card_source(path: str | Path) -> CardImage:
 
 
 def make_application(image: CardImage) -> IsimApplication:
+    """The ISIM of the image; on a card without ISIM, an ISIM object that only holds the
+    shared keys and AKA state (it is plugged into no ADF)."""
     isim = image.isim
     try:
         app = IsimApplication(
-            aid=bytes.fromhex(isim["aid"]),
+            aid=bytes.fromhex(isim["aid"] or ""),
             label=layout().applications[ISIM_ADF].label,
             trust_domains=isim["trust_domains"],
             k=bytes.fromhex(isim["k"]),
@@ -323,14 +338,21 @@ def make_application(image: CardImage) -> IsimApplication:
 
 
 def make_card(image: CardImage, *, t0: bool = False) -> tuple[Card, IsimApplication]:
-    """The engine holding this image, with the ISIM plugged into its ADF."""
+    """The engine holding this image, with the ISIM and the USIM plugged into their ADFs
+    (sharing one Milenage and one SQN array: `isim.usim.card`)."""
     app = make_application(image)
+    apps: dict[str, Any] = {app.aid.hex().upper(): app} if app.aid else {}
     try:
-        card = Card.from_dict(
-            image.card, applications={app.aid.hex().upper(): app}, rng=os.urandom, t0=t0
-        )
+        usim = new_usim(image, app.aka) if image.usim is not None else None
+        if usim is not None:
+            apps[usim.aid.hex().upper()] = usim
+        card = Card.from_dict(image.card, applications=apps, rng=os.urandom, t0=t0)
     except (KeyError, TypeError, ValueError) as exc:
         raise ImageError(f"card image: bad file tree ({exc})") from None
+    if usim is not None:
+        attach_services(card, usim)
+    if not app.aid:
+        return card, app
     gbabp = Card.find_in(card.adf(app.aid), "EF.GBABP")
     if gbabp is not None:
         codec = codec_for("EF.GBABP")
@@ -349,4 +371,4 @@ def snapshot(card: Card, app: IsimApplication, image: CardImage) -> CardImage:
     """The image of the card as it is now (for the state file)."""
     isim = dict(image.isim)
     isim["state"] = app.state()
-    return CardImage(iccid=image.iccid, card=card.to_dict(), isim=isim)
+    return CardImage(iccid=image.iccid, card=card.to_dict(), isim=isim, usim=image.usim)

@@ -32,6 +32,9 @@ Defaults in brackets.
                  "EF.IMPI": {"size": 64}}; MF files as "MF/EF.DIR" [{}]
 * label          application label in EF.DIR ["ISIM"]
 * description    free text, not written to the card [""]
+* applications, msisdn, spn, acc, ust, est, hplmn_act, plmn_act, oplmn_act, fplmn, ecc,
+  routing_indicator, suci_calc_info: the card's applications and the USIM's files, see
+  `isim.usim.profile_keys` (a USIM beside the ISIM by default)
 
 Digit strings (ICCID, IMSI, PINs, keys, SQN) must be strings: an unquoted YAML number loses
 its leading zeros (and `0010...` is even read as octal), so numbers are refused there.
@@ -45,6 +48,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from isim.codecs import codec_for
+from isim.codecs.usim import EmergencyNumber, PlmnAct
+from isim.codecs.usim_state import SuciCalcInfo
 from isim.documents import MAX_DOCUMENT_BYTES, parse_mapping, read_mapping, type_name
 from isim.errors import InputError, Problem, ProfileError
 from isim.profile_checks import AD_MODES, KEYS, ProfileRules
@@ -102,7 +108,28 @@ class Profile:
     )
     label: str = "ISIM"
     description: str = ""
+    applications: tuple[str, ...] = ("usim", "isim")
+    msisdn: str | None = None
+    spn: str | None = None
+    acc: tuple[int, ...] = ()
+    ust: tuple[int, ...] = ()
+    est: tuple[int, ...] = ()
+    hplmn_act: tuple[PlmnAct, ...] = ()
+    plmn_act: tuple[PlmnAct, ...] = ()
+    oplmn_act: tuple[PlmnAct, ...] = ()
+    fplmn: tuple[str, ...] = ()
+    ecc: tuple[EmergencyNumber, ...] = ()
+    routing_indicator: str = "0"
+    suci_calc_info: SuciCalcInfo = field(default_factory=SuciCalcInfo)
     source: str = field(default="", compare=False)
+
+    @property
+    def has_usim(self) -> bool:
+        return "usim" in self.applications
+
+    @property
+    def has_isim(self) -> bool:
+        return "isim" in self.applications
 
     @property
     def sqn_bytes(self) -> bytes:
@@ -137,6 +164,7 @@ class Profile:
             "label": self.label,
             "description": self.description,
         }
+        out |= self._usim_dict()
         if secrets:
             out["k"] = self.k.hex()
             if self.op is not None:
@@ -151,6 +179,33 @@ class Profile:
                 "adm1": self.adm1.hex(),
             }
         return out
+
+
+    def _usim_dict(self) -> dict[str, Any]:
+        def entries(items: tuple[PlmnAct, ...]) -> list[dict[str, Any]]:
+            return [{"plmn": e.plmn, "act": list(e.act)} for e in items]
+
+        out: dict[str, Any] = {"applications": list(self.applications)}
+        if not self.has_usim:
+            return out
+        for key in ("msisdn", "spn"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out | {
+            "acc": list(self.acc),
+            "ust": list(self.ust),
+            "est": list(self.est),
+            "hplmn_act": entries(self.hplmn_act),
+            "plmn_act": entries(self.plmn_act),
+            "oplmn_act": entries(self.oplmn_act),
+            "fplmn": list(self.fplmn),
+            "ecc": [
+                {"number": e.number, "alpha": e.alpha, "categories": list(e.categories)}
+                for e in self.ecc
+            ],
+            "routing_indicator": self.routing_indicator,
+            "suci_calc_info": codec_for("EF.SUCI_Calc_Info").to_json(self.suci_calc_info),
+        }
 
 
 _RULES = ProfileRules()

@@ -24,6 +24,7 @@ from isim.checker import Checker, did_you_mean
 from isim.documents import type_name
 from isim.errors import Problem, ProfileError
 from isim.profile_sizes import NO_SIZES, check_sizes, pcscf_address_type, size_problems
+from isim.usim import profile_keys as usim_keys
 
 __all__ = ["AD_MODES", "DEFAULTS", "FIELD_CHECKS", "KEYS", "ProfileRules"]
 
@@ -312,6 +313,7 @@ _FIELDS: dict[str, tuple[FieldCheck, Any]] = {
     "sizes": (_sizes, NO_SIZES),
     "label": (_label, "ISIM"),
     "description": (_string, ""),
+    **usim_keys.FIELDS,  # applications and the USIM's keys
 }
 KEYS: tuple[str, ...] = tuple(_FIELDS)
 FIELD_CHECKS: Mapping[str, FieldCheck] = MappingProxyType(
@@ -398,6 +400,7 @@ def _across(c: Checker, v: dict[str, Any], present: Any, derive_opc: bool) -> tu
         v["opc"] = _milenage().derive_opc(k, op)
     if v["sqn"] is None:
         v["sqn"] = 0
+    usim_keys.derive(v, present)
     return derived
 
 
@@ -426,6 +429,7 @@ def _verdict(c: Checker, v: Mapping[str, Any], present: Any, derived: tuple[str,
     elif "opc" not in present and "op" not in present:
         c.add("opc", "required: opc (or op), 32 hex digits")
     size_problems(c, impi, domain, impus, v["pcscf"], v["label"], v["sizes"])
+    usim_keys.verdict(c, v, present)
 
 
 @cache

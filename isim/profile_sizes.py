@@ -45,13 +45,16 @@ def _longest_aid_tlv() -> int:
 
 
 def _layout_files() -> dict[str, Any]:
-    """EF name -> EFSpec for the size overrides: ADF.ISIM files, and MF files as `MF/EF.x`."""
+    """EF name -> EFSpec for the size overrides: ADF.ISIM files, MF files as `MF/EF.x`, the
+    other DFs' files as `ADF.USIM/EF.x`, `DF.5GS/EF.x`."""
     global _FILES
     if _FILES is None:
         lay = layout()
         files: dict[str, Any] = {}
-        for app in lay.applications.values():
-            files.update(app.files)
+        first = next(iter(lay.applications))  # ADF.ISIM: its files by bare name
+        for df in lay.dfs()[1:]:
+            for name, ef in df.files.items():
+                files[name if df.name == first else f"{df.name}/{name}"] = ef
         for name, ef in lay.mf.files.items():
             files[f"MF/{name}"] = ef
         _FILES = files

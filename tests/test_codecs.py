@@ -29,6 +29,7 @@ from isim.codecs import (
     XcapPolicyPart,
     codec_for,
 )
+from usim_vectors import USIM_VECTORS
 
 H = bytes.fromhex
 NAF_ID = b"naf.ims.com" + H("0100000002")
@@ -119,6 +120,7 @@ VECTORS: list[tuple[str, str, object]] = [
         "41424344" + "ff" * 8 + "e1" + "ff" * 12 + "07911326040000f0" + "ffffffff" + "000000",
         SmsParameters(b"ABCD", 0xE1, b"", H("07911326040000f0"), 0x00, 0x00, 0x00),
     ),
+    *USIM_VECTORS,
 ]
 
 

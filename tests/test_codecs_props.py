@@ -32,6 +32,7 @@ from isim.codecs import (
     codec_for,
 )
 from strategies import access_rules
+from usim_strategies import USIM_STRATEGIES
 
 SPECS: list[EFSpec] = [ef for df in layout().dfs() for ef in df.files.values()]
 IDS = [f"{ef.name}@{ef.fid_hex}" for ef in SPECS]
@@ -108,6 +109,7 @@ STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
         st.text("abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=2), min_size=1, max_size=5
     ).map(tuple),
     "arr": access_rules(),
+    **USIM_STRATEGIES,
 }
 
 # Codecs whose content is a single top-level TLV: any truncation must be rejected.

@@ -54,7 +54,7 @@ def card() -> Card:
 
 
 def two_adf_card() -> Card:
-    d = card_dict(pins=DEMO_PINS)
+    d = card_dict(pins=DEMO_PINS, applications=["ADF.ISIM"])
     second = copy.deepcopy(d["adfs"][0])
     second["name"] = "ADF.SECOND"
     second["aid"] = AID_HEX[:-4] + "FF01"
@@ -132,7 +132,7 @@ def test_select_adf_by_aid_and_truncated_aid(card: Card) -> None:
     assert 0x83 not in t and 0xC6 in t
     assert select_aid(card, AID_HEX[:14])[1] == 0x9000  # right-truncated (7 bytes)
     assert select_aid(card, AID_HEX[:14], "0C") == (b"", 0x9000)
-    assert select_aid(card, "A0000000871002")[1] == 0x6A82
+    assert select_aid(card, "A0000000871009")[1] == 0x6A82  # no such application
     assert select_aid(card, AID_HEX + "00")[1] == 0x6700  # 17 bytes
     assert tx(card, "00A4040400")[1] == 0x6700  # no AID
     assert select_aid(card, AID_HEX, "84")[1] == 0x6A86  # b8 set

@@ -74,7 +74,7 @@ def test_optional_files_follow_the_ist(alice) -> None:
 
 def test_size_overrides_and_too_many_impus(alice) -> None:
     sizes = {"EF.IMPU": {"records": 3}, "MF/EF.DIR": {"records": 1}}
-    c = card_contents(dataclasses.replace(alice, sizes=sizes))
+    c = card_contents(dataclasses.replace(alice, sizes=sizes, applications=("isim",)))
     assert len(c.get(ISIM_ADF, "EF.IMPU").records) == 3
     assert len(c.get("MF", "EF.DIR").records) == 1
     with pytest.raises(CodecError, match=re.escape("EF.IMPU: 3 records given, the file has 1")):
@@ -178,11 +178,11 @@ def test_image_file_layout(alice) -> None:
     raw = img.to_json()
     assert raw.startswith(b'{"format":"isim-card-image/1",\n')  # format first: is_card_image
     doc = json.loads(raw)
-    assert list(doc) == ["format", "iccid", "card", "isim", "sha256"]
+    assert list(doc) == ["format", "iccid", "card", "isim", "usim", "sha256"]
     sha = doc.pop("sha256")
     assert sha == _old_digest(doc) == _old_digest(img._body())
     # each member on its line, its value in the canonical (sorted, compact) form
-    for line, key in zip(raw.decode().splitlines(), ["format", "iccid", "card", "isim"],
+    for line, key in zip(raw.decode().splitlines(), ["format", "iccid", "card", "isim", "usim"],
                          strict=False):
         value = json.dumps(doc[key], sort_keys=True, separators=(",", ":"))
         assert line.lstrip("{") == f'"{key}":{value},'

@@ -47,7 +47,11 @@ def test_example_card_passes(alice_path: Path) -> None:
     assert out["summary"] == {"errors": 0, "warnings": 0, "strict": True, "passed": True}
     isim = layout().applications[ISIM_ADF]
     assert out["isim"]["aid"] == isim.aid.hex().upper()
-    assert [a["aid"] for a in out["applications"]] == [isim.aid.hex().upper()]
+    usim = layout().applications["ADF.USIM"]
+    assert [a["aid"] for a in out["applications"]] == [
+        isim.aid.hex().upper(),
+        usim.aid.hex().upper(),
+    ]
     assert out["trust_domains"] == alice_image().isim["trust_domains"]
     files = {f["name"]: f for f in out["files"]}
     assert files["EF.IMPU"]["decoded"][0] == {"uri": "sip:alice@ims.example.com"}

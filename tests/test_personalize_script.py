@@ -80,7 +80,7 @@ def test_script_is_scriptor_safe_and_complete() -> None:
 def test_arr_is_written_last_in_each_df_and_iccid_is_never_written() -> None:
     script = card_script(_profile())
     names = [c.comment for c in script.write_commands]
-    isim = names[names.index("select ADF.ISIM"):]
+    isim = names[names.index("select ADF.ISIM"):names.index("select ADF.USIM")]
     updated = [n.split()[1] for n in isim if n.startswith("update ")]
     assert updated[-1] == "EF.ARR" and updated.count("EF.ARR") == 4
     assert updated.index("EF.ARR") > updated.index("EF.IMPU")

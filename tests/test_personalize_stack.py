@@ -81,8 +81,18 @@ def read_back_against_image(conn: pcsc.PcscCard, image: dict[str, Any], pin1: st
         _ok(conn, bytes([0, 0xA4, 4, 0x0C, len(aid)]) + aid)
         if card["pins"]["01"]["enabled"]:
             _ok(conn, bytes.fromhex("0020000108") + pin1.encode().ljust(8, b"\xff"))
-        for ef in adf["files"]:
+        _read_df(conn, adf)
+
+
+def _read_df(conn: pcsc.PcscCard, df: dict[str, Any]) -> None:
+    """The EFs of a DF (the current one), then its DFs (DF.5GS below ADF.USIM)."""
+    for ef in df["files"]:
+        if ef.get("structure") != "df":
             assert _read_ef(conn, ef) == ef["content"], ef["name"]
+    for sub in (f for f in df["files"] if f.get("structure") == "df"):
+        _ok(conn, bytes.fromhex("00A4000C02" + sub["fid"]))
+        _read_df(conn, sub)
+        _ok(conn, bytes.fromhex("00A4030C"))  # back to the parent
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +258,8 @@ def _save(path: Path, profile: Profile) -> Path:
 def test_card_script_matches_image_of_the_same_profile(tmp_path: Path) -> None:
     target, _, _, _ = _profiles(tmp_path)
     image = json.loads(build_image(target).to_json())
-    expected = {ef["name"]: ef["content"] for adf in image["card"]["adfs"] for ef in adf["files"]}
+    isim = next(adf for adf in image["card"]["adfs"] if adf["name"] == "ADF.ISIM")
+    expected = {ef["name"]: ef["content"] for ef in isim["files"]}
     reads = [c for c in card_script(target).read_commands if c.expect is not None]
     impi = next(c for c in reads if "EF.IMPI" in c.comment)
     assert impi.expect.hex().upper() == expected["EF.IMPI"][:len(impi.expect) * 2]

@@ -73,6 +73,8 @@ class Model:
 def model_of(image: CardImage) -> Model:
     files: dict[str, object] = {}
     for adf in image.card["adfs"]:
+        if adf["name"] != "ADF.ISIM":
+            continue
         for f in adf["files"]:
             files[f["name"]] = f["content"]
     impu = files["EF.IMPU"]

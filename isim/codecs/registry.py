@@ -7,7 +7,7 @@ from typing import Any
 
 from apdu.layout import EFSpec, layout
 
-from . import binary, config_data, identities, sms, uicc
+from . import binary, config_data, identities, sms, uicc, usim, usim_state
 from .base import Codec
 from .errors import CodecError
 
@@ -15,7 +15,7 @@ __all__ = ["CODEC_CLASSES", "codec_for"]
 
 CODEC_CLASSES: dict[str, type[Codec[Any]]] = {
     cls.name: cls
-    for module in (identities, config_data, binary, sms, uicc)
+    for module in (identities, config_data, binary, sms, uicc, usim, usim_state)
     for cls in module.CODECS
 }
 

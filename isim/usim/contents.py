@@ -1,0 +1,63 @@
+"""A validated profile -> the content of the USIM's files (ADF.USIM, DF.5GS, DF.GSM-ACCESS).
+
+`producer(df, spec)` is `isim.contents`' hook for the files below ADF.USIM: how a file's
+content comes from the profile, or None for the layout's default (the same on every card).
+Values that are usually the same for a whole batch are encoded once per distinct value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from apdu.layout import EFSpec
+from isim.codecs import codec_for
+from isim.codecs.usim import Msisdn, ServiceProviderName, UsimAdministrativeData
+
+if TYPE_CHECKING:
+    from isim.contents import EFContent
+    from isim.profile import Profile
+
+__all__ = ["USIM_ADF", "producer"]
+
+USIM_ADF = "ADF.USIM"
+
+# EF name -> the profile value it holds (as the codec takes it)
+_VALUES: dict[str, Callable[[Profile], Any]] = {
+    "EF.ACC": lambda p: frozenset(p.acc),
+    "EF.EST": lambda p: frozenset(p.est),
+    "EF.AD": lambda p: UsimAdministrativeData(p.ad, b"\x00\x00", p.mnc_length),
+    "EF.SPN": lambda p: None if p.spn is None else ServiceProviderName(p.spn),
+    "EF.HPLMNwAcT": lambda p: p.hplmn_act,
+    "EF.PLMNwAcT": lambda p: p.plmn_act,
+    "EF.OPLMNwACT": lambda p: p.oplmn_act,
+    "EF.FPLMN": lambda p: p.fplmn,
+    "EF.Routing_Indicator": lambda p: p.routing_indicator,
+    "EF.SUCI_Calc_Info": lambda p: p.suci_calc_info,
+}
+_RECORDS: dict[str, Callable[[Profile], tuple[Any, ...]]] = {
+    "EF.MSISDN": lambda p: () if p.msisdn is None else (Msisdn(p.msisdn),),
+    "EF.ECC": lambda p: p.ecc,
+}
+
+
+def producer(df: str, spec: EFSpec) -> Callable[[Profile], EFContent] | None:
+    from isim.contents import EFContent, _records  # the caller's module: no import cycle
+
+    codec = codec_for(spec)
+    encode = codec.encode
+    if spec.name == "EF.IMSI":
+        return lambda p: EFContent(df, spec, encode(p.imsi, spec.size))
+    if spec.name in _VALUES:
+        value_of = _VALUES[spec.name]
+        one = lru_cache(maxsize=16)(lambda v: EFContent(df, spec, encode(v, spec.size)))
+        return lambda p: one(value_of(p))
+    if spec.name in _RECORDS:
+        records_of = _RECORDS[spec.name]
+        rlen = spec.record_length
+        many = lru_cache(maxsize=16)(
+            lambda vs: EFContent(df, spec, _records(spec, [encode(v, rlen) for v in vs]))
+        )
+        return lambda p: many(records_of(p))
+    return None
