@@ -1,5 +1,6 @@
 """Every PE isim writes decodes in pycrate (an independent SAIP decoder, its own compiled
-TCA module), and the ISIM/MF file bodies there equal what `isim build` gives."""
+TCA module), and every file body there (MF, ISIM, USIM, DF.5GS, DF.GSM-ACCESS, files of
+genericFileManagement) equals what `isim build` gives."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ import yaml
 from click.testing import CliRunner
 from pycrate_asn1dir import eUICCPP_IFTv3 as pycrate_saip
 
+from apdu.layout import layout
 from isim.cli import main
 from isim.contents import card_contents
 from isim.image import build_image
 from isim.profile import load_profile, profile_from_mapping
 from isim.saip.export import export_image
 from isim.saip.files import apply_items
-from isim.saip.layout import field_key
+from isim.saip.layout import field_key, saip_layout
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples/ts48.yaml"
@@ -39,8 +41,29 @@ def _check(profile) -> None:
     pes = _pycrate_pes(data)
     assert pes[0][0] == "header" and pes[-1][0] == "end"
     bodies = {}
+    temp = {bytes.fromhex(p.temporary_fid): p.df for p in saip_layout().dfs.values()
+            if p.temporary_fid}
     for name, value in pes:
-        if name not in ("mf", "isim", "opt-isim"):
+        if name == "genericFileManagement":  # files of no template: filePath, createFCP
+            for command in value["fileManagementCMD"]:
+                df = "MF"
+                for i, (kind, item) in enumerate(command):
+                    if kind == "filePath":
+                        df = temp.get(item, "MF")
+                    elif kind == "createFCP":
+                        spec = next(s for d in layout().dfs() if d.name == df
+                                    for s in d.files.values() if s.fid == int.from_bytes(
+                                        item["fileID"], "big"))
+                        rest = []
+                        for k, v in command[i + 1:]:
+                            if k in ("filePath", "createFCP"):
+                                break
+                            rest.append((k, v))
+                        size = int.from_bytes(item["efFileSize"], "big")
+                        bodies[df, field_key(spec.name)] = apply_items(rest, size)
+            continue
+        plan = saip_layout().by_pe(name)
+        if plan is None:
             continue
         for field, items in value.items():
             if not isinstance(items, list):
@@ -49,8 +72,7 @@ def _check(profile) -> None:
             if "efFileSize" not in fcp:
                 continue
             size = int.from_bytes(fcp["efFileSize"], "big")
-            df = "MF" if name == "mf" else "ADF.ISIM"
-            bodies[df, field_key(field)] = apply_items(items, size)
+            bodies[plan.df, field_key(field)] = apply_items(items, size)
     contents = card_contents(profile)
     checked = 0
     for f in contents:
@@ -59,7 +81,7 @@ def _check(profile) -> None:
             want = f.data if isinstance(f.data, bytes) else b"".join(f.data)
             assert bodies[key] == want, f.spec.name
             checked += 1
-    assert checked >= 10
+    assert checked == sum(1 for _ in contents)  # every file of the card
 
 
 def test_example_package_decodes_in_pycrate() -> None:
@@ -69,8 +91,13 @@ def test_example_package_decodes_in_pycrate() -> None:
 def test_profile_variants_decode_in_pycrate() -> None:
     base = yaml.safe_load(EXAMPLE.read_text())
     for extra in ({"ist": [1, 2, 8, 21]}, {"pin1_enabled": True, "pcscf": []},
-                  {"sizes": {"EF.IMPU": {"records": 5}}, "sqn": "0000000000a0"}):
+                  {"sizes": {"EF.IMPU": {"records": 5}}, "sqn": "0000000000a0"},
+                  {"msisdn": "+15551234", "spn": "Op", "ecc": ["112"], "fplmn": ["00102"]},
+                  {"applications": ["isim"]}):
         _check(profile_from_mapping(base | extra))
+    usim_only = {k: v for k, v in base.items()
+                 if k not in ("impi", "impu", "domain", "pcscf", "ist", "label")}
+    _check(profile_from_mapping(usim_only | {"applications": ["usim"]}))
 
 
 def test_personalize_format_saip(tmp_path: Path) -> None:

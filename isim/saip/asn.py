@@ -17,8 +17,8 @@ import asn1tools
 
 import specs
 
-__all__ = ["SQN_INIT_ENTRIES", "decode_pe", "encode_pe", "encode_type", "fields", "pe_tags",
-           "strip_default_sqn_init"]
+__all__ = ["SQN_INIT_ENTRIES", "decode_pe", "encode_pe", "encode_type", "fields", "mandatory",
+           "pe_tags", "strip_default_sqn_init"]
 
 SQN_INIT_ENTRIES = 32  # SIZE (32): one per IND value (5 IND bits)
 SQN_BYTES = 6
@@ -41,6 +41,14 @@ def fields(pe: str) -> tuple[str, ...]:
     """The member names of a ProfileElement alternative, in order (`fields("isim")`)."""
     member = spec().types["ProfileElement"].type.name_to_member[pe]
     return tuple(m.name for m in member.root_members)
+
+
+@cache
+def mandatory(pe: str) -> frozenset[str]:
+    """The members of a ProfileElement alternative that are neither OPTIONAL nor DEFAULT."""
+    member = spec().types["ProfileElement"].type.name_to_member[pe]
+    return frozenset(m.name for m in member.root_members
+                     if not m.optional and not m.has_default())
 
 
 def decode_pe(raw: bytes) -> tuple[str, Any]:

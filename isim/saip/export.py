@@ -16,12 +16,13 @@ from typing import Any
 
 from isim.image import CardImage
 
-from .asn import SQN_BYTES, SQN_INIT_ENTRIES, encode_pe, fields
+from .asn import SQN_BYTES, SQN_INIT_ENTRIES, encode_pe, fields, mandatory
 from .files import arr_reference, content_items, ef_fcp
 from .layout import DFPlan, SaipLayout, field_key, saip_layout
 
 __all__ = ["ExportError", "export_image", "image_pes"]
 
+_NOT_CREATED = [("doNotCreate", None)]  # clause 8.3.1: a "created by default" file left out
 _LOCAL = 0x80  # key references 81..88 are local (second) PINs: TS 102 221 9.5.1
 
 
@@ -166,12 +167,17 @@ def _sqn_init(seq: tuple[int, ...]) -> tuple[bytes, ...]:
 
 
 def _df_pes(b: _Builder, plan: DFPlan, node: dict[str, Any], first_file: list[tuple],
-            implicit_arr: str, path: bytes) -> None:
+            implicit_arr: str, path: bytes) -> list[dict[str, Any]]:
+    """The DF's PE (and its optional files PE); returns the DFs below it (their own PEs)."""
     own, opt = plan.pe_fields(), plan.opt_fields()
     main: dict[str, Any] = {"templateID": plan.template, next(iter(own.values())): first_file}
     optional: dict[str, Any] = {"templateID": plan.opt_template}
     generic: list[tuple[str, Any]] = []
+    below = []
     for ef in node["files"]:
+        if "files" in ef:  # a DF below an ADF (DF.5GS ...)
+            below.append(ef)
+            continue
         key = field_key(ef["name"])
         if key in own:
             main[own[key]] = _ef_file(ef, implicit_arr)
@@ -180,11 +186,27 @@ def _df_pes(b: _Builder, plan: DFPlan, node: dict[str, Any], first_file: list[tu
         else:  # no template has it: created by a genericFileManagement command
             generic += [("createFCP", ef_fcp(ef, implicit_arr)),
                         *content_items(_stream(ef))]
+    for name in fields(plan.pe)[2:]:  # a default file this card does not have
+        if name in mandatory(plan.pe) and name not in main:
+            main[name] = _NOT_CREATED
     b.add(plan.pe, main)
     if len(optional) > 1 and plan.opt_pe:
         b.add(plan.opt_pe, optional)
     if generic:
         b.gfm.append([("filePath", path), *generic])
+    return below
+
+
+def _sub_df_pes(b: _Builder, lay: SaipLayout, node: dict[str, Any], pins: dict[str, Any],
+                adf_path: bytes) -> None:
+    plan = lay.dfs.get(node["name"])
+    if plan is None:
+        raise ExportError(f"{node['name']}: no PE in specs/saip.yaml for this DF")
+    fid = bytes.fromhex(node["fid"])
+    implicit = lay.implicit_arr["adf_files"]
+    fcp = {"fileID": fid, "securityAttributesReferenced": arr_reference(node["arr"], implicit),
+           "pinStatusTemplateDO": _pin_status(pins, local=True)}
+    _df_pes(b, plan, node, [("fileDescriptor", fcp)], implicit, adf_path + fid)
 
 
 def image_pes(image: CardImage) -> list[tuple[str, dict[str, Any]]]:
@@ -219,14 +241,16 @@ def image_pes(image: CardImage) -> list[tuple[str, dict[str, Any]]]:
                    "securityAttributesReferenced": arr_reference(node["arr"],
                                                                  lay.implicit_arr["adf"]),
                    "pinStatusTemplateDO": _pin_status(pins, local=True)}
-        _df_pes(b, plan, node, [("fileDescriptor", adf_fcp)], lay.implicit_arr["adf_files"],
-                temp)
+        below = _df_pes(b, plan, node, [("fileDescriptor", adf_fcp)],
+                        lay.implicit_arr["adf_files"], temp)
         if local and first_adf is None:
             b.add("pinCodes", {"pinCodes": ("pinconfig", _pin_configs(pins, local, lay))})
             first_adf = temp
         elif local and first_adf is not None:
             b.add("pinCodes", {"pinCodes": ("filePath", first_adf)})
         b.add("akaParameter", _aka(image, lay))
+        for sub in below:
+            _sub_df_pes(b, lay, sub, pins, temp)
     if b.gfm:
         b.add("genericFileManagement", {"fileManagementCMD": b.gfm})
     b.add("end", {})

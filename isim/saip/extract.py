@@ -20,19 +20,20 @@ from isim.contents import ISIM_ADF
 from isim.gba import GbaState
 from isim.image import CardImage
 from isim.sqn import SqnArray, SqnConfig
+from isim.usim.card import usim_member
+from isim.usim.contents import USIM_ADF
 
 from .asn import SQN_INIT_ENTRIES
-from .files import apply_items, parse_fcp
 from .layout import saip_layout
 from .package import Package
 from .reader import PackageContent, ReadFile, read_content
+from .usim_keys import usim_keys
 
 __all__ = ["Extracted", "extract", "package_image"]
 
 _MILENAGE = "milenage"
 _ALGORITHMS = {1: "milenage", 2: "tuak", 3: "usim-test-algorithm"}
 _DEFAULT_AGE_LIMIT = 1 << 28  # the DEFAULT of sqnDelta / sqnAgeLimit ('000010000000'H)
-_IMSI_SIZE = 9
 
 
 @dataclass
@@ -56,28 +57,6 @@ def _decode(f: ReadFile | None, notes: list[str]) -> Any:
         return None
 
 
-def _imsi(package: Package) -> tuple[str | None, int | None]:
-    """(IMSI, MNC length) from PE-USIM (TS 31.102 4.2.2 EF.IMSI, 4.2.18 EF.AD byte 4)."""
-    pe = package.first("usim")
-    if pe is None or "ef-imsi" not in pe.value:
-        return None, None
-    items = pe.value["ef-imsi"]
-    fcps = [v for k, v in items if k == "fileDescriptor"]
-    shape = parse_fcp(fcps[0] if fcps else {}, "")
-    raw = apply_items(items, shape.size or _IMSI_SIZE)
-    length = raw[0]
-    if not 1 <= length <= _IMSI_SIZE - 1:
-        return None, None
-    digits = "".join(f"{b & 0xF:x}{b >> 4:x}" for b in raw[1:1 + length])[1:]
-    imsi = digits.rstrip("f")
-    mnc = None
-    if "ef-ad" in pe.value:
-        ad = apply_items(pe.value["ef-ad"], 4)
-        if ad[3] in (2, 3):
-            mnc = ad[3]
-    return (imsi if imsi.isdigit() else None), mnc
-
-
 def _pin_text(value: bytes) -> str:
     return value.rstrip(b"\xff").decode("ascii", "replace")
 
@@ -87,6 +66,8 @@ def _sizes(content: PackageContent) -> dict[str, dict[str, int]]:
     for (df, _), f in content.files.items():
         spec = f.spec
         key = spec.name if df == ISIM_ADF else f"{df}/{spec.name}"
+        if df == USIM_ADF or _parent(df) == USIM_ADF:
+            continue  # the USIM's file sizes are not profile keys
         if spec.is_record:
             rlen = f.shape.record_length or spec.record_length
             want = {"record_length": rlen, "records": len(f.body) // rlen if rlen else 0}
@@ -97,6 +78,10 @@ def _sizes(content: PackageContent) -> dict[str, dict[str, int]]:
         if diff and spec.name not in ("EF.ARR", "EF.DIR"):
             out[key] = diff
     return out
+
+
+def _parent(df: str) -> str | None:
+    return next((d.parent for d in layout().dfs() if d.name == df), None)
 
 
 def extract(package: Package, trust_domains: list[str] | None = None) -> Extracted:
@@ -116,12 +101,14 @@ def extract(package: Package, trust_domains: list[str] | None = None) -> Extract
     if iccid is None and c.iccid is not None:
         iccid = codec_for("EF.ICCID").decode(c.iccid)
     put("iccid", iccid, iccid_file)
-    imsi, mnc = _imsi(package)
-    if imsi is not None:
-        m["imsi"] = imsi
-        src["imsi"] = "PE usim ef-imsi"
-        if mnc:
-            m["mnc_length"] = mnc
+    usim = usim_keys(c, notes)
+    apps = [name for name, pe in (("usim", "usim"), ("isim", "isim")) if package.first(pe)]
+    if apps:
+        m["applications"] = apps
+    m |= usim
+    for key, (df, ef) in (("imsi", (USIM_ADF, "EF.IMSI")), ("ust", (USIM_ADF, "EF.UST"))):
+        if key in usim and c.file(df, ef) is not None:
+            src[key] = c.file(df, ef).pe
     f = c.file(ISIM_ADF, "EF.IMPI")
     put("impi", _decode(f, notes), f)
     f = c.file(ISIM_ADF, "EF.IMPU")
@@ -224,25 +211,39 @@ def package_image(ex: Extracted, trust_domains: list[str]) -> CardImage:
                 entry["unblock"] = _pin_text(c.puks[pin.unblock])
             pins[key] = entry
     card: dict[str, Any] = {"pins": pins, "adfs": []}
+    nodes: dict[str, dict[str, Any]] = {}
     for df in lay.dfs():
         files = [f for (d, _), f in c.files.items() if d == df.name]
-        arr_fid = df.files[df.arr_file].fid_hex
+        owner = lay.applications.get(df.parent) if df.parent else df
+        arr_fid = (owner or df).files[df.arr_file].fid_hex
         node: dict[str, Any] = {"name": df.name, "fid": f"{df.fid:04X}" if df.fid else None,
                                 "lcsi": "05", "arr": {"file": arr_fid, "record": df.arr},
                                 "files": [_ef_node(f, arr_fid) for f in files]}
+        nodes[df.name] = node
         if df is lay.mf:
             card["mf"] = node
+        elif df.parent is not None:
+            parent = nodes.get(df.parent)
+            if parent is not None and files and parent in card["adfs"]:
+                node["structure"] = "df"
+                parent["files"].append(node)
         elif df.name in c.aids or files:
             node["aid"] = (c.aids.get(df.name) or df.aid or b"").hex().upper()
-            node["label"] = ex.mapping.get("label", df.label)
+            node["label"] = ex.mapping.get("label", df.label) if df.name == ISIM_ADF else df.label
             card["adfs"].append(node)
     k = bytes.fromhex(ex.mapping.get("k", "00" * 16))
     opc = bytes.fromhex(ex.mapping.get("opc", "00" * 16))
+    has_isim = any(a["name"] == ISIM_ADF for a in card["adfs"])
+    has_usim = any(a["name"] == USIM_ADF for a in card["adfs"])
     isim_aid = c.aids.get(ISIM_ADF) or lay.applications[ISIM_ADF].aid or b""
     sqn = SqnArray(SqnConfig(), int(ex.mapping.get("sqn", "0"), 16))
+    usim = usim_member(has_usim)
+    if usim is not None and USIM_ADF in c.aids:
+        usim["aid"] = c.aids[USIM_ADF].hex().upper()
     return CardImage(iccid=str(ex.mapping.get("iccid", "")), card=card, isim={
-        "aid": isim_aid.hex().upper(), "trust_domains": trust_domains, "k": k.hex(),
-        "opc": opc.hex(), "state": {"sqn": sqn.to_dict(), "gba": GbaState().to_dict()}})
+        "aid": isim_aid.hex().upper() if has_isim else None, "trust_domains": trust_domains,
+        "k": k.hex(), "opc": opc.hex(),
+        "state": {"sqn": sqn.to_dict(), "gba": GbaState().to_dict()}}, usim=usim)
 
 
 def _ef_node(f: ReadFile, arr_fid: str) -> dict[str, Any]:

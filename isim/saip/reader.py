@@ -63,8 +63,11 @@ class PackageContent:
 
 
 def _df_spec(name: str) -> DFSpec | None:
-    lay = layout()
-    return lay.mf if name == lay.mf.name else lay.applications.get(name)
+    """The MF, an ADF or a DF below an ADF of specs/filesystem.yaml, by name."""
+    for df in layout().dfs():
+        if df.name == name:
+            return df
+    return None
 
 
 def _spec_by_key(df: DFSpec, key: str) -> EFSpec | None:
@@ -116,7 +119,7 @@ class _Reader:
         if plan is None:
             return
         dfspec = _df_spec(plan.df)
-        if plan.df != "MF" and pe.name == plan.pe:
+        if plan.temporary_fid is not None and pe.name == plan.pe:
             self.last_adf = plan.df
         if dfspec is None:  # an ADF this build of isim does not have (e.g. no USIM yet)
             self.out.notes.append(f"{pe.where}: {plan.df} is not in specs/filesystem.yaml, "
@@ -127,18 +130,28 @@ class _Reader:
         for i, fname in enumerate(names):
             items = pe.value[fname]
             where = f"PE {pe.name} {fname} (offset {pe.offset})"
-            if i == 0 and pe.name == plan.pe:  # the DF itself: mf, adf-usim, adf-isim
-                fcps = [v for k, v in items if k == "fileDescriptor"]
-                if plan.df != "MF" and fcps:
-                    if "dfName" in fcps[0]:
-                        self.out.aids[plan.df] = fcps[0]["dfName"]
-                    if "fileID" in fcps[0]:
-                        self.temp_fids[fcps[0]["fileID"].hex().upper()] = plan.df
+            if i == 0 and pe.name == plan.pe:  # the DF itself: mf, adf-usim, df-df-5gs ...
+                self._df_itself(plan.df, dfspec, items)
                 continue
             if any(k == "doNotCreate" for k, _ in items):
                 continue
             self.file(pe, plan.df, dfspec, _spec_by_key(dfspec, field_key(fname)), items,
                       where, implicit)
+
+    def _df_itself(self, name: str, dfspec: DFSpec, items: list) -> None:
+        """Note an ADF's AID and the path (temporary FID, then FIDs) that reaches a DF."""
+        fcps = [v for k, v in items if k == "fileDescriptor"]
+        fcp = fcps[0] if fcps else {}
+        if "dfName" in fcp:
+            self.out.aids[name] = fcp["dfName"]
+        if dfspec.parent is None:
+            if "fileID" in fcp:
+                self.temp_fids[fcp["fileID"].hex().upper()] = name
+            return
+        fid = fcp["fileID"].hex().upper() if "fileID" in fcp else f"{dfspec.fid or 0:04X}"
+        for path, df in list(self.temp_fids.items()):
+            if df == dfspec.parent:
+                self.temp_fids[path + fid] = name
 
     def generic(self, pe: PE) -> None:
         lay = saip_layout()
