@@ -28,14 +28,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _profiles(cards: int) -> list:
+def _profiles(cards: int, applications: str = "") -> list:
     from isim.contents import card_contents
     from isim.personalize.batch import open_batch
     from isim.personalize.sample import write_sample_batch, write_sample_template
     from isim.personalize.template import load_template
 
     with tempfile.TemporaryDirectory() as tmp:
-        template = load_template(write_sample_template(Path(tmp, "t.yaml")))
+        path = write_sample_template(Path(tmp, "t.yaml"))
+        if applications:
+            with path.open("a", encoding="utf-8") as fh:
+                fh.write(f"applications: [{applications}]\n")
+        template = load_template(path)
         batch = open_batch(write_sample_batch(Path(tmp, "b.csv"), cards))
         out = []
         for row in batch.rows():
@@ -59,11 +63,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cards", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=3, help="passes; the best counts")
+    parser.add_argument("--applications", default="",
+                        help="e.g. isim: the cards' applications (default: the profile "
+                             "default, USIM and ISIM)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     from isim.saip.fast import profile_package, reference_package
 
-    cards = _profiles(args.cards)
+    cards = _profiles(args.cards, args.applications)
     profile_package(*cards[0])  # compile the ASN.1 module outside the clock
     fast, packages = _rate(profile_package, cards, args.repeat)
     ref, reference = _rate(reference_package, cards, args.repeat)

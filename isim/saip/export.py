@@ -102,7 +102,12 @@ _FCP_CACHE: dict[tuple, dict[str, Any]] = {}  # one per file shape: a few dozen
 def _pin_status(pins: dict[str, Any], local: bool) -> bytes:
     """pinStatusTemplateDO: the key references that guard the DF (TS.48 practice: an ADF
     lists its local PIN first, then the global ones)."""
-    refs = sorted(int(r, 16) for r in pins)
+    return _pin_status_of(tuple(pins), local)
+
+
+@lru_cache(maxsize=16)
+def _pin_status_of(keys: tuple[str, ...], local: bool) -> bytes:
+    refs = sorted(int(r, 16) for r in keys)
     glob = [r for r in refs if r < _LOCAL]
     return bytes(([r for r in refs if r >= _LOCAL] if local else []) + glob)
 
@@ -169,32 +174,51 @@ def _sqn_init(seq: tuple[int, ...]) -> tuple[bytes, ...]:
 def _df_pes(b: _Builder, plan: DFPlan, node: dict[str, Any], first_file: list[tuple],
             implicit_arr: str, path: bytes) -> list[dict[str, Any]]:
     """The DF's PE (and its optional files PE); returns the DFs below it (their own PEs)."""
+    efs = [ef for ef in node["files"] if "files" not in ef]
+    main, optional, generic = _df_values(plan, efs, first_file, implicit_arr, path)
+    b.add(plan.pe, main)
+    if optional is not None:
+        b.add(plan.opt_pe or "", optional)
+    if generic is not None:
+        b.gfm.append(generic)
+    return [ef for ef in node["files"] if "files" in ef]  # DFs below an ADF (DF.5GS ...)
+
+
+_DFValues = tuple[dict[str, Any], dict[str, Any] | None, list[tuple[str, Any]] | None]
+_DF_CACHE: dict[tuple, tuple[list[dict[str, Any]], _DFValues]] = {}
+
+
+def _df_values(plan: DFPlan, efs: list[dict[str, Any]], first_file: list[tuple],
+               implicit_arr: str, path: bytes) -> _DFValues:
+    """(the DF's PE body, its optional files PE body or None, its genericFileManagement
+    command or None). EF entries seen before (isim.saip.fast) are recognised by identity:
+    a DF whose files are all the same as on an earlier card is not laid out again."""
+    key = (plan.pe, implicit_arr, path, tuple(first_file[0][1].items()), tuple(map(id, efs)))
+    held = _DF_CACHE.get(key)
+    if held is not None and all(a is e for a, e in zip(held[0], efs, strict=True)):
+        return held[1]
     own, opt = plan.pe_fields(), plan.opt_fields()
     main: dict[str, Any] = {"templateID": plan.template, next(iter(own.values())): first_file}
     optional: dict[str, Any] = {"templateID": plan.opt_template}
     generic: list[tuple[str, Any]] = []
-    below = []
-    for ef in node["files"]:
-        if "files" in ef:  # a DF below an ADF (DF.5GS ...)
-            below.append(ef)
-            continue
-        key = field_key(ef["name"])
-        if key in own:
-            main[own[key]] = _ef_file(ef, implicit_arr)
-        elif key in opt:
-            optional[opt[key]] = _ef_file(ef, implicit_arr)
+    for ef in efs:
+        key_ef = field_key(ef["name"])
+        if key_ef in own:
+            main[own[key_ef]] = _ef_file(ef, implicit_arr)
+        elif key_ef in opt:
+            optional[opt[key_ef]] = _ef_file(ef, implicit_arr)
         else:  # no template has it: created by a genericFileManagement command
             generic += [("createFCP", ef_fcp(ef, implicit_arr)),
                         *content_items(_stream(ef))]
     for name in fields(plan.pe)[2:]:  # a default file this card does not have
         if name in mandatory(plan.pe) and name not in main:
             main[name] = _NOT_CREATED
-    b.add(plan.pe, main)
-    if len(optional) > 1 and plan.opt_pe:
-        b.add(plan.opt_pe, optional)
-    if generic:
-        b.gfm.append([("filePath", path), *generic])
-    return below
+    values: _DFValues = (main, optional if len(optional) > 1 and plan.opt_pe else None,
+                         [("filePath", path), *generic] if generic else None)
+    if len(_DF_CACHE) >= _MAX_CACHED:
+        _DF_CACHE.clear()
+    _DF_CACHE[key] = (efs, values)
+    return values
 
 
 def _sub_df_pes(b: _Builder, lay: SaipLayout, node: dict[str, Any], pins: dict[str, Any],

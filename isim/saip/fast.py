@@ -40,6 +40,8 @@ def _pe_type(name: str) -> Any:
 
 
 _ABSENT = object()
+# PEs of files (no secret in them): kept whole after their PEHeader, see PackageEncoder.pe
+_WHOLE = frozenset({"mf", "usim", "opt-usim", "isim", "opt-isim", "df-5gs", "gsm-access"})
 
 
 @cache
@@ -108,13 +110,34 @@ class PackageEncoder:
         # identity, the object held here so that its id is not reused
         self._files: dict[int, tuple[Any, bytes]] = {}
         self._cuts: dict[tuple, list[bytes]] = {}
+        self._bodies: dict[tuple, tuple[tuple[Any, ...], bytes]] = {}
 
     def pe(self, name: str, value: dict[str, Any]) -> bytes:
         if name == "akaParameter":
             value = strip_default_sqn_init(value)
         seq = _pe_type(name)
+        members = _members(name)
+        items = list(value.items())
+        if name in _WHOLE and items and items[0][0] == members[0][1]:
+            # a PE of files: its members after the PEHeader are often the very objects an
+            # earlier card had (export's caches): their bytes are kept by identity
+            objects = tuple(v for _, v in items[1:])
+            key = (name, tuple(k for k, _ in items), tuple(map(id, objects)))
+            held = self._bodies.get(key)
+            if held is None or not all(a is b for a, b in zip(held[0], objects, strict=True)):
+                held = (objects, self._members(name, seq, value, members[1:]))
+                if len(self._bodies) >= _MAX_KEPT:
+                    self._bodies.clear()
+                self._bodies[key] = held
+            body = self._members(name, seq, value, members[:1]) + held[1]
+        else:
+            body = self._members(name, seq, value, members)
+        return bytes(seq.tag) + bytes(encode_length_definite(len(body))) + body
+
+    def _members(self, name: str, seq: Any, value: dict[str, Any],
+                 members: tuple[tuple[Any, str, bool], ...]) -> bytes:
         body = bytearray()
-        for member, mname, secret in _members(name):
+        for member, mname, secret in members:
             item = value.get(mname, _ABSENT)
             if item is _ABSENT:
                 seq.encode_member(member, value, body)  # raises for a mandatory one
@@ -137,7 +160,7 @@ class PackageEncoder:
                     self._kept.clear()
                 self._kept[key] = found
             body += found
-        return bytes(seq.tag) + bytes(encode_length_definite(len(body))) + bytes(body)
+        return bytes(body)
 
     def _file(self, member: Any, items: list[tuple[str, Any]]) -> bytes:
         """A `File` member (SEQUENCE OF CHOICE, X.690 8.10): the list seen before, by
