@@ -79,7 +79,7 @@ class Layout:
 
     def find_ef(self, key: str) -> tuple[DFSpec, EFSpec]:
         """An EF by `EF.IMPI`, `IMPI` or FID `6F02` (ADFs first, then the MF; on a clash the
-        first ADF of the layout), or qualified by its DF: `ADF.USIM/EF.AD`, `USIM/AD`."""
+        ADF listed last in the layout), or qualified by its DF: `ADF.USIM/EF.AD`, `USIM/AD`."""
         wanted = key.strip()
         found = self._index().get(wanted.upper())
         if found is None:
@@ -90,7 +90,7 @@ class Layout:
         index = self.__dict__.get("_ef_index")
         if index is None:
             index = {}
-            for df in (self.mf, *reversed(self.dfs()[1:])):
+            for df in self.dfs():
                 for ef in df.files.values():
                     for alias in (ef.name, ef.name.removeprefix("EF."), ef.fid_hex):
                         index[alias.upper()] = (df, ef)  # later DFs (ADFs) win

@@ -95,6 +95,21 @@ class Checker:
                 out.append(None)
         return out
 
+    def number_set(self, key: str, lo: int, hi: int, what: str) -> tuple[int, ...] | None:
+        """A list of integers in lo..hi (`what`: "an ISIM service number"), sorted and
+        without repeats; None when the value is not a list. Bad entries are left out."""
+        raw = self.data[key]
+        if not isinstance(raw, list | tuple):
+            self.add(key, f"must be a list of numbers, not {type_name(raw)}")
+            return None
+        out: set[int] = set()
+        for item in raw:
+            if type(item) is int and lo <= item <= hi:
+                out.add(item)
+            else:
+                self.add(key, f"{item!r} is not {what} ({lo}..{hi})")
+        return tuple(sorted(out))
+
 
 def did_you_mean(key: str, choices: Any) -> str:
     close = difflib.get_close_matches(key, list(choices), n=1, cutoff=0.75)

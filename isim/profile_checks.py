@@ -21,7 +21,6 @@ from typing import Any
 
 from isim import identities, trust
 from isim.checker import Checker, did_you_mean
-from isim.documents import type_name
 from isim.errors import Problem, ProfileError
 from isim.profile_sizes import NO_SIZES, check_sizes, pcscf_address_type, size_problems
 from isim.usim import profile_keys as usim_keys
@@ -192,17 +191,7 @@ def _pcscf(c: Checker, key: str) -> tuple[str | None, ...]:
 
 def _ist(c: Checker, key: str) -> tuple[int, ...] | None:
     """EF.IST services (TS 31.103 clause 4.2.7); None when `ist` is not a list."""
-    raw = c.data[key]
-    if not isinstance(raw, list | tuple):
-        c.add(key, f"must be a list of service numbers, not {type_name(raw)}")
-        return None
-    services: set[int] = set()
-    for item in raw:
-        if type(item) is int and 1 <= item <= IST_MAX_SERVICE:
-            services.add(item)
-            continue
-        c.add(key, f"{item!r} is not an ISIM service number (1..{IST_MAX_SERVICE})")
-    return tuple(sorted(services))
+    return c.number_set(key, 1, IST_MAX_SERVICE, "an ISIM service number")
 
 
 def _sqn(c: Checker, key: str) -> int | None:

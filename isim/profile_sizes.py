@@ -51,10 +51,10 @@ def _layout_files() -> dict[str, Any]:
     if _FILES is None:
         lay = layout()
         files: dict[str, Any] = {}
-        first = next(iter(lay.applications))  # ADF.ISIM: its files by bare name
+        bare = list(lay.applications)[-1]  # ADF.ISIM (the bare names' ADF): files by name
         for df in lay.dfs()[1:]:
             for name, ef in df.files.items():
-                files[name if df.name == first else f"{df.name}/{name}"] = ef
+                files[name if df.name == bare else f"{df.name}/{name}"] = ef
         for name, ef in lay.mf.files.items():
             files[f"MF/{name}"] = ef
         _FILES = files

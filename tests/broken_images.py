@@ -36,7 +36,8 @@ def write(image: CardImage, path: Path) -> Path:
 
 
 def _copy(image: CardImage) -> CardImage:
-    return CardImage(image.iccid, copy.deepcopy(image.card), copy.deepcopy(image.isim))
+    return CardImage(image.iccid, copy.deepcopy(image.card), copy.deepcopy(image.isim),
+                     copy.deepcopy(image.usim))
 
 
 def isim_files(image: CardImage) -> list[dict[str, Any]]:

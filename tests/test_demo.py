@@ -24,4 +24,5 @@ def test_demo_reads_the_example_isim_back_through_pcsc() -> None:
     assert "EF.IMPI     001010123456789@ims.mnc001.mcc001.3gppnetwork.org" in lines
     assert "EF.DOMAIN   ims.mnc001.mcc001.3gppnetwork.org" in lines
     assert "EF.IMPU #1  sip:alice@ims.example.com" in lines
+    assert "EF.IMSI     001010123456789" in lines
     assert "card removed from the reader" in out.stderr  # the emulator was stopped cleanly

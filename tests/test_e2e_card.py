@@ -93,9 +93,11 @@ def test_pyscard_session(running: EmulatorProcess, pcsc_stack: PcscStack, image:
         fcp = ok(card, SELECT_MF_FCP)
         assert fcp[0] == 0x62 and fcp[1] == len(fcp) - 2
         assert decode_fcp(fcp) is not None
-        # EF.DIR: the ISIM's application template
+        # EF.DIR: the USIM's application template, then the ISIM's
         ok(card, "00A4000C022F00")
-        template = codec_for("EF.DIR").decode(ok(card, "00B2010400"))
+        usim = codec_for("EF.DIR").decode(ok(card, "00B2010400"))
+        assert usim is not None and usim.label == "USIM"
+        template = codec_for("EF.DIR").decode(ok(card, "00B2020400"))
         assert template is not None
         assert template.aid.hex().upper() == image.isim["aid"] and template.label == "ISIM"
         # a GSM-era probe (pySim, old readers) is refused as on a real UICC
@@ -160,10 +162,10 @@ def test_power_cycles(running: EmulatorProcess, pcsc_stack: PcscStack,
 def test_scriptor(running: EmulatorProcess, pcsc_stack: PcscStack, image: CardImage) -> None:
     aid = bytes.fromhex(image.isim["aid"]).hex(" ").upper()
     script = "\n".join([
-        "# MF, EF.DIR record 1",
+        "# MF, EF.DIR record 2 (the ISIM; record 1 is the USIM)",
         "00 A4 00 04 02 3F 00 00",
         "00 A4 00 0C 02 2F 00",
-        "00 B2 01 04 00",
+        "00 B2 02 04 00",
         "A0 A4 00 00 02 3F 00",
         "reset",
         f"00 A4 04 0C 10 {aid}",

@@ -98,7 +98,7 @@ def test_change_pin(card: Card) -> None:
 
 
 def test_disable_enable(card: Card) -> None:
-    isim_aid = card.adfs[0].aid.hex()
+    isim_aid = next(a for a in card.adfs if a.name == "ADF.ISIM").aid.hex()
     tx(card, f"00A4040C10{isim_aid}")
     tx(card, "00A4000C026F02")
     assert tx(card, "00B0000001")[1] == 0x6982

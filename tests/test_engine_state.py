@@ -64,7 +64,8 @@ def test_round_trip_keeps_contents_lcsi_and_pin_state() -> None:
     assert d["pins"]["81"]["enabled"] is False
     assert tx(restored, "00200001") == (b"", 0x63C2)
     assert tx(restored, "00200081") == (b"", 0x9000)  # disabled
-    assert d["adfs"][0]["aid"] == AID_HEX and d["adfs"][0]["label"] == "ISIM"
+    isim = next(a for a in d["adfs"] if a["name"] == "ADF.ISIM")
+    assert isim["aid"] == AID_HEX and isim["label"] == "ISIM"
 
 
 def test_builder_sizes_contents_and_errors() -> None:
@@ -195,7 +196,7 @@ class CountingApp:
 
 def test_authenticate_checks_pin1_then_calls_the_application() -> None:
     card = demo_card()
-    app = card.applications[card.adfs[0]]
+    app = card.applications[next(a for a in card.adfs if a.name == "ADF.ISIM")]
     assert isinstance(app, DemoApplication)
     assert tx(card, "008800810401020304") == (b"", 0x6985)  # no application selected
     tx(card, f"00A4040C10{AID_HEX}")

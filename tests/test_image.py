@@ -49,8 +49,10 @@ def test_contents_hold_the_profile(alice) -> None:
     assert impus == [*alice.impu, *[None] * (8 - len(alice.impu))]
     assert codec_for("EF.IST").decode(c.get(ISIM_ADF, "EF.IST").body) == frozenset(alice.ist)
     assert codec_for("EF.ICCID").decode(c.get("MF", "EF.ICCID").body) == alice.iccid
-    app = codec_for("EF.DIR").decode(c.get("MF", "EF.DIR").records[0])
-    assert app.aid == layout().applications[ISIM_ADF].aid
+    apps = [codec_for("EF.DIR").decode(r) for r in c.get("MF", "EF.DIR").records[:2]]
+    assert [a.aid for a in apps] == [
+        layout().applications["ADF.USIM"].aid, layout().applications[ISIM_ADF].aid
+    ]
 
 
 def test_every_file_has_its_spec_size(alice) -> None:
@@ -125,7 +127,8 @@ def test_state_file_of_another_card_is_refused(alice, tmp_path: Path) -> None:
 def test_rule_breaking_image_needs_the_loud_option(alice) -> None:
     img = build_image(alice)
     bad = CardImage(img.iccid, json.loads(json.dumps(img.card)), dict(img.isim))
-    impu = next(f for f in bad.card["adfs"][0]["files"] if f["name"] == "EF.IMPU")
+    isim = next(a for a in bad.card["adfs"] if a["name"] == ISIM_ADF)
+    impu = next(f for f in isim["files"] if f["name"] == "EF.IMPU")
     impu["content"][2] = codec_for("EF.IMPU").encode("sip:eve@evil.example.net").hex()
     with pytest.raises(CardContentError, match=re.escape("EF.IMPU record 3")):
         Emulator.open(bad)

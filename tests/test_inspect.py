@@ -49,8 +49,8 @@ def test_example_card_passes(alice_path: Path) -> None:
     assert out["isim"]["aid"] == isim.aid.hex().upper()
     usim = layout().applications["ADF.USIM"]
     assert [a["aid"] for a in out["applications"]] == [
-        isim.aid.hex().upper(),
         usim.aid.hex().upper(),
+        isim.aid.hex().upper(),
     ]
     assert out["trust_domains"] == alice_image().isim["trust_domains"]
     files = {f["name"]: f for f in out["files"]}

@@ -126,7 +126,9 @@ def test_ef_dir_lists_the_isim() -> None:
     emu = alice()
     select_ef_mf = ok(emu, "00A40004022F0000")
     assert select_ef_mf[0] == 0x62
-    template = codec_for("EF.DIR").decode(ok(emu, "00B2010400"))
+    usim = codec_for("EF.DIR").decode(ok(emu, "00B2010400"))  # the USIM first (TS 31.102)
+    assert usim is not None and usim.aid[:7] == bytes.fromhex("A0000000871002")
+    template = codec_for("EF.DIR").decode(ok(emu, "00B2020400"))
     assert template is not None
     assert template.aid == bytes.fromhex(_alice_image().isim["aid"])
     assert template.aid[:7] == bytes.fromhex("A0000000871004")  # 3GPP RID + ISIM app code

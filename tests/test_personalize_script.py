@@ -80,11 +80,11 @@ def test_script_is_scriptor_safe_and_complete() -> None:
 def test_arr_is_written_last_in_each_df_and_iccid_is_never_written() -> None:
     script = card_script(_profile())
     names = [c.comment for c in script.write_commands]
-    isim = names[names.index("select ADF.ISIM"):names.index("select ADF.USIM")]
+    isim = names[names.index("select ADF.ISIM"):]
     updated = [n.split()[1] for n in isim if n.startswith("update ")]
     assert updated[-1] == "EF.ARR" and updated.count("EF.ARR") == 4
     assert updated.index("EF.ARR") > updated.index("EF.IMPU")
-    mf = names[:names.index("select ADF.ISIM")]
+    mf = names[:names.index("select ADF.USIM")]
     assert not any(n.startswith(("update EF.ICCID", "update EF.ARR")) for n in mf)
     assert any(n.startswith("update EF.DIR") for n in mf)
     assert any("EF.ICCID" in c.comment for c in script.read_commands)

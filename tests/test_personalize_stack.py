@@ -139,7 +139,8 @@ def test_random_sample_of_images_reads_back_through_pyscard(
             _ok(conn, bytes.fromhex("00A4000C023F00"))
             _ok(conn, bytes.fromhex("00A4000C022FE2"))
             assert codec_for("EF.ICCID").decode(_ok(conn, bytes.fromhex("00B000000A"))) == iccid
-            aid = bytes.fromhex(image["card"]["adfs"][0]["aid"])
+            isim = next(a for a in image["card"]["adfs"] if a["name"] == "ADF.ISIM")
+            aid = bytes.fromhex(isim["aid"])
             _ok(conn, bytes([0, 0xA4, 4, 0x0C, len(aid)]) + aid)
             _ok(conn, bytes.fromhex("00A4000C026F02"))
             impi = codec_for("EF.IMPI").decode(_ok(conn, bytes.fromhex("00B0000080")))

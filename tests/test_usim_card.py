@@ -10,6 +10,8 @@ import functools
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from apdu.layout import layout
 from isim.codecs import codec_for
@@ -198,3 +200,23 @@ def test_emulator_refuses_a_usim_only_image_outside_the_trust_domains() -> None:
     image.isim["trust_domains"] = ["example.net"]
     problems = image_identity_problems(image)
     assert problems and all("derived from the IMSI" in p for p in problems)
+
+
+@given(p2=st.sampled_from([0x80, 0x81, 0x82, 0x84]), data=st.binary(max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_any_authenticate_data_gives_a_status_word(p2: int, data: bytes) -> None:
+    emu = _fuzz_card()
+    if not data:
+        return
+    out, sw = tx(emu, f"008800{p2:02X}{len(data):02X}{data.hex()}")
+    assert sw in {0x9000, 0x6700, 0x6A80, 0x9862, 0x9864}
+    assert sw == 0x9000 or out == ""
+
+
+
+@functools.cache
+def _fuzz_card() -> Emulator:
+    """One card for every example: what is accepted only moves its SQN array on."""
+    emu = card()
+    select(emu, USIM_AID)
+    return emu

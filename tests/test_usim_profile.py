@@ -90,3 +90,21 @@ def test_usim_only_card_checks_the_identities_derived_from_the_imsi(tmp_path: Pa
     assert code == EXIT_VIOLATION
     fields = {p["field"] for p in json.loads(out)["profiles"][0]["problems"]}
     assert {"impu", "pcscf", "ist", "label"} <= fields
+
+
+def test_decode_and_encode_usim_files_on_the_command_line() -> None:
+    def isim(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(main, list(args))
+        assert "Traceback" not in result.output
+        return result.exit_code, result.output.strip()
+
+    assert isim("decode", "IMSI", "080910100000000010") == (0, '{"imsi": "001010000000001"}')
+    assert isim("decode", "USIM/AD", "00000003") == (
+        0, '{"ue_operation_mode": 0, "additional_information": "0000", "mnc_length": 3}')
+    assert isim("decode", "AD", "000000")[0] == 0  # a bare EF.AD is still the ISIM's
+    assert isim("encode", "ACC", '{"classes": [0, 1, 3, 5, 15]}') == (0, "802b")
+    assert isim("encode", "Routing_Indicator", '{"routing_indicator": "12"}') == (0, "21ff0000")
+    code, out = isim("decode", "IMSI", "0801")
+    assert code == 2 and "EF.IMSI" in out and "announces" in out
+    code, out = isim("encode", "ACC", '{"classes": [10]}')
+    assert code == 2 and "class 10" in out

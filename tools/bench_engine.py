@@ -35,7 +35,8 @@ def _factory(spec: str | None) -> Callable[[], Card]:
 def _prepare(card: Card) -> None:
     """Select the first ADF and verify PIN1 so that PIN1-protected reads succeed."""
     card.power_on()
-    aid = card.adfs[0].aid.hex() if card.adfs else ISIM_AID
+    isim = [a for a in card.adfs if a.name == "ADF.ISIM"] or card.adfs
+    aid = isim[0].aid.hex() if isim else ISIM_AID
     for h in (f"00A4040C{len(aid) // 2:02X}{aid}", "002000010831323334FFFFFFFF"):
         card.process(bytes.fromhex(h))
 

@@ -28,6 +28,8 @@ from pcsc_stack import StackError, pcsc_stack, stop_process, wait_for_card  # no
 
 _ISIM = layout().applications["ADF.ISIM"]
 SELECT_ISIM = f"00A40404{len(_ISIM.aid or b''):02X}{(_ISIM.aid or b'').hex().upper()}00"
+_USIM = layout().applications["ADF.USIM"]
+SELECT_USIM = f"00A4040C{len(_USIM.aid or b''):02X}{(_USIM.aid or b'').hex().upper()}"
 
 
 def _fid(name: str) -> str:
@@ -46,10 +48,17 @@ def read_back(reader: str) -> list[str]:
         lines.append(f"ATR         {card.atr.hex().upper()}")
         _tx(card, "00A40004023F0000")
         _tx(card, f"00A4000C02{_fid('EF.DIR')}")
-        data, sw = _tx(card, "00B2010400")
+        for record in range(1, 5):  # one record per application: the USIM, the ISIM
+            data, sw = _tx(card, f"00B2{record:02X}0400")
+            app = codec_for("EF.DIR").decode(data) if sw == 0x9000 else None
+            if app is None:
+                break
+            lines.append(f"EF.DIR #{record:<3} {app.aid.hex().upper()} {app.label!r}")
+        _, sw = _tx(card, SELECT_USIM)
         if sw == 0x9000:
-            app = codec_for("EF.DIR").decode(data)
-            lines.append(f"EF.DIR      {app.aid.hex().upper()} {app.label!r}")
+            _tx(card, f"00A4000C02{_fid('USIM/EF.IMSI')}")
+            data, sw = _tx(card, "00B0000000")
+            lines.append(f"EF.IMSI     {codec_for('EF.IMSI').decode(data) if sw == 0x9000 else sw}")
         _, sw = _tx(card, SELECT_ISIM)
         if sw != 0x9000:
             return [*lines, f"ISIM not found (SW {sw:04X})"]

@@ -41,6 +41,7 @@ __all__ = [
 
 _IMSI_TYPE = 0b001  # b3..b1 of byte 2: "IMSI"
 _ODD = 0b1000  # b4 of byte 2: odd number of digits
+_SWAP_NIBBLES = bytes(((b & 0x0F) << 4) | (b >> 4) for b in range(256))
 
 
 def encode_imsi(imsi: str) -> bytes:
@@ -50,18 +51,19 @@ def encode_imsi(imsi: str) -> bytes:
         raise ValueError(f"IMSI must be decimal digits, not {imsi!r}")
     if not 6 <= len(imsi) <= 15:
         raise ValueError(f"IMSI must be 6 to 15 digits, not {len(imsi)}")
-    nibbles = [(_ODD if len(imsi) % 2 else 0) | _IMSI_TYPE, *map(int, imsi)]
-    if len(nibbles) % 2:
-        nibbles.append(0xF)
-    body = bytes(nibbles[i] | nibbles[i + 1] << 4 for i in range(0, len(nibbles), 2))
-    return bytes((len(body),)) + body
+    odd = len(imsi) % 2
+    # nibbles in reading order (the first of each pair is the low nibble): swap after fromhex
+    text = ("9" if odd else "1") + imsi + ("" if odd else "F")  # parity | type 001
+    return bytes((len(text) // 2,)) + bytes.fromhex(text).translate(_SWAP_NIBBLES)
 
 
 def decode_imsi(data: bytes) -> tuple[str, int]:
     """(IMSI digits, end) of an EF.IMSI body; ValueError naming what is wrong."""
     length = data[0]
-    if not 1 <= length <= 8 or length + 1 > len(data):
+    if not 1 <= length <= 8:
         raise ValueError(f"length byte {length} is not 1..8")
+    if length + 1 > len(data):
+        raise ValueError(f"length byte {length} announces more than the {len(data) - 1} bytes")
     nibbles = [n for b in data[1 : 1 + length] for n in (b & 0xF, b >> 4)]
     if nibbles[0] & 0b111 != _IMSI_TYPE:
         raise ValueError(f"identity type {nibbles[0] & 0b111} is not IMSI (001)")

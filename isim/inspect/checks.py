@@ -42,6 +42,7 @@ class Inspection:
     trust_domains: tuple[str, ...] | None
     decoded: dict[str, DecodedEF]
     findings: list[Finding]
+    usim_decoded: dict[str, DecodedEF] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Finding]:
@@ -84,7 +85,7 @@ def _read_findings(card: CardRead) -> list[Finding]:
     for app in card.applications:
         if app.error:
             out.append(Finding(ERROR, "format", "EF.DIR", app.record, app.error))
-    if not card.isim_in_dir:
+    if not card.isim_in_dir and card.isim_aid:
         out.append(Finding(ERROR, "spec", "EF.DIR", None,
                            "EF.DIR lists no ISIM application (it was selected by AID)"))
     for ef in card.files:
@@ -249,8 +250,16 @@ def inspect(card: CardRead, trust_domains: Sequence[str] | None) -> Inspection:
         findings += _fcp_findings(ef)
         decoded[ef.name], found = _decode(ef)
         findings += found
-    findings += _service_findings(card, decoded)
-    findings += _access_findings(card, decoded)
-    findings += identity_findings(card, decoded, trust_domains)
+    if card.isim_aid:  # a card without ISIM (USIM only): the USIM's checks alone
+        findings += _service_findings(card, decoded)
+        findings += _access_findings(card, decoded)
+        findings += identity_findings(card, decoded, trust_domains)
+    elif trust_domains is None:
+        findings.append(Finding(ERROR, "rule", None, None, "trust-domain rule not checked: "
+                                "give --trust-domain (a card does not store them)"))
+    from .usim import usim_findings  # it applies this module's checks to the USIM
+
+    usim_decoded, more = usim_findings(card, trust_domains)
+    findings += more
     domains = tuple(trust_domains) if trust_domains is not None else None
-    return Inspection(card, domains, decoded, findings)
+    return Inspection(card, domains, decoded, findings, usim_decoded)

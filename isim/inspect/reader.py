@@ -7,6 +7,7 @@ Reading never judges: it records what the card holds and how it answered; `check
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from apdu.layout import EFSpec, layout
 from apdu.sw import (
@@ -84,6 +85,7 @@ class CardRead:
     absent: list[EFSpec] = field(default_factory=list)
     auth_events: list[AuthEvent] = field(default_factory=list)
     commands: int = 0
+    usim: Any = None  # isim.inspect.usim.UsimRead, None: no USIM on the card
 
     def file(self, name: str) -> EFRead | None:
         return next((f for f in self.files if f.name == name), None)
@@ -209,7 +211,7 @@ def read_card(transmit: Transmit, atr: bytes, *, pin1: bytes | None = None,
     """Everything the inspector needs from a card. `pin1` / `adm` are 8-byte blocks
     (`auth.pin_block`, `auth.adm_block`), presented only when a READ needs them.
 
-    Raises `CardUnreadable` when the card is not a UICC or has no ISIM.
+    Raises `CardUnreadable` when the card is not a UICC or has neither ISIM nor USIM.
     """
     link = Link(transmit)
     secrets = []
@@ -227,8 +229,16 @@ def read_card(transmit: Transmit, atr: bytes, *, pin1: bytes | None = None,
     if sw != SW_OK:
         raise CardUnreadable(f"not a UICC: SELECT MF answered {sw:04X}")
     _read_dir(reader, out)
-    _select_isim(reader, out)
-    for spec in layout().applications[ISIM_ADF].files.values():
+    from .usim import read_usim  # it builds on this module
+
+    try:
+        _select_isim(reader, out)
+    except CardUnreadable:
+        out.usim = read_usim(reader, out)
+        if out.usim is None:
+            raise
+    isim_files = layout().applications[ISIM_ADF].files.values() if out.isim_aid else ()
+    for spec in isim_files:
         data, sw = reader.select_fid(spec.fid)
         if sw == SW_FILE_NOT_FOUND:
             out.absent.append(spec)
@@ -237,6 +247,8 @@ def read_card(transmit: Transmit, atr: bytes, *, pin1: bytes | None = None,
         else:
             out.files.append(EFRead(spec=spec, select_sw=sw,
                                     read_error=f"SELECT answered {sw:04X}"))
+    if out.isim_aid:
+        out.usim = read_usim(reader, out)
     out.auth_events = auth.events
     out.commands = link.commands
     return out

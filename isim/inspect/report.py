@@ -28,8 +28,8 @@ def _raw(ef: EFRead) -> Any:
     return ef.body.hex().upper() if ef.body is not None else None
 
 
-def _decoded(ins: Inspection, ef: EFRead) -> Any:
-    dec = ins.decoded.get(ef.name)
+def _decoded(ins: Inspection, ef: EFRead, decoded: dict[str, Any] | None = None) -> Any:
+    dec = (ins.decoded if decoded is None else decoded).get(ef.name)
     if dec is None:
         return None
     return dec.json if ef.records is not None else (dec.json[0] if dec.json else None)
@@ -58,9 +58,26 @@ def to_json(ins: Inspection, *, source: str, strict: bool = False) -> dict[str, 
             for ef in card.files
         ],
         "absent": [s.name for s in card.absent],
+        "usim": _usim_json(ins),
         "findings": [f.to_json() for f in ins.findings],
         "summary": {"errors": len(ins.errors), "warnings": len(ins.warnings),
                     "strict": strict, "passed": ins.passed(strict)},
+    }
+
+
+def _usim_json(ins: Inspection) -> dict[str, Any] | None:
+    usim = ins.card.usim
+    if usim is None:
+        return None
+    return {
+        "aid": usim.aid.hex().upper(), "in_ef_dir": usim.in_dir, "fcp": usim.fcp.hex().upper(),
+        "files": [
+            {"name": ef.name, "fid": ef.spec.fid_hex,
+             "fcp": ef.fcp.to_json() if ef.fcp else None, "raw": _raw(ef),
+             "decoded": _decoded(ins, ef, ins.usim_decoded), "read_error": ef.read_error}
+            for ef in usim.files
+        ],
+        "absent": [s.name for s in usim.absent],
     }
 
 
@@ -162,7 +179,25 @@ def render(ins: Inspection, console: Console, *, source: str, strict: bool = Fal
     console.print(contents)
     if card.absent:
         console.print("absent: " + ", ".join(s.name for s in card.absent))
+    _render_usim(ins, console)
     _render_findings(ins, console, strict)
+
+
+def _render_usim(ins: Inspection, console: Console) -> None:
+    usim = ins.card.usim
+    if usim is None:
+        console.print("no USIM on the card")
+        return
+    console.print(f"USIM selected by AID {usim.aid.hex().upper()}")
+    table = Table(title="ADF.USIM files", title_justify="left")
+    for col in ("file", "FID", "decoded", "raw"):
+        table.add_column(col, overflow="fold")
+    for ef in usim.files:
+        dec = ins.usim_decoded.get(ef.name)
+        value = _value_text(dec.json[0] if dec and dec.json else None)
+        raw = _short_hex(ef.body if ef.body is not None else b"".join(ef.records or []))
+        table.add_row(ef.name, ef.spec.fid_hex, value, raw)
+    console.print(table)
 
 
 def _render_findings(ins: Inspection, console: Console, strict: bool) -> None:

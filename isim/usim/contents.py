@@ -50,14 +50,28 @@ def producer(df: str, spec: EFSpec) -> Callable[[Profile], EFContent] | None:
     if spec.name == "EF.IMSI":
         return lambda p: EFContent(df, spec, encode(p.imsi, spec.size))
     if spec.name in _VALUES:
-        value_of = _VALUES[spec.name]
         one = lru_cache(maxsize=16)(lambda v: EFContent(df, spec, encode(v, spec.size)))
-        return lambda p: one(value_of(p))
+        return _same_as_last(_VALUES[spec.name], one)
     if spec.name in _RECORDS:
-        records_of = _RECORDS[spec.name]
         rlen = spec.record_length
         many = lru_cache(maxsize=16)(
             lambda vs: EFContent(df, spec, _records(spec, [encode(v, rlen) for v in vs]))
         )
-        return lambda p: many(records_of(p))
+        return _same_as_last(_RECORDS[spec.name], many)
     return None
+
+
+def _same_as_last(
+    value_of: Callable[[Profile], Any], content: Callable[[Any], EFContent]
+) -> Callable[[Profile], EFContent]:
+    """`content(value_of(p))`, answered without hashing when the value is the very object of
+    the last card (a batch template's values are one object for every row)."""
+    last: list[Any] = [object(), None]
+
+    def produce(p: Profile) -> EFContent:
+        value = value_of(p)
+        if value is not last[0]:
+            last[0], last[1] = value, content(value)
+        return last[1]  # type: ignore[no-any-return]
+
+    return produce

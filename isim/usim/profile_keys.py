@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from isim.checker import Checker
@@ -68,22 +69,8 @@ def _applications(c: Checker, key: str) -> tuple[str, ...] | None:
     return tuple(a for a in APPLICATIONS if a in raw)
 
 
-def _numbers(c: Checker, key: str, lo: int, hi: int, what: str) -> tuple[int, ...] | None:
-    raw = c.data[key]
-    if not isinstance(raw, list | tuple):
-        c.add(key, f"must be a list of {what}, not {type_name(raw)}")
-        return None
-    out: set[int] = set()
-    for item in raw:
-        if type(item) is int and lo <= item <= hi:
-            out.add(item)
-        else:
-            c.add(key, f"{item!r} is not a {what} ({lo}..{hi})")
-    return tuple(sorted(out))
-
-
 def _acc(c: Checker, key: str) -> tuple[int, ...] | None:
-    classes = _numbers(c, key, 0, 15, "access class")
+    classes = c.number_set(key, 0, 15, "an access class")
     if classes and ACC_RESERVED in classes:
         c.add(key, "access class 10 is never stored on the card (TS 22.011)")
         return None
@@ -109,18 +96,32 @@ def _spn(c: Checker, key: str) -> str | None:
     return spn
 
 
-def _plmn_act(c: Checker, key: str) -> tuple[PlmnAct, ...] | None:
+def _entries(
+    c: Checker, key: str, what: str, short: str, fields: set[str]
+) -> list[tuple[int, Mapping[str, Any]]] | None:
+    """The entries of a list key: a string stands for `{short: string}`; an entry that is
+    not a mapping of `fields` is reported (and left out)."""
     raw = c.data[key]
     if not isinstance(raw, list | tuple):
-        c.add(key, f"must be a list of PLMN entries, not {type_name(raw)}")
+        c.add(key, f"must be a list of {what}, not {type_name(raw)}")
         return None
     out = []
     for n, entry in enumerate(raw, start=1):
         if isinstance(entry, str):
-            entry = {"plmn": entry}
-        if not isinstance(entry, Mapping) or set(entry) - {"plmn", "act"}:
-            c.add(key, f"entry {n}: must be \"MCCMNC\" or {{plmn: MCCMNC, act: [...]}}")
+            entry = {short: entry}
+        if not isinstance(entry, Mapping) or set(entry) - fields:
+            c.add(key, f"entry {n}: must be a string or a mapping of {', '.join(sorted(fields))}")
             continue
+        out.append((n, entry))
+    return out
+
+
+def _plmn_act(c: Checker, key: str) -> tuple[PlmnAct, ...] | None:
+    entries = _entries(c, key, "PLMN entries", "plmn", {"plmn", "act"})
+    if entries is None:
+        return None
+    out = []
+    for n, entry in entries:
         act = entry.get("act", ALL_ACT)
         try:
             encode_plmn(entry.get("plmn"))  # type: ignore[arg-type]
@@ -146,16 +147,12 @@ def _fplmn(c: Checker, key: str) -> tuple[str, ...] | None:
 
 
 def _ecc(c: Checker, key: str) -> tuple[EmergencyNumber, ...] | None:
-    raw = c.data[key]
-    if not isinstance(raw, list | tuple):
-        c.add(key, f"must be a list of emergency numbers, not {type_name(raw)}")
+    entries = _entries(c, key, "emergency numbers", "number", {"number", "alpha", "categories"})
+    if entries is None:
         return None
     out = []
-    for n, entry in enumerate(raw, start=1):
-        if isinstance(entry, str):
-            entry = {"number": entry}
-        ok = isinstance(entry, Mapping) and not set(entry) - {"number", "alpha", "categories"}
-        number = entry.get("number") if ok else None
+    for n, entry in entries:
+        number = entry.get("number")
         if not isinstance(number, str) or not re.fullmatch(r"[0-9]{1,6}", number):
             c.add(key, f"entry {n}: number must be 1 to 6 decimal digits", "EF.ECC", n)
             continue
@@ -192,8 +189,8 @@ FIELDS: dict[str, tuple[Any, Any]] = {
     "msisdn": (_msisdn, None),
     "spn": (_spn, None),
     "acc": (_acc, None),  # absent: from the IMSI
-    "ust": (lambda c, k: _numbers(c, k, 1, UST_MAX_SERVICE, "USIM service number"), None),
-    "est": (lambda c, k: _numbers(c, k, 1, EST_MAX_SERVICE, "EST service number"), ()),
+    "ust": (lambda c, k: c.number_set(k, 1, UST_MAX_SERVICE, "a USIM service number"), None),
+    "est": (lambda c, k: c.number_set(k, 1, EST_MAX_SERVICE, "an EST service number"), ()),
     "hplmn_act": (_plmn_act, None),  # absent: the IMSI's PLMN
     "plmn_act": (_plmn_act, ()),
     "oplmn_act": (_plmn_act, ()),
@@ -213,12 +210,26 @@ def derive(v: dict[str, Any], present: Any) -> None:
     has_imsi = USIM in apps and imsi is not None and mnc_length in (2, 3)
     if v["acc"] is None:
         # TS 22.011 4.2: one of classes 0..9 per subscriber; by convention its last digit
-        v["acc"] = (int(imsi[-1]),) if has_imsi else ()
+        v["acc"] = _ACC_OF_DIGIT[imsi[-1]] if has_imsi else ()
     if v["hplmn_act"] is None:
-        v["hplmn_act"] = (PlmnAct(plmn_of_imsi(imsi, mnc_length), ALL_ACT),) if has_imsi else ()
+        v["hplmn_act"] = _home_plmn_act(plmn_of_imsi(imsi, mnc_length)) if has_imsi else ()
     if v["ust"] is None:
-        extra = (19,) * (v["spn"] is not None) + (21,) * (v["msisdn"] is not None)
-        v["ust"] = tuple(sorted({*DEFAULT_UST, *extra}))
+        v["ust"] = _default_ust(v["spn"] is not None, v["msisdn"] is not None)
+
+
+# Derived values are shared objects: a batch's cards then share their encoded files
+# (isim.usim.contents) without hashing the values again.
+_ACC_OF_DIGIT = {str(d): (d,) for d in range(10)}
+
+
+@lru_cache(maxsize=64)
+def _home_plmn_act(plmn: str) -> tuple[PlmnAct, ...]:
+    return (PlmnAct(plmn, ALL_ACT),)
+
+
+@lru_cache(maxsize=4)
+def _default_ust(spn: bool, msisdn: bool) -> tuple[int, ...]:
+    return tuple(sorted({*DEFAULT_UST, *((19,) * spn), *((21,) * msisdn)}))
 
 
 def verdict(c: Checker, v: Mapping[str, Any], present: Any) -> None:
