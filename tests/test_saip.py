@@ -145,11 +145,20 @@ def _pes(data: bytes) -> list[bytes]:
     return [pe.raw for pe in package.pes]
 
 
+def _swap(raws: list[bytes], first: str, second: str) -> list[bytes]:
+    """The PEs with the first `first` and the first `second` PE exchanged."""
+    names = [pe.name for pe in read_package(b"".join(raws)).pes]
+    i, j = names.index(first), names.index(second)
+    out = list(raws)
+    out[i], out[j] = out[j], out[i]
+    return out
+
+
 @pytest.mark.parametrize("mangle, message", [
     (lambda p: b"".join(p)[:-4], "PE #"),
     (lambda p: b"".join(p[:1] + p[2:3] + p[1:2] + p[3:]), ""),  # valid order change (puk/mf)
     (lambda p: b"".join([p[1], p[0], *p[2:]]), "first PE must be the ProfileHeader"),
-    (lambda p: b"".join([*p[:4], p[5], p[4], *p[6:]]), "opt-isim before isim"),
+    (lambda p: b"".join(_swap(p, "isim", "opt-isim")), "opt-isim before isim"),
     (lambda p: b"".join(p) + p[3], "after PE-End"),
     (lambda p: b"".join(p) + p[-1], "a second end PE"),
     (lambda p: b"".join(p[:-1]), "does not end with PE-End"),
