@@ -11,7 +11,7 @@ kept: members holding one are encoded every time.
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 from asn1tools.codecs.ber import encode_length_definite
@@ -50,12 +50,16 @@ def _members(name: str) -> tuple[tuple[Any, str, bool], ...]:
     return tuple((m, m.name, m.name in _SECRET_MEMBERS) for m in _pe_type(name).root_members)
 
 
+_SCALARS = frozenset({bytes, str, int, bool, type(None)})
+
+
 def _freeze(value: Any) -> Any:
+    """A hashable form of a value (dicts and lists as tuples)."""
     kind = type(value)
     if kind is dict:
-        return tuple([(k, _freeze(v)) for k, v in value.items()])
+        return tuple([(k, v if type(v) in _SCALARS else _freeze(v)) for k, v in value.items()])
     if kind is list or kind is tuple:
-        return tuple([_freeze(v) for v in value])
+        return tuple([v if type(v) in _SCALARS else _freeze(v) for v in value])
     return value
 
 
@@ -248,11 +252,20 @@ def _placeholder_length(masked: Any, i: int) -> int:
 _ENCODER = PackageEncoder()
 
 
-@lru_cache(maxsize=1024)  # most EFs are the same on every card of a batch
+_ENTRIES: dict[tuple[int, Content, str], tuple[EFSpec, dict[str, Any]]] = {}
+
+
 def _raw_entry(spec: EFSpec, data: Content, arr_fid: str) -> dict[str, Any]:
     """An EF's entry with its content as bytes: one object per EF content (export's file
-    cache and the encoder find it by identity). Never changed by its users."""
-    return ef_entry(spec, arr_fid, data)
+    cache and the encoder find it by identity). Never changed by its users. (Keyed by the
+    spec's identity: specs are long-lived objects, and hashing one costs its fields.)"""
+    key = (id(spec), data, arr_fid)
+    held = _ENTRIES.get(key)
+    if held is None or held[0] is not spec:
+        if len(_ENTRIES) >= _MAX_KEPT:
+            _ENTRIES.clear()
+        held = _ENTRIES[key] = (spec, ef_entry(spec, arr_fid, data))
+    return held[1]
 
 
 def profile_package(profile: Profile, contents: CardContents | None = None) -> bytes:
