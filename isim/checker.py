@@ -97,18 +97,37 @@ class Checker:
 
     def number_set(self, key: str, lo: int, hi: int, what: str) -> tuple[int, ...] | None:
         """A list of integers in lo..hi (`what`: "an ISIM service number"), sorted and
-        without repeats; None when the value is not a list. Bad entries are left out."""
+        without repeats; None when the value is not a list. Bad entries are left out and
+        reported by their entry number: a value is never repeated into the message."""
         raw = self.data[key]
         if not isinstance(raw, list | tuple):
             self.add(key, f"must be a list of numbers, not {type_name(raw)}")
             return None
         out: set[int] = set()
-        for item in raw:
+        bad: list[int] = []
+        for n, item in enumerate(raw, start=1):
             if type(item) is int and lo <= item <= hi:
                 out.add(item)
             else:
-                self.add(key, f"{item!r} is not {what} ({lo}..{hi})")
+                bad.append(n)
+        if bad:
+            more = f" and {len(bad) - 5} more" if bad[5:] else ""
+            entries = ", ".join(map(str, bad[:5])) + more
+            self.add(key, f"entry {entries}: not {what} ({lo}..{hi})")
         return tuple(sorted(out))
+
+
+SHOWN_CHARS = 64
+
+
+def shown(value: Any) -> str:
+    """A value for an error message: a short printable string quoted, anything else only
+    described (never the repr of a huge or nested value)."""
+    if isinstance(value, str):
+        if len(value) <= SHOWN_CHARS and value.isprintable():
+            return repr(value)
+        return f"(a string of {len(value)} characters)"
+    return f"({type_name(value)})"
 
 
 def did_you_mean(key: str, choices: Any) -> str:

@@ -17,10 +17,13 @@ from isim.app import IsimApplication
 from isim.codecs import codec_for
 from isim.codecs.errors import CodecError
 from isim.contents import ISIM_ADF
-from isim.errors import CardContentError, InputError
+from isim.errors import CardContentError
 from isim.fileio import remove_stale_temps
-from isim.image import CardImage, ImageError, load_image, make_card, save_image, snapshot
+from isim.image import CardImage, make_card, snapshot
+from isim.statefile import StateError, StateFile
 from isim.usim.card import image_usim_problems
+
+__all__ = ["Emulator", "StateError", "image_identity_problems"]
 
 IDENTITY_FILES = ("EF.IMPI", "EF.IMPU", "EF.DOMAIN")
 
@@ -66,10 +69,6 @@ def image_identity_problems(image: CardImage) -> list[str]:
     return problems + [str(v) for v in violations] + image_usim_problems(image)
 
 
-class StateError(InputError):
-    """A state file that cannot be used: corrupt, or another card's."""
-
-
 @dataclass
 class Emulator:
     """One virtual card: engine + ISIM + (optionally) its state file."""
@@ -79,6 +78,7 @@ class Emulator:
     t0: bool = False
     card: Card = field(init=False)
     app: IsimApplication = field(init=False)
+    state_file: StateFile | None = field(default=None, init=False)  # locked while open
 
     def __post_init__(self) -> None:
         self.card, self.app = make_card(self.image, t0=self.t0)
@@ -91,40 +91,50 @@ class Emulator:
         state_path: Path | None = None,
         t0: bool = False,
         allow_rule_violations: bool = False,
+        follow_symlink: bool = False,
+        accept_unsealed: bool = False,
     ) -> Emulator:
         """Load the card: from the state file when it exists (it must be this card's),
         else from `image`, creating the state file. An image whose identities break the
-        trust rule is refused unless `allow_rule_violations` (for testing validators)."""
-        if state_path is not None and Path(state_path).exists():
-            try:
-                state = load_image(Path(state_path))
-            except ImageError as exc:
-                raise StateError(f"state file refused: {exc}") from None
-            if not image.same_card(state):
-                raise StateError(
-                    f"state file {state_path} belongs to another card (ICCID {state.iccid}, "
-                    f"not {image.iccid}); refusing to use or replace it"
-                )
-            image = state
-        if not allow_rule_violations:
-            problems = image_identity_problems(image)
-            if problems:
-                raise CardContentError(
-                    "card image breaks the trust-domain rule or the ISIM formats: "
-                    + "; ".join(problems)
-                )
-        emu = cls(image, Path(state_path) if state_path else None, t0)
-        if emu.state_path is not None:
-            remove_stale_temps(emu.state_path)
-            if not emu.state_path.exists():
-                save_image(emu.state_path, image)
+        trust rule is refused unless `allow_rule_violations` (for testing validators).
+        The state file is locked until `close` (isim.statefile); `follow_symlink`: accept a
+        state path that is a symbolic link; `accept_unsealed`: a state without a MAC (written
+        by an older isim), sealed from then on."""
+        state_file = (StateFile.open(Path(state_path), image, follow_symlink=follow_symlink,
+                                     accept_unsealed=accept_unsealed)
+                      if state_path is not None else None)
+        try:
+            state = state_file.load(image) if state_file is not None else None
+            image = state or image
+            if not allow_rule_violations:
+                problems = image_identity_problems(image)
+                if problems:
+                    raise CardContentError(
+                        "card image breaks the trust-domain rule or the ISIM formats: "
+                        + "; ".join(problems)
+                    )
+            emu = cls(image, state_file.path if state_file else None, t0)
+            emu.state_file = state_file
+            if state_file is not None:
+                remove_stale_temps(state_file.path)
+                if state is None:
+                    state_file.save(image)
+        except BaseException:
+            if state_file is not None:
+                state_file.close()
+            raise
         return emu
+
+    def close(self) -> None:
+        """Release the state file (its lock); the process ending does the same."""
+        if self.state_file is not None:
+            self.state_file.close()
 
     def after_command(self, capdu: bytes, rapdu: bytes) -> None:
         """Persist before the response leaves (the transport calls this first)."""
-        if self.card.take_state_changed() and self.state_path is not None:
+        if self.card.take_state_changed() and self.state_file is not None:
             self.image = snapshot(self.card, self.app, self.image)
-            save_image(self.state_path, self.image)
+            self.state_file.save(self.image)
 
     def transmit(self, capdu: bytes) -> bytes:
         """In-process transport: one command, persisted, answered."""

@@ -41,12 +41,15 @@ from isim.codecs import codec_for
 from isim.codecs.binary import GbaBootstrapping
 from isim.contents import ISIM_ADF, CardContents, Content, card_contents
 from isim.errors import InputError
-from isim.fileio import atomic_write
+from isim.fileio import atomic_write, read_bounded
 from isim.gba import GbaState
+from isim.image_shape import image_shape_problem
 from isim.profile import Profile, load_profile
 from isim.usim.card import attach_services, new_usim, usim_member
 
 FORMAT = "isim-card-image/1"
+Seal = tuple[str, Callable[[str], str]]  # (isim member, canonical JSON -> its value)
+MAX_IMAGE_BYTES = 64 << 20  # an image is tens of kilobytes; /dev/zero is not one
 
 
 class ImageError(InputError):
@@ -71,10 +74,16 @@ class CardImage:
             body["usim"] = self.usim
         return body
 
-    def to_json(self) -> bytes:
-        return self._encode(())
+    def to_json(self, *, seal: Seal | None = None) -> bytes:
+        """The file. `seal` (isim.statefile): (member, function of the canonical JSON) -> the
+        member's value, added to `isim` over what the other members are."""
+        return self._encode((), seal)
 
-    def _encode(self, efs: Sequence[str]) -> bytes:
+    def canonical(self) -> str:
+        """The canonical JSON of the image: what `sha256` (and a state file's seal) covers."""
+        return _canonical(self._body())
+
+    def _encode(self, efs: Sequence[str], seal: Seal | None = None) -> bytes:
         """The file. `efs`: the canonical JSON of the EFs whose slots `card` holds instead
         (`build_image_json`)."""
         # An object's canonical text is its members' canonical texts in key order: each value
@@ -83,6 +92,10 @@ class CardImage:
         texts = {key: _canonical(value) for key, value in self._body().items()}
         if efs:
             texts["card"] = _fill_slots(texts["card"], efs)
+        if seal is not None:  # over the canonical JSON without it (= `canonical()`)
+            member, value = seal
+            isim = {**self.isim, member: value(_json_object(sorted(texts.items()), ","))}
+            texts["isim"] = _canonical(isim)
         texts["sha256"] = _canonical(_sha256(_json_object(sorted(texts.items()), ",")))
         return (_json_object(texts.items(), ",\n") + "\n").encode("ascii")
 
@@ -97,6 +110,9 @@ class CardImage:
         claimed = obj.pop("sha256", None)
         if not isinstance(claimed, str) or not hmac.compare_digest(claimed, _digest(obj)):
             raise ImageError(f"{source}: corrupt card image (SHA-256 does not match)")
+        problem = image_shape_problem(obj)  # a re-sealed file may hold anything
+        if problem is not None:
+            raise ImageError(f"{source}: {problem}")
         try:
             return cls(
                 iccid=str(obj["iccid"]), card=obj["card"], isim=obj["isim"], usim=obj.get("usim")
@@ -219,7 +235,8 @@ def build_image(profile: Profile, contents: CardContents | None = None, *,
     return _image(profile, contents or card_contents(profile), ef_node or _ef_dict)
 
 
-def build_image_json(profile: Profile, contents: CardContents | None = None) -> bytes:
+def build_image_json(profile: Profile, contents: CardContents | None = None, *,
+                     state_key: str | None = None) -> bytes:
     """`build_image(profile, contents).to_json()`, faster: each EF's JSON is cached, or made
     of its content between two strings that are the same for all cards of a batch (EF
     contents only: no key or PIN is cached), and goes into a slot of the rest of the image,
@@ -230,7 +247,10 @@ def build_image_json(profile: Profile, contents: CardContents | None = None) -> 
         efs.append(_ef_json(spec, data, arr_fid))
         return f"{_SLOT}{len(efs) - 1}"
 
-    return _image(profile, contents or card_contents(profile), slot)._encode(efs)
+    image = _image(profile, contents or card_contents(profile), slot)
+    if state_key is not None:  # the key of its state file's MAC (isim.statefile)
+        image.isim["state_key"] = state_key
+    return image._encode(efs)
 
 
 _SLOT = "\0ef "  # NUL: in no value of an image (and `_fill_slots` checks)
@@ -289,9 +309,9 @@ def save_image(path: Path, image: CardImage) -> None:
 
 def load_image(path: Path) -> CardImage:
     try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise ImageError(f"{path}: cannot read ({exc.strerror})") from None
+        raw = read_bounded(Path(path), MAX_IMAGE_BYTES, what="card image")
+    except InputError as exc:
+        raise ImageError(str(exc)) from None
     return CardImage.from_json(raw, source=str(path))
 
 
@@ -310,6 +330,8 @@ def load_card_source(path: str | Path) -> CardImage:
     Raises InputError when unreadable, ProfileError / CodecError when a profile is invalid."""
     if not Path(path).exists():
         raise ImageError("no such file", source=str(path))
+    if not Path(path).is_file():  # a FIFO would block the peek below, /dev/zero never end
+        raise ImageError("not a regular file", source=str(path))
     if is_card_image(path):
         return load_image(Path(path))
     return build_image(load_profile(path))
@@ -332,7 +354,7 @@ def make_application(image: CardImage) -> IsimApplication:
             sqn=new_sqn_array(0, 5, 2**28, None),
         )
         app.load_state(isim["state"])
-    except (KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ImageError(f"card image: bad ISIM section ({exc})") from None
     return app
 
@@ -347,7 +369,7 @@ def make_card(image: CardImage, *, t0: bool = False) -> tuple[Card, IsimApplicat
         if usim is not None:
             apps[usim.aid.hex().upper()] = usim
         card = Card.from_dict(image.card, applications=apps, rng=os.urandom, t0=t0)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ImageError(f"card image: bad file tree ({exc})") from None
     if usim is not None:
         attach_services(card, usim)

@@ -20,7 +20,7 @@ from types import MappingProxyType, ModuleType
 from typing import Any
 
 from isim import identities, trust
-from isim.checker import Checker, did_you_mean
+from isim.checker import Checker, did_you_mean, shown
 from isim.errors import Problem, ProfileError
 from isim.profile_sizes import NO_SIZES, check_sizes, pcscf_address_type, size_problems
 from isim.usim import profile_keys as usim_keys
@@ -102,7 +102,7 @@ def _identity_problems(
         if v.file == trust.FILE_IMPU and v.record is None and not require_impu:
             continue
         key = _TRUST_FIELDS[v.file]
-        message = f"{v.value!r}: {v.reason}" if v.value else v.reason
+        message = f"{shown(v.value)}: {v.reason}" if v.value else v.reason
         if key in derived:
             message += " (derived from the IMSI)"
         c.add(key, message, v.file, v.record)
@@ -129,7 +129,7 @@ def _trust_domains(c: Checker, key: str) -> tuple[str, ...] | None:
         try:
             n = trust.normalize_domain(td)
         except trust.DomainError as exc:
-            c.add(key, f"entry {i} {td!r}: {exc}")
+            c.add(key, f"entry {i} {shown(td)}: {exc}")
             ok = False
             continue
         if n not in normal:
@@ -185,7 +185,8 @@ def _pcscf(c: Checker, key: str) -> tuple[str | None, ...]:
         try:
             trust.normalize_domain(addr)
         except trust.DomainError as exc:
-            c.add(key, f"{addr!r}: not an IP address or domain name: {exc}", "EF.P-CSCF", record)
+            c.add(key, f"{shown(addr)}: not an IP address or domain name: {exc}", "EF.P-CSCF",
+                  record)
     return tuple(pcscf)
 
 

@@ -260,8 +260,8 @@ def _sip_domain(rest: str) -> str:
             raise DomainError("SIP URI has more than one '@'")
         raise DomainError("malformed SIP URI (RFC 3261 section 19.1.1)")
     port = m.group("port")
-    if port is not None and int(port) > 65535:
-        raise DomainError(f"port {port} is out of range")
+    if port is not None and (len(port) > 5 or int(port) > 65535):  # int(): 4,300 digits max
+        raise DomainError("port is out of range (0-65535)")
     return _host_domain(m.group("host"))
 
 

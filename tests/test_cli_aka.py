@@ -14,6 +14,8 @@ from isim.cli import main
 from isim.milenage import Milenage, derive_opc
 from isim.sqn import SqnArray
 
+ROOT = Path(__file__).resolve().parent.parent
+
 H = bytes.fromhex
 K1 = "465b5ce8b199b49faa5f0a2ee238a6bc"
 OP1 = "cdc202d5123e20f62b6d676ac72cb318"
@@ -91,7 +93,7 @@ def test_default_sqn_zero_and_hex_digits_not_numbers(tmp_path: Path) -> None:
     assert json.loads(run(str(p2), "--json")[1])["sqn"] == "000000000060"
     # YAML would read 000000000040 as a number: the profile refuses it rather than guess
     p3 = write_profile(tmp_path, f"k: {K1}\nopc: {OPC1}\nsqn: 000000000040\n", "p3.yaml")
-    assert run(str(p3), "--json")[0] == 2
+    assert run(str(p3), "--json")[0] == 1
 
 
 def test_json_profile(tmp_path: Path) -> None:
@@ -162,9 +164,21 @@ def test_bad_arguments_exit_2(profile: Path, args: list[str]) -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        "",  # not a mapping
-        "- a\n- b\n",
+        "- a\n- b\n",  # not a mapping
         ": : :\n  - [",  # not YAML
+    ],
+)
+def test_unreadable_profiles_exit_2(tmp_path: Path, body: str) -> None:
+    p = write_profile(tmp_path, body)
+    code, out, err = run(str(p))
+    assert code == 2, (out, err)
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",  # no k, no opc
         f"opc: {OPC1}\n",  # no k
         f"k: {K1}\n",  # neither opc nor op
         f"k: {K1[:-2]}\nopc: {OPC1}\n",
@@ -172,16 +186,31 @@ def test_bad_arguments_exit_2(profile: Path, args: list[str]) -> None:
         f"k: {K1}\nopc: {OPC1}\nop: {'00' * 16}\n",  # inconsistent
         f"k: {K1}\nopc: {OPC1}\nsqn: 1000000000000\n",  # > 48 bits
         f"k: {K1}\nopc: {OPC1}\nsqn: hello\n",
-        f"k: {K1}\nopc: {OPC1}\nsqn: ffffffffffff\n",  # no next SQN
         f"k: [1, 2]\nopc: {OPC1}\n",
     ],
 )
-def test_bad_profiles_exit_2(tmp_path: Path, body: str) -> None:
+def test_rule_breaking_profiles_exit_1(tmp_path: Path, body: str) -> None:
+    """A profile that was read but breaks a rule or format: exit 1 (the contract), as
+    `isim check` (issue 12 item 12)."""
     p = write_profile(tmp_path, body)
     code, out, err = run(str(p))
-    assert code == 2, (out, err)
-    assert len(err.strip().splitlines()) == 1
+    assert code == 1, (out, err)
+    assert "Traceback" not in err
     assert K1 not in err
+
+
+def test_no_next_sqn_exits_2(tmp_path: Path) -> None:
+    p = write_profile(tmp_path, f"k: {K1}\nopc: {OPC1}\nsqn: ffffffffffff\n")
+    code, _, err = run(str(p))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_trust_rule_breaking_profile_exits_1(tmp_path: Path) -> None:
+    text = (ROOT / "examples" / "alice.yaml").read_text()
+    p = tmp_path / "rule-breaking.yaml"
+    p.write_text(text.replace("  - 3gppnetwork.org\n", ""))
+    code, _, err = run(str(p))
+    assert code == 1 and "trust domain" in err
 
 
 def test_missing_and_binary_profile(tmp_path: Path) -> None:
@@ -196,11 +225,11 @@ def test_missing_and_binary_profile(tmp_path: Path) -> None:
 def test_op_and_opc_together_refused(tmp_path: Path) -> None:
     assert derive_opc(H(K1), H(OP1)).hex() == OPC1
     p = write_profile(tmp_path, f"k: {K1}\nop: {OP1}\nopc: {OPC1}\n")
-    assert run(str(p), "--json")[0] == 2  # a profile gives exactly one of op / opc
+    assert run(str(p), "--json")[0] == 1  # a profile gives exactly one of op / opc
 
 
 def test_sqn_ind_bits_from_profile(tmp_path: Path) -> None:
     p = write_profile(tmp_path, f"k: {K1}\nopc: {OPC1}\nsqn: '000000000040'\nsqn_ind_bits: 0\n")
     assert json.loads(run(str(p), "--json")[1])["sqn"] == "000000000041"
     bad = write_profile(tmp_path, f"k: {K1}\nopc: {OPC1}\nsqn_ind_bits: 40\n", "bad.yaml")
-    assert run(str(bad))[0] == 2
+    assert run(str(bad))[0] == 1

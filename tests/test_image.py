@@ -114,7 +114,7 @@ def test_corrupt_and_foreign_images_are_refused(alice, tmp_path: Path) -> None:
 
 def test_state_file_of_another_card_is_refused(alice, tmp_path: Path) -> None:
     state = tmp_path / "s.state"
-    Emulator.open(build_image(alice), state_path=state)
+    Emulator.open(build_image(alice), state_path=state).close()
     other = dataclasses.replace(alice, iccid="8988211000000430028")
     with pytest.raises(StateError, match="another card"):
         Emulator.open(build_image(other), state_path=state)
@@ -139,6 +139,7 @@ def test_state_survives_a_restart(alice, tmp_path: Path) -> None:
     state = tmp_path / "s.state"
     emu = Emulator.open(build_image(alice), state_path=state)
     assert emu.transmit(bytes.fromhex("0020000A08") + b"99999999") == b"\x63\xc2"  # ADM1
+    emu.close()  # the lock: one emulator per state file
     again = Emulator.open(build_image(alice), state_path=state)
     assert again.transmit(bytes.fromhex("0020000A")) == b"\x63\xc2"  # counter query
 

@@ -218,7 +218,8 @@ def _wait_partial(parent: Path, proc: subprocess.Popen[bytes], out: Path) -> Pat
     partial = parent / f".{out.name}.partial-{proc.pid}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if partial.is_dir() and len(list((partial / "images").iterdir())) > 50:
+        images = partial / "images"  # made just after the partial directory itself
+        if images.is_dir() and len(list(images.iterdir())) > 50:
             assert not out.exists()  # the final directory never exists half-written
             return partial
         assert proc.poll() is None, proc.communicate()

@@ -264,3 +264,45 @@ def test_card_script_matches_image_of_the_same_profile(tmp_path: Path) -> None:
     reads = [c for c in card_script(target).read_commands if c.expect is not None]
     impi = next(c for c in reads if "EF.IMPI" in c.comment)
     assert impi.expect.hex().upper() == expected["EF.IMPI"][:len(impi.expect) * 2]
+
+
+class _EditingCard:
+    """The engine; when the personalizer reads EF.ICCID (after validating the batch,
+    before writing), the batch is edited: `edit` rewrites its text."""
+
+    def __init__(self, card: Any, batch: Path, edit: Any) -> None:
+        self.card, self.batch, self.edit = card, batch, edit
+        self.selected = b""
+        self.updates = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.card, name)
+
+    def process(self, capdu: bytes) -> bytes:
+        if capdu[1] == 0xA4 and capdu[2] == 0:
+            self.selected = capdu[5:7]
+        if capdu[1] in (0xD6, 0xDC):
+            self.updates += 1
+        if capdu[1] == 0xB0 and self.selected == b"\x2f\xe2":
+            self.batch.write_text(self.edit(self.batch.read_text()))
+        return self.card.process(capdu)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda text: text.replace("sip:", "sip:eve", 1),  # still valid: another IMPU
+    lambda text: text.replace("sip:", "sip:eve@evil.example.org;x=", 1),  # breaks the rule
+])
+def test_reader_mode_stops_when_the_batch_changes_after_validation(
+        pcsc_stack: PcscStack, tmp_path: Path, edit: Any) -> None:
+    """Issue 12 item 6: the edited batch never reaches the card; a clear error, exit 2."""
+    _, blank, batch, template = _profiles(tmp_path)
+    card, _ = make_card(load_image(_save(tmp_path / "blank.json", blank)))
+    before = card.to_dict()
+    editing = _EditingCard(card, batch, edit)
+    with serve_card(pcsc_stack, editing):
+        proc = pcsc_stack.run(
+            [sys.executable, "-m", "isim", "personalize", str(batch), "--template",
+             str(template), "--reader", pcsc_stack.reader_name], timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "changed after it was validated" in proc.stderr and "Traceback" not in proc.stderr
+    assert editing.updates == 0 and card.to_dict() == before

@@ -594,11 +594,11 @@ def test_known_valid_skips_the_verdict_only() -> None:
 
 
 def test_values_equal_as_before_but_one_and_true_differ() -> None:
-    """Values that compare equal but print differently get their own messages."""
+    """Values that compare equal to a valid one (True == 1.0 == 1) are still refused."""
     data = {**BASE, "pcscf": ["pcscf.ims.example.com"], "ist": [1, 2]}
     for ist in ([True], [1.0]):
-        with pytest.raises(ProfileError, match=repr(ist[0])):
+        with pytest.raises(ProfileError, match="entry 1: not an ISIM service number"):
             profile_from_mapping({**data, "ist": ist})
-        with pytest.raises(ProfileError, match=repr(ist[0])):
+        with pytest.raises(ProfileError, match="entry 1: not an ISIM service number"):
             ProfileRules({"ist": ist})
     assert profile_from_mapping({**data, "ist": [1]}).ist == (1,)

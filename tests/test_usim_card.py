@@ -123,6 +123,7 @@ def test_shared_sqn_survives_the_state_file(tmp_path: Path) -> None:
     emu = Emulator.open(image, state_path=state)
     select(emu, USIM_AID)
     assert tx(emu, UMTS)[1] == 0x9000
+    emu.close()  # the state file is locked for an emulator's lifetime
     again = Emulator.open(image, state_path=state)
     select(again, ISIM_AID)
     assert tx(again, UMTS) == (f"dc0e{AUTS}", 0x9000)

@@ -5,7 +5,7 @@
 
 CARD is a profile, a card image or an emulator state file (then SQN_MS is the running
 card's). This is the HSS/AuC view: it prints XRES, CK, IK and AK (never K or OPc). Exit codes: 0 ok,
-1 MAC-S verification failed (resync), 2 bad input.
+1 MAC-S verification failed (resync) or CARD breaks a rule or format, 2 bad input.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import NoReturn
 import click
 
 from isim.aka import generate_vector, resync
-from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
-from isim.errors import IsimError, ProfileError
+from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main, reporting
+from isim.errors import IsimError
 from isim.image import load_card_source
 from isim.milenage import Milenage
 from isim.sqn import SqnArray, next_sqn
@@ -53,9 +53,11 @@ class _Subscriber:
 
 
 def _load_subscriber(path: Path) -> _Subscriber:
-    """K, OPc and SQN_MS from a profile, a card image or an emulator state file."""
-    try:
+    """K, OPc and SQN_MS from a profile, a card image or an emulator state file. A profile
+    or card that breaks a rule exits 1, an unreadable one 2 (`reporting`)."""
+    with reporting(str(path), "aka"):
         image = load_card_source(path)
+    try:
         sqn = SqnArray.from_dict(image.isim["state"]["sqn"])
         return _Subscriber(
             k=bytes.fromhex(image.isim["k"]),
@@ -63,10 +65,8 @@ def _load_subscriber(path: Path) -> _Subscriber:
             sqn=sqn.sqn_ms,
             sqn_ind_bits=sqn.config.ind_bits,
         )
-    except ProfileError as exc:
-        raise _BadInput("; ".join(f"{path}: {p}" for p in exc.problems)) from None
-    except (IsimError, KeyError, ValueError) as exc:
-        raise _BadInput(f"{path}: {exc}") from None
+    except (IsimError, AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise _BadInput(f"{path}: bad SQN state ({type(exc).__name__})") from None
 
 
 def _fail(message: str) -> NoReturn:

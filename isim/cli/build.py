@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -15,6 +16,7 @@ from isim.cli import EXIT_OK, main, reporting
 from isim.contents import card_contents
 from isim.image import build_image, save_image
 from isim.profile import load_profile
+from isim.statefile import STATE_KEY, new_state_key
 
 
 @main.command("build")
@@ -37,7 +39,10 @@ def build(profile: str, output: str | None, as_json: bool) -> None:
             entry["hex"] = data.hex()
         files.append(entry)
     if output:
-        save_image(output, build_image(prof, contents))
+        with reporting(output, "build"):
+            image = build_image(prof, contents)
+            image.isim[STATE_KEY] = new_state_key()  # the key of its state file's MAC
+            save_image(Path(output), image)
     if as_json:
         click.echo(json.dumps({"iccid": prof.iccid, "files": files, "image": output}, indent=1))
     else:

@@ -8,8 +8,11 @@ from typing import Any, NoReturn
 
 import click
 
+from isim.checker import shown
 from isim.cli import EXIT_BAD_INPUT, main
 from isim.codecs import Codec, CodecError, codec_for
+
+MAX_EF_SIZE = 0xFFFF  # the file size in an FCP is two bytes (TS 102 221 clause 11.1.1.4.1)
 
 
 def _fail(command: str, message: str) -> NoReturn:
@@ -37,7 +40,7 @@ def decode_command(ef: str, hex_data: str) -> None:
     try:
         data = bytes.fromhex(cleaned)
     except ValueError:
-        _fail("decode", f"{codec.ef}: not hexadecimal: {hex_data!r}")
+        _fail("decode", f"{codec.ef}: not hexadecimal: {shown(hex_data)}")
     try:
         value = codec.decode(data)
     except CodecError as exc:
@@ -50,7 +53,7 @@ def decode_command(ef: str, hex_data: str) -> None:
 @click.argument("json_text", metavar="JSON")
 @click.option(
     "--size",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_EF_SIZE),
     default=None,
     help="File or record size in bytes (default: the size in specs/filesystem.yaml).",
 )

@@ -16,7 +16,7 @@ import click
 
 from apdu.trace import mask_capdu, mask_rapdu
 from apdu.vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdTransport
-from isim.cli import EXIT_BAD_INPUT, EXIT_OK, main, reporting
+from isim.cli import EXIT_BAD_INPUT, EXIT_OK, is_number, main, reporting
 from isim.emulator import Emulator
 from isim.image import load_card_source
 
@@ -25,7 +25,7 @@ log = logging.getLogger("isim.emulate")
 
 def _hostport(value: str, what: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not is_number(port) or not 0 < int(port) < 65536:
         raise click.BadParameter(f"expected HOST:PORT, got {value!r}", param_hint=what)
     return host.strip("[]") or DEFAULT_HOST, int(port)
 
@@ -35,6 +35,11 @@ def _hostport(value: str, what: str) -> tuple[str, int]:
 @click.option("--state", "state", type=click.Path(dir_okay=False),
               help="State file (created 0600 if missing): file contents, PIN counters and the "
                    "SQN array survive restarts and crashes.")
+@click.option("--state-follow-symlink", "follow", is_flag=True,
+              help="Accept a --state path that is a symbolic link (use its target).")
+@click.option("--state-accept-unsealed", "unsealed", is_flag=True,
+              help="Accept a state file without a MAC (written by an older isim) once; it is "
+                   "sealed from then on.")
 @click.option("--vpcd", "vpcd", metavar="HOST:PORT",
               help=f"Connect to vpcd here (default {DEFAULT_HOST}:{DEFAULT_PORT}).")
 @click.option("--listen", "listen", metavar="HOST:PORT",
@@ -47,8 +52,8 @@ def _hostport(value: str, what: str) -> tuple[str, int]:
 @click.option("--unsafe-load-rule-breaking-image-for-validator-tests", "unsafe", is_flag=True,
               help="TESTING ONLY: load an image whose IMPI/IMPU/DOMAIN break the trust-domain "
                    "rule, to test validators. Never use for a card given to anyone.")
-def emulate(source: str, state: str | None, vpcd: str | None, listen: str | None,
-            allow_remote: bool, t0: bool, trace: bool, unsafe: bool) -> None:
+def emulate(source: str, state: str | None, follow: bool, unsealed: bool, vpcd: str | None,
+            listen: str | None, allow_remote: bool, t0: bool, trace: bool, unsafe: bool) -> None:
     """Put the card of PROFILE_OR_IMAGE into a vpcd virtual reader until SIGINT/SIGTERM."""
     logging.basicConfig(level=logging.INFO if trace else logging.WARNING,
                         format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
@@ -58,7 +63,8 @@ def emulate(source: str, state: str | None, vpcd: str | None, listen: str | None
                            "--listen" if listen else "--vpcd")
     with reporting(source, "emulate"):
         emu = Emulator.open(load_card_source(source), state_path=Path(state) if state else None,
-                            t0=t0, allow_rule_violations=unsafe)
+                            t0=t0, allow_rule_violations=unsafe, follow_symlink=follow,
+                            accept_unsealed=unsealed)
     if unsafe:
         click.echo("isim emulate: WARNING: rule-breaking images allowed (validator testing)",
                    err=True)

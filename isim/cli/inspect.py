@@ -32,7 +32,7 @@ from typing import Any, NoReturn
 import click
 from rich.console import Console
 
-from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
+from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, is_number, main
 from isim.inspect import CardSource, CardUnreadable, image_source, inspect_source, reader_source
 from isim.inspect.auth import adm_block, pin_block
 from isim.inspect.report import render, to_json_text
@@ -77,7 +77,7 @@ def _source(reader: str | None, image: Path | None) -> Iterator[CardSource]:
         with nullcontext(image_source(image)) as src:
             yield src
         return
-    target: int | str = int(reader) if reader is not None and reader.isdigit() else (
+    target: int | str = int(reader) if reader is not None and is_number(reader) else (
         reader or 0)
     with reader_source(target) as src:
         yield src

@@ -26,7 +26,7 @@ import click
 from apdu.pcsc import ReaderError
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
 from isim.codecs.errors import CodecError
-from isim.errors import InputError
+from isim.errors import InputError, ProfileError
 from isim.personalize.outputs import remove_stale_partials
 from isim.personalize.run import BatchRejected, RunOptions, personalize
 from isim.personalize.writer import CardFailure, write_cards
@@ -189,6 +189,11 @@ def personalize_command(batch: str | None, template: str | None, out: str | None
     except (CardFailure, CodecError) as exc:
         show.close()
         click.echo(f"{batch}: {exc}; run stopped", err=True)
+        sys.exit(EXIT_VIOLATION)
+    except ProfileError as exc:  # a row that passed validation cannot: the batch changed
+        show.close()
+        for p in exc.problems:
+            click.echo(f"{batch}: {p.field}: {p.where}: invalid; run stopped", err=True)
         sys.exit(EXIT_VIOLATION)
     except (InputError, ReaderError) as exc:
         show.close()

@@ -26,11 +26,14 @@ from typing import Any, NoReturn
 import click
 from cryptography import x509
 
-from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
-from isim.errors import IsimError
+from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, is_number, main
+from isim.errors import InputError, IsimError
+from isim.fileio import read_bounded
 from isim.image import is_card_image
 from isim.tlscheck import TrustReport, check_pcscf, fetch_chain, load_pem_chain
 from isim.trust import DomainError, normalize_domain
+
+MAX_PEM_BYTES = 16 << 20  # a chain or a root store; /dev/zero is neither
 
 
 class CannotDecide(Exception):
@@ -83,7 +86,7 @@ def _read_through_inspect(card: str, trust_domains: Sequence[str] | None) -> Car
                 raise CannotDecide(f"{card}: a card does not store its IMS trust domains; "
                                    "they must be configured")
             name = card.removeprefix("reader:")
-            with reader_source(int(name) if name.isdigit() else name) as src:
+            with reader_source(int(name) if is_number(name) else name) as src:
                 ins = inspect_source(src, trust_domains)
         else:
             ins = inspect_source(image_source(Path(card)), trust_domains)
@@ -117,9 +120,9 @@ def _is_ip(text: str) -> bool:
 
 def _read_pem(path: Path, what: str) -> list[x509.Certificate]:
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CannotDecide(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+        data = read_bounded(path, MAX_PEM_BYTES, what=what)
+    except InputError as exc:
+        raise CannotDecide(str(exc)) from None
     try:
         certs = load_pem_chain(data)
     except ValueError:
@@ -135,7 +138,7 @@ def parse_hostport(text: str) -> tuple[str, int]:
         host, sep, port = text[1:].partition("]:")
     else:
         host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not is_number(port) or not 0 < int(port) < 65536:
         raise CannotDecide(f"--connect {text!r}: expected HOST:PORT")
     return host, int(port)
 

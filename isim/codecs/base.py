@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import construct
 
 from apdu.layout import EFSpec
+from isim.checker import shown
 
 from .errors import CodecError, SizeError
 
@@ -102,7 +103,7 @@ class Codec(Generic[T]):
         except CodecError:
             raise
         except _INPUT_ERRORS as exc:
-            raise CodecError(self.ef, f"cannot encode {value!r}: {_describe(exc)}") from None
+            raise CodecError(self.ef, f"cannot encode {shown(value)}: {_describe(exc)}") from None
         n = len(raw)
         if n > size:
             raise SizeError(self.ef, n, size, self._unit)
@@ -115,7 +116,7 @@ class Codec(Generic[T]):
         if obj is None:
             return None
         if not isinstance(obj, Mapping):
-            raise CodecError(self.ef, f"JSON value must be an object or null, not {obj!r}")
+            raise CodecError(self.ef, f"JSON value must be an object or null, not {shown(obj)}")
         try:
             return self._from_json(obj)
         except CodecError:
@@ -157,4 +158,4 @@ def hex_bytes(value: Any, what: str) -> bytes:
     try:
         return bytes.fromhex(value)
     except ValueError:
-        raise ValueError(f"{what} is not hex: {value!r}") from None
+        raise ValueError(f"{what} is not hex: {shown(value)}") from None

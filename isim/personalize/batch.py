@@ -4,8 +4,10 @@
   a row's number is the **line number** in the file of its first line (the header is line 1).
   Several values in one cell (`impu`, `pcscf`, `ist`) are separated by `|`. An empty cell
   means "not given" (template value, IMSI-derived identity or generator).
-* YAML (`.yaml`, `.yml`) or JSON (`.json`): a list of mappings, loaded whole. A row's number
-  is its **1-based index** in the list.
+* YAML (`.yaml`, `.yml`) or JSON (`.json`): a list of mappings, loaded whole (at most
+  MAX_LIST_BATCH_BYTES, bounded once aliases are expanded: `isim.documents`). A row's number
+  is its **1-based index** in the list. A key given twice in a row, a YAML merge key, a
+  number too long or a string that is not Unicode makes that row invalid, naming the key.
 
 Bytes that are not UTF-8 make that row invalid (the column is named), not the whole batch.
 Every pass over the batch also hashes the bytes it read, so that a batch changed between
@@ -16,16 +18,15 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from isim.documents import MAX_EXPANDED, document_problems, parse_document
 from isim.errors import InputError, Problem
+from isim.fileio import read_bounded
 
 __all__ = ["Batch", "Row", "open_batch"]
 
@@ -35,6 +36,8 @@ BOOL_KEYS = frozenset({"pin1_enabled"})
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _SURROGATE = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surrogateescape)
+MAX_LIST_BATCH_BYTES = 256 << 20  # loaded whole: use CSV for larger batches
+EXPANSION_PER_BYTE = 16  # aliases may repeat a row's values, not blow up a batch
 
 
 @dataclass
@@ -88,12 +91,18 @@ def _list_cell(text: str) -> list[str]:
     return [item for part in text.split("|") if (item := part.strip())]
 
 
+def _number(text: str) -> int | str:
+    """A cell of ASCII digits as a number; anything else (`²`, a thousand digits) stays text
+    for the profile check to refuse (str.isdigit() is true for `²`, which int() refuses)."""
+    return int(text) if text.isascii() and text.isdecimal() and len(text) <= 9 else text
+
+
 def _ist_cell(text: str) -> list[int | str]:
-    return [int(i) if i.isdigit() else i for i in _list_cell(text)]
+    return [_number(i) for i in _list_cell(text)]
 
 
 def _int_cell(text: str) -> int | str:
-    return int(text) if text.isdigit() else text
+    return _number(text)
 
 
 def _bool_cell(text: str) -> bool | str:
@@ -140,8 +149,12 @@ def _csv_rows(path: Path, sha: Any) -> Iterator[Row]:
         header = [h.strip().lstrip("\ufeff").strip() for h in header]
         if bad:
             raise InputError("line 1: header is not valid UTF-8", source=str(path))
-        if len(set(header)) != len(header) or not all(header):
-            raise InputError("line 1: empty or repeated column name in header", source=str(path))
+        if not all(header):
+            raise InputError("line 1: empty column name in header", source=str(path))
+        repeated = sorted({h for h in header if header.count(h) > 1})
+        if repeated:
+            raise InputError(f"line 1: repeated column {', '.join(repeated)} in header",
+                             source=str(path))
         last = reader.line_num
         while True:
             try:
@@ -178,29 +191,34 @@ def _csv_row(number: int, header: list[str], cells: list[str], bad_bytes: bool) 
 
 
 def _list_rows(path: Path, sha: Any) -> Iterator[Row]:
-    raw = path.read_bytes()
+    source = str(path)
+    raw = read_bounded(path, MAX_LIST_BATCH_BYTES, what="batch")
     sha.update(raw)
-    text = raw.decode("utf-8", "surrogateescape")
-    try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            if _SURROGATE.search(text):
-                raise InputError("not valid UTF-8", source=str(path))
-            data = yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise InputError(f"cannot parse: {exc}", source=str(path)) from None
+    json_only = path.suffix.lower() == ".json"
+    # bytes that are not UTF-8 inside a JSON string invalidate only their row
+    data = parse_document(raw, source=source, max_bytes=MAX_LIST_BATCH_BYTES,
+                          json_only=json_only,
+                          errors="surrogateescape" if json_only else "strict")
     if not isinstance(data, list):
-        raise InputError("expected a list of rows (one mapping per card)", source=str(path))
+        raise InputError("expected a list of rows (one mapping per card)", source=source)
+    limit = max(MAX_EXPANDED, EXPANSION_PER_BYTE * len(raw))
+    memo: dict[int, int] = {}
+    expanded = 0
     for index, item in enumerate(data, start=1):
         if not isinstance(item, dict):
             yield Row(index, {}, [Problem("(row)", "not a mapping")])
             continue
-        row = Row(index, {})
-        for key, value in item.items():
-            problem = _bad_utf8(str(key), value) if isinstance(value, str) else None
-            if problem is not None:
-                row.problems.append(problem)
-            elif value is not None and value != "":
-                row.values[str(key)] = value
+        try:
+            size, problems = document_problems(item, memo=memo)
+        except ValueError as exc:
+            raise InputError(f"item {index}: {exc}", source=source) from None
+        expanded += size
+        if expanded > limit:
+            raise InputError(f"larger than {limit} items and characters once YAML aliases "
+                             "are expanded", source=source)
+        row = Row(index, {}, problems)
+        if not problems:
+            for key, value in item.items():
+                if value is not None and value != "":
+                    row.values[str(key)] = value
         yield row

@@ -9,6 +9,7 @@ from apdu.pins import encode_pin
 from isim.contents import CardContents, card_contents
 from isim.image import build_image_json
 from isim.profile import Profile
+from isim.statefile import new_state_key
 
 from .hss import HssRecord
 from .script import Script, personalization_commands, render_scriptor
@@ -42,7 +43,7 @@ def card_output(profile: Profile, *, row_label: str = "") -> CardOutput:
     ]
     return CardOutput(
         iccid=profile.iccid,
-        image=build_image_json(profile, contents),
+        image=build_image_json(profile, contents, state_key=new_state_key()),
         script=render_scriptor(header, script),
         hss=HssRecord(profile.iccid, profile.imsi or "", profile.impi, profile.impu,
                       profile.k, profile.opc),

@@ -26,6 +26,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from isim.errors import InputError
+from isim.fileio import read_bounded
 
 __all__ = [
     "HSS_COLUMNS",
@@ -40,6 +41,7 @@ __all__ = [
 HSS_COLUMNS = ("iccid", "imsi", "impi", "impu", "k", "opc")
 HSS_COLUMNS_ENCRYPTED = ("iccid", "imsi", "impi", "impu", "k_enc", "opc_enc")
 NONCE_BYTES = 12
+MAX_KEY_FILE_BYTES = 4096  # 64 hex digits and some whitespace; /dev/zero is not a key
 TRANSPORT_MODE = "AES-GCM, 96-bit random nonce per value, AAD '<ICCID>:<column>'"
 
 
@@ -83,11 +85,11 @@ class TransportKey:
 
 def read_transport_key(path: str | Path) -> bytes:
     """The AES key in `path`: 32, 48 or 64 hex digits (whitespace ignored)."""
+    raw = read_bounded(Path(path), MAX_KEY_FILE_BYTES, what="transport key")
     try:
-        text = Path(path).read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read transport key: {exc.__class__.__name__}",
-                         source=str(path)) from None
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise InputError("transport key is not hex", source=str(path)) from None
     hexdigits = "".join(text.split())
     try:
         key = bytes.fromhex(hexdigits)

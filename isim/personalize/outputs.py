@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 
 from isim.errors import InputError
-from isim.fileio import SECRET_MODE, fsync_dir
+from isim.fileio import SECRET_MODE, create_exclusive, fsync_dir, write_all
 
 __all__ = ["Staging", "remove_stale_partials", "write_new_file"]
 
@@ -79,12 +79,9 @@ def remove_stale_partials(out: Path) -> list[Path]:
 
 def write_new_file(path: Path, data: bytes, mode: int = SECRET_MODE) -> None:
     """Create `path` (must not exist) with `mode`; no fsync (the staging commit syncs)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    fd = create_exclusive(path, mode)
     try:
-        os.fchmod(fd, mode)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
     finally:
         os.close(fd)
 
@@ -107,7 +104,7 @@ class Staging:
     def __enter__(self) -> Staging:
         remove_stale_partials(self.out)
         while True:  # a cleaner may unlink the lock file between open and flock: retry
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, SECRET_MODE)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, SECRET_MODE)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             with contextlib.suppress(FileNotFoundError):
                 if os.stat(self.lock_path).st_ino == os.fstat(fd).st_ino:

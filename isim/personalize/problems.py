@@ -7,19 +7,55 @@ import csv
 import heapq
 import io
 import json
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from isim.errors import Problem
 
-__all__ = ["ProblemLog", "RowProblem"]
+__all__ = ["ProblemLog", "RowProblem", "redact"]
+
+HIDDEN = "(value not shown)"
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_MIN_SHOWN = 3  # shorter values (mnc_length 2, a flag) cannot carry a secret
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, Mapping):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _texts(item)
+    elif value is not None:
+        yield str(value)
+
+
+def redact(message: str, values: Mapping[str, Any]) -> str:
+    """`message` without anything of a row's `values`, whatever column they sit in (a K
+    pasted into `impi` must not reach the reject file): every occurrence of a value, and
+    every quoted text that is part of one, becomes HIDDEN."""
+    texts = {t.casefold() for t in _texts(values) if len(t) >= _MIN_SHOWN}
+    if not texts:
+        return message
+
+    def quoted(m: re.Match[str]) -> str:
+        inner = m.group()[1:-1].casefold()
+        hit = len(inner) >= _MIN_SHOWN and any(inner in t for t in texts)
+        return HIDDEN if hit else m.group()
+
+    message = _QUOTED.sub(quoted, message)
+    for text in sorted(texts, key=len, reverse=True):
+        message = re.sub(re.escape(text), HIDDEN, message, flags=re.IGNORECASE)
+    return message
 
 
 @dataclass(frozen=True)
 class RowProblem:
     """`row` is the CSV line number or the 1-based list index (see `Batch.row_label`).
-    Never holds a secret value: the messages come from validation, which never echoes one."""
+    Never holds a value of the row: `of` removes them from the message (`redact`)."""
 
     row: int
     column: str
@@ -28,8 +64,11 @@ class RowProblem:
     record: int | None = None
 
     @classmethod
-    def of(cls, row: int, problem: Problem) -> RowProblem:
-        return cls(row, problem.field, problem.message, problem.file, problem.record)
+    def of(cls, row: int, problem: Problem, values: Mapping[str, Any] | None = None
+           ) -> RowProblem:
+        """The report of `problem` in `row`; `values` (the row's) never appear in it."""
+        reason = problem.message if values is None else redact(problem.message, values)
+        return cls(row, problem.field, reason, problem.file, problem.record)
 
     def text(self, label: str) -> str:
         where = ""

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from isim.errors import InputError, Problem
-from isim.fileio import SECRET_MODE, atomic_write
+from isim.fileio import SECRET_MODE, SymlinkRefused, atomic_write, create_exclusive
 
 from .batch import Batch, Row, open_batch
 from .dedupe import DuplicateIndex
@@ -192,6 +192,9 @@ def validate_batch(batch: Batch, template: Template, executor: Executor, *,
 def personalize(options: RunOptions, progress: Progress | None = None) -> Summary:
     """Validate the whole batch, then write every card's outputs (see the module doc)."""
     start = time.monotonic()
+    if options.reject_file is not None and options.reject_file.is_symlink():
+        raise SymlinkRefused("reject file is a symbolic link; refusing to write through it",
+                             source=str(options.reject_file))  # before anything is written
     template = load_template(options.template)
     batch = open_batch(options.batch)
     key = read_transport_key(options.transport_key) if options.transport_key else None
@@ -264,7 +267,7 @@ def _summary(options: RunOptions, batch: Batch, template: Template, check: Valid
 def _write(executor: Executor, chunks: Iterator[list[Row]], path: Path, total: int,
            key: bytes | None, progress: Progress | None) -> int:
     done = 0
-    fd = os.open(path / HSS_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_MODE)
+    fd = create_exclusive(path / HSS_FILE, SECRET_MODE)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as hss:
         hss.write(hss_header(TransportKey(key) if key else None))
         for written in executor.map("write", chunks, str(path)):

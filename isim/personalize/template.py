@@ -19,8 +19,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from isim.documents import parse_mapping
+from isim.documents import MAX_DOCUMENT_BYTES, parse_mapping
 from isim.errors import InputError, Problem, ProfileError
+from isim.fileio import read_bounded
 from isim.profile import KEYS, Profile, ProfileRules, profile_from_mapping
 
 from .generate import GenerateError, Generators
@@ -71,10 +72,7 @@ class Template:
 def load_template(path: str | Path) -> Template:
     path = Path(path)
     source = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read template: {exc.strerror or exc}", source=source) from None
+    raw = read_bounded(path, MAX_DOCUMENT_BYTES, what="template")
     try:
         data = parse_mapping(raw, source=source, what="template")
     except ProfileError as exc:  # a duplicate key

@@ -64,7 +64,7 @@ class Worker:
         gen = template.generators
         for row in rows:
             if row.problems:
-                problems.extend(RowProblem.of(row.number, p) for p in row.problems)
+                problems.extend(RowProblem.of(row.number, p, row.values) for p in row.problems)
                 continue
             values = row.values
             if gen.draws_secrets:
@@ -72,7 +72,7 @@ class Worker:
                 gen.placeholders(values, template.values)
             checked, found = template.check(values, derive_opc=False)
             if found:
-                problems.extend(RowProblem.of(row.number, p) for p in found)
+                problems.extend(RowProblem.of(row.number, p, row.values) for p in found)
             else:
                 identities.append((row.number, checked["iccid"], checked["imsi"]))
         return Validated(problems, identities)

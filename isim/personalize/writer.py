@@ -5,7 +5,9 @@ to any card before that. Then, for each card inserted into the reader:
 
 1. EF.ICCID is read (SELECT MF, SELECT 2FE2, READ BINARY) and selects the batch row;
    a card whose ICCID is not in the batch stops the run (nothing is written to it);
-2. the row's profile is built and checked again;
+2. the batch is read again whole: its SHA-256 must be the validating pass's (an edit after
+   validation stops the run before any APDU that writes this card); the row's profile is
+   built and checked again;
 3. VERIFY ADM1 (and PIN1 when enabled), then every EF is updated (`script.py`);
 4. every EF is read back and compared with what was written.
 
@@ -35,7 +37,7 @@ from .script import Command
 from .template import Template, load_template
 from .work import Executor, Worker
 
-__all__ = ["CardFailure", "ReaderSummary", "write_cards"]
+__all__ = ["BatchChanged", "CardFailure", "ReaderSummary", "write_cards"]
 
 SW_OK = b"\x90\x00"
 POLL_SECONDS = 0.2
@@ -112,7 +114,7 @@ def personalize_card(card: PcscCard, profile: Profile) -> int:
 def _reader_name(reader: int | str) -> str:
     """The full PC/SC name of a reader given by index, name or unique part of a name."""
     names = list_readers()
-    if isinstance(reader, int) or reader.isdigit():
+    if isinstance(reader, int) or (reader.isascii() and reader.isdecimal() and len(reader) < 9):
         n = int(reader)
         if not 0 <= n < len(names):
             raise ReaderError(f"no reader number {n} ({len(names)} readers)")
@@ -151,20 +153,42 @@ def _card_present(reader: str) -> bool:
     return True
 
 
+class BatchChanged(InputError):
+    """The batch is not the one validated: the run stops before the next APDU."""
+
+
+def _unchanged(batch: Batch, validated: str, when: str) -> None:
+    """`batch.digest` (of the pass that just ended) must be the validating pass's."""
+    if batch.digest != validated:
+        raise BatchChanged(f"the batch changed after it was validated; run stopped {when} "
+                           "(cards written so far stay written)", source=str(batch.path))
+
+
 def _row_index(batch: Batch, template: Template, worker: Worker,
-               skip: frozenset[int]) -> dict[str, int]:
+               skip: frozenset[int], validated: str) -> dict[str, int]:
     index: dict[str, int] = {}
     for chunk in row_chunks(batch, template, CHUNK_ROWS, skip):
         for number, iccid, _ in worker.validate(chunk).identities:
             index[iccid] = number
+    _unchanged(batch, validated, "before the first card")
     return index
 
 
-def _profile_of(batch: Batch, template: Template, worker: Worker, number: int) -> Profile:
-    for chunk in row_chunks(batch, template, 1):
-        if chunk[0].number == number:
-            return worker.profile(chunk[0])
-    raise InputError(f"{batch.row_label} {number} vanished from the batch", source=str(batch.path))
+def _profile_of(batch: Batch, template: Template, worker: Worker, number: int,
+                validated: str, iccid: str) -> Profile:
+    """The profile of row `number`, from a whole pass over the batch whose SHA-256 is the
+    validating pass's (`validated`): an edit after validation stops the run here, before
+    any APDU that writes the card."""
+    found = None
+    for chunk in row_chunks(batch, template, CHUNK_ROWS):
+        for row in chunk:
+            if row.number == number:
+                found = row
+    _unchanged(batch, validated, f"before writing card {iccid}")
+    if found is None:
+        raise BatchChanged(f"{batch.row_label} {number} vanished from the batch",
+                           source=str(batch.path))
+    return worker.profile(found)
 
 
 def write_cards(options: RunOptions, reader: int | str, *, log: Log = lambda _: None,
@@ -183,7 +207,7 @@ def write_cards(options: RunOptions, reader: int | str, *, log: Log = lambda _: 
         raise InputError("the batch has no rows", source=str(options.batch))
     if check.problems.count and options.reject_file is None:
         raise BatchRejected(check.problems, batch.row_label, check.rows)
-    index = _row_index(batch, template, worker, check.problems.bad_rows)
+    index = _row_index(batch, template, worker, check.problems.bad_rows, check.digest)
     name = _reader_name(reader)
     summary = ReaderSummary(reader=name, rows=check.rows)
     remaining = set(index)
@@ -196,7 +220,7 @@ def write_cards(options: RunOptions, reader: int | str, *, log: Log = lambda _: 
                 raise CardFailure(iccid, "ICCID not in the batch; nothing written")
             if iccid not in remaining:
                 raise CardFailure(iccid, "already written in this run")
-            profile = _profile_of(batch, template, worker, index[iccid])
+            profile = _profile_of(batch, template, worker, index[iccid], check.digest, iccid)
             sent = personalize_card(card, profile)
         remaining.discard(iccid)
         summary.cards += 1
