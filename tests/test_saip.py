@@ -242,3 +242,15 @@ def test_export_refuses_rule_breaking_profile(tmp_path: Path) -> None:
     out = tmp_path / "x.der"
     code, text = _run("saip", "export", bad, "-o", out)
     assert code == 1 and "EF.IMPU record 1" in text and not out.exists()
+
+
+def test_unreadable_package_inputs_exit_2(tmp_path: Path) -> None:
+    out = tmp_path / "p.yaml"
+    for bad in (tmp_path / "missing.der", tmp_path, Path("/dev/zero")):
+        code, text = _run("saip", "import", bad, "-o", out, *BOTH)
+        assert code == 2 and "Traceback" not in text and not out.exists()
+    link = tmp_path / "link.der"
+    link.symlink_to(tmp_path / "elsewhere.der")
+    code, text = _run("saip", "export", EXAMPLE, "-o", link)
+    assert code == 2 and "symbolic link" in text
+    assert not (tmp_path / "elsewhere.der").exists()

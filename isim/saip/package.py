@@ -17,6 +17,7 @@ from typing import Any
 import asn1tools
 
 from isim.errors import InputError
+from isim.fileio import read_bounded
 
 from .asn import decode_pe, encode_pe, pe_tags, spec
 
@@ -167,12 +168,6 @@ def _check_order(pes: list[PE], source: str) -> None:
 
 
 def load_package(path: str | Path) -> Package:
-    source = str(path)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_PACKAGE_BYTES + 1)
-    except OSError as exc:
-        raise PackageError(f"cannot read ({exc.strerror})", source=source) from None
-    if len(data) > MAX_PACKAGE_BYTES:
-        raise PackageError(f"larger than {MAX_PACKAGE_BYTES} bytes", source=source)
-    return read_package(data, source=source)
+    """Read (a regular file of at most MAX_PACKAGE_BYTES: InputError otherwise) and split."""
+    data = read_bounded(Path(path), MAX_PACKAGE_BYTES, what="package")
+    return read_package(data, source=str(path))
