@@ -52,6 +52,7 @@ def test_secrets_are_not_kept_and_change_per_card() -> None:
         assert out[-1] == reference_package(profile)
     assert out[0] != out[1]
     kept = b"".join(p for pieces in enc._cuts.values() for p in pieces)
-    kept += b"".join(enc._kept.values())
+    kept += b"".join(enc._kept.values()) + b"".join(b for _, b in enc._bodies.values())
+    kept += b"".join(b for _, b in enc._files.values())
     assert b"1111\xff" not in kept and b"2222\xff" not in kept
     assert bytes.fromhex(BASE["k"]) not in kept
