@@ -185,40 +185,68 @@ def _df_pes(b: _Builder, plan: DFPlan, node: dict[str, Any], first_file: list[tu
 
 
 _DFValues = tuple[dict[str, Any], dict[str, Any] | None, list[tuple[str, Any]] | None]
-_DF_CACHE: dict[tuple, tuple[list[dict[str, Any]], _DFValues]] = {}
+# the last layout of a DF per shape (PE, path, FCP, EF names): its EF entries, the PE field
+# of each (None: genericFileManagement) and the values
+_DF_CACHE: dict[tuple, tuple[list[dict[str, Any]], list[str | None], _DFValues]] = {}
 
 
 def _df_values(plan: DFPlan, efs: list[dict[str, Any]], first_file: list[tuple],
                implicit_arr: str, path: bytes) -> _DFValues:
     """(the DF's PE body, its optional files PE body or None, its genericFileManagement
-    command or None). EF entries seen before (isim.saip.fast) are recognised by identity:
-    a DF whose files are all the same as on an earlier card is not laid out again."""
-    key = (plan.pe, implicit_arr, path, tuple(first_file[0][1].items()), tuple(map(id, efs)))
+    command or None). The layout of the last card with the same DF shape is reused: only
+    the EF entries that are not the very objects it had (isim.saip.fast gives one object per
+    EF content) are laid out again."""
+    key = (plan.pe, implicit_arr, path, tuple(first_file[0][1].items()),
+           tuple([ef["name"] for ef in efs]))
     held = _DF_CACHE.get(key)
-    if held is not None and all(a is e for a, e in zip(held[0], efs, strict=True)):
-        return held[1]
+    if held is not None:
+        old_efs, where, (main, optional, generic) = held
+        changed = [i for i, (a, b) in enumerate(zip(old_efs, efs, strict=True)) if a is not b]
+        if not changed:
+            return held[2]
+        if all(where[i] is not None for i in changed):  # no generic file changed
+            main, optional = dict(main), dict(optional) if optional is not None else None
+            own = plan.pe_fields()
+            for i in changed:
+                field = where[i]
+                target = main if field in own.values() else optional
+                assert target is not None
+                target[field] = _ef_file(efs[i], implicit_arr)
+            values: _DFValues = (main, optional, generic)
+            _DF_CACHE[key] = (efs, where, values)
+            return values
+    values, where = _lay_out_df(plan, efs, first_file, implicit_arr, path)
+    if len(_DF_CACHE) >= _MAX_CACHED:
+        _DF_CACHE.clear()
+    _DF_CACHE[key] = (efs, where, values)
+    return values
+
+
+def _lay_out_df(plan: DFPlan, efs: list[dict[str, Any]], first_file: list[tuple],
+                implicit_arr: str, path: bytes) -> tuple[_DFValues, list[str | None]]:
     own, opt = plan.pe_fields(), plan.opt_fields()
     main: dict[str, Any] = {"templateID": plan.template, next(iter(own.values())): first_file}
     optional: dict[str, Any] = {"templateID": plan.opt_template}
     generic: list[tuple[str, Any]] = []
+    where: list[str | None] = []
     for ef in efs:
         key_ef = field_key(ef["name"])
         if key_ef in own:
             main[own[key_ef]] = _ef_file(ef, implicit_arr)
+            where.append(own[key_ef])
         elif key_ef in opt:
             optional[opt[key_ef]] = _ef_file(ef, implicit_arr)
+            where.append(opt[key_ef])
         else:  # no template has it: created by a genericFileManagement command
             generic += [("createFCP", ef_fcp(ef, implicit_arr)),
                         *content_items(_stream(ef))]
+            where.append(None)
     for name in fields(plan.pe)[2:]:  # a default file this card does not have
         if name in mandatory(plan.pe) and name not in main:
             main[name] = _NOT_CREATED
     values: _DFValues = (main, optional if len(optional) > 1 and plan.opt_pe else None,
                          [("filePath", path), *generic] if generic else None)
-    if len(_DF_CACHE) >= _MAX_CACHED:
-        _DF_CACHE.clear()
-    _DF_CACHE[key] = (efs, values)
-    return values
+    return values, where
 
 
 def _sub_df_pes(b: _Builder, lay: SaipLayout, node: dict[str, Any], pins: dict[str, Any],
