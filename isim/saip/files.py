@@ -35,20 +35,19 @@ def minimal(n: int) -> bytes:
     return n.to_bytes(max(1, (n.bit_length() + 7) // 8), "big")
 
 
-_SKIPPED = re.compile(rb"\xff{%d,}|\xff+\Z" % SKIP_RUN)
+_SKIPPED = re.compile(rb"\xff{%d,}" % SKIP_RUN)
 _MAX_OFFSET = 0xFFFF  # fillFileOffset is a UInt16
 
 
 def content_items(data: bytes) -> list[tuple[str, Any]]:
     """The `File` items writing `data` into a file created all FF."""
     items: list[tuple[str, Any]] = []
+    data = data.rstrip(b"\xff")  # trailing FF: not written
     pos = 0  # where the eUICC's write position is
     for run in _SKIPPED.finditer(data):
         start, end = run.span()
         if start > pos:
             items.append(("fillFileContent", data[pos:start]))
-        if end == len(data):
-            return items
         gap = end - start
         while gap:
             step = min(gap, _MAX_OFFSET)
