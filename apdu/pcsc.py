@@ -16,10 +16,10 @@ import contextlib
 from types import TracebackType
 from typing import Any
 
+from apdu.t0 import ProcedureError, complete_response, get_response_cla
+
 __all__ = ["PcscCard", "ReaderError", "connect", "get_response_cla", "list_readers"]
 
-MAX_GET_RESPONSE = 64  # bound on chained 61XX rounds (64 * 256 bytes is plenty)
-INS_GET_RESPONSE = 0xC0
 
 
 class ReaderError(Exception):
@@ -97,14 +97,6 @@ def list_readers() -> list[str]:
         ctx.release()
 
 
-def get_response_cla(cla: int) -> int:
-    """The CLA of GET RESPONSE for a command sent with ``cla``: same logical channel,
-    interindustry class (TS 102 221 clause 10.1.1: '0X'/'4X'/'6X')."""
-    if cla & 0x40:  # further interindustry values: channels 4..19 in b4..b1
-        return cla & 0x4F
-    return cla & 0x03
-
-
 class PcscCard:
     """A connected card.  Use as a context manager or call `disconnect`."""
 
@@ -150,22 +142,10 @@ class PcscCard:
         """Send one C-APDU; return response data followed by SW1 SW2."""
         if len(capdu) < 4:
             raise ValueError(f"a C-APDU has at least 4 bytes, got {len(capdu)}")
-        rapdu = self._raw(capdu)
-        sw1, sw2 = rapdu[-2], rapdu[-1]
-        if sw1 == 0x6C:  # wrong Le: re-send with Le = SW2 (case 1 or 2 commands)
-            header = capdu[:4]
-            rapdu = self._raw(header + bytes([sw2]))
-            sw1, sw2 = rapdu[-2], rapdu[-1]
-        data = rapdu[:-2]
-        rounds = 0
-        while sw1 == 0x61:
-            rounds += 1
-            if rounds > MAX_GET_RESPONSE:
-                raise ReaderError("too many GET RESPONSE rounds (61XX never ends)")
-            rapdu = self._raw(bytes([get_response_cla(capdu[0]), INS_GET_RESPONSE, 0, 0, sw2]))
-            data += rapdu[:-2]
-            sw1, sw2 = rapdu[-2], rapdu[-1]
-        return data + bytes([sw1, sw2])
+        try:
+            return complete_response(self._raw, capdu)
+        except ProcedureError as exc:
+            raise ReaderError(str(exc)) from None
 
     def reset(self, *, cold: bool = False) -> bytes:
         """Reset the card (warm by default); returns the new ATR."""

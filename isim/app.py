@@ -12,32 +12,24 @@ from typing import Any
 
 from apdu.application import FileContents
 from apdu.sw import SW_INCORRECT_P1_P2, SW_OK
-from isim import trust
 from isim.aka import ImsAka
-from isim.codecs import codec_for
 from isim.codecs.errors import CodecError
 from isim.gba import GbaState, GbaU, authenticate_command
+from isim.identity_files import (
+    IDENTITY_FILES,
+    PCSCF_FILE,
+    identity_file_problems,
+    pcscf_problems,
+)
 from isim.milenage import Milenage
 from isim.sqn import SqnArray, SqnConfig
 
-EF_IMPI = "EF.IMPI"
-EF_IMPU = "EF.IMPU"
-EF_DOMAIN = "EF.DOMAIN"
-GUARDED = frozenset({EF_IMPI, EF_IMPU, EF_DOMAIN})
+GUARDED = frozenset((*IDENTITY_FILES, PCSCF_FILE))
 
 _P2_IMS_AKA = 0x81
 _P2_GBA = 0x84
 _SUCCESS = b"\xdb"  # tag of a successful AKA / GBA response
 _GBA_BOOTSTRAP = b"\xdd"  # tag of GBA bootstrapping command data
-
-
-def _decode(ef: str, content: bytes) -> str | None:
-    """The identity an EF body or record holds; None when empty (all FF).
-
-    Bytes after the TLV that are not FF do not make a write fail: pySim writes only the TLV
-    and real cards accept that; `isim inspect` reports them.
-    """
-    return codec_for(ef).decode_detailed(content).value
 
 
 class IsimApplication:
@@ -72,9 +64,10 @@ class IsimApplication:
     def check_update(
         self, ef_name: str, record: int | None, new_content: bytes, file_contents: FileContents
     ) -> bool:
-        """TS 33.203 8.1 as changed by the seed CR: refuse a write that would put an identity
-        outside the trust domain(s), leave the card without an IMPI, a home domain or any
-        IMPU, or store a malformed TLV."""
+        """TS 33.203 8.1 as changed by the seed CR: refuse a write that would leave the file
+        with a problem `isim check` and `isim inspect` report (`isim.identity_files`): an
+        identity outside the trust domain(s) or breaking the name policy, no IMPI, home
+        domain or IMPU left, a duplicate IMPU, a malformed TLV or bytes after it."""
         self.last_rejection = None
         if ef_name not in GUARDED:
             return True
@@ -90,19 +83,17 @@ class IsimApplication:
     def _problems(
         self, ef_name: str, record: int | None, new_content: bytes, file_contents: FileContents
     ) -> list[str]:
-        value = _decode(ef_name, new_content)
-        if ef_name == EF_IMPU:
-            if value is None:
-                records = file_contents(EF_IMPU)
-                assert isinstance(records, list)
-                if not any(_present_impu(r) for r in records):
-                    return ["EF.IMPU: at least one IMPU is required (TS 33.203 clause 8.1)"]
-                return []
-            return [str(v) for v in trust.check_impu(value, record, self.trust_domains)]
-        if not value:
-            return [f"{ef_name}: the ISIM must hold it (TS 33.203 clause 8.1)"]
-        check = trust.check_impi if ef_name == EF_IMPI else trust.check_domain
-        return [str(v) for v in check(value, self.trust_domains)]
+        """The one validation of identities over the three files as they would be."""
+        if ef_name == PCSCF_FILE:
+            return [str(v) for v in pcscf_problems([new_content], record or 1)]
+        contents: dict[str, bytes | list[bytes] | None] = {}
+        for name in IDENTITY_FILES:
+            try:
+                contents[name] = file_contents(name)
+            except KeyError:
+                contents[name] = None
+        problems = identity_file_problems(contents, self.trust_domains, only=ef_name)
+        return [str(v) for v in problems]
 
     # ------------------------------------------------------------------ AUTHENTICATE
 
@@ -135,13 +126,6 @@ class IsimApplication:
     def load_state(self, state: dict[str, Any]) -> None:
         self.aka.sqn = SqnArray.from_dict(state["sqn"])
         self.gba.state = GbaState.from_dict(state["gba"])
-
-
-def _present_impu(record: bytes) -> bool:
-    try:
-        return bool(_decode(EF_IMPU, record))
-    except CodecError:
-        return True  # a malformed record still occupies the file; the validator reports it
 
 
 def new_sqn_array(initial_sqn: int, ind_bits: int, delta: int, limit: int | None) -> SqnArray:

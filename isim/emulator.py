@@ -14,19 +14,15 @@ from pathlib import Path
 from apdu.engine import Card
 from isim import trust
 from isim.app import IsimApplication
-from isim.codecs import codec_for
-from isim.codecs.errors import CodecError
 from isim.contents import ISIM_ADF
 from isim.errors import CardContentError
 from isim.fileio import remove_stale_temps
+from isim.identity_files import IDENTITY_FILES, identity_file_problems
 from isim.image import CardImage, make_card, snapshot
 from isim.statefile import StateError, StateFile
 from isim.usim.card import image_usim_problems
 
 __all__ = ["Emulator", "StateError", "image_identity_problems"]
-
-IDENTITY_FILES = ("EF.IMPI", "EF.IMPU", "EF.DOMAIN")
-
 
 def _adf_files(image: CardImage, adf: str) -> dict[str, dict]:
     for node in image.card.get("adfs", []):
@@ -36,37 +32,25 @@ def _adf_files(image: CardImage, adf: str) -> dict[str, dict]:
 
 
 def image_identity_problems(image: CardImage) -> list[str]:
-    """Trust-rule and format problems of the image's IMPI, IMPUs and home domain (on a card
-    without ISIM: of the identities derived from the USIM's IMSI)."""
+    """Problems of the image's IMPI, IMPUs and home domain (`isim.identity_files`; on a
+    card without ISIM: of the identities derived from the USIM's IMSI)."""
     if image.isim.get("aid") is None:
         return image_usim_problems(image) or ([] if image.usim else ["no ISIM and no USIM"])
     files = _adf_files(image, ISIM_ADF)
-    problems: list[str] = []
-    values: dict[str, list[str | None]] = {}
-    for name in IDENTITY_FILES:
-        node = files.get(name)
-        if node is None:
-            problems.append(f"{name}: missing")
-            values[name] = [None]
-            continue
-        content = node.get("content")
-        chunks = content if isinstance(content, list) else [content]
-        decoded: list[str | None] = []
-        for n, chunk in enumerate(chunks, 1):
-            try:
-                decoded.append(codec_for(name).decode_detailed(bytes.fromhex(chunk)).value)
-            except (CodecError, TypeError, ValueError) as exc:
-                where = f"{name} record {n}" if isinstance(content, list) else name
-                problems.append(f"{where}: {exc}")
-                decoded.append(None)
-        values[name] = decoded
-    violations = trust.check_identities(
-        values["EF.IMPI"][0],
-        values["EF.IMPU"],
-        values["EF.DOMAIN"][0],
-        image.isim.get("trust_domains", []),
-    )
-    return problems + [str(v) for v in violations] + image_usim_problems(image)
+    contents: dict[str, bytes | list[bytes] | None] = {}
+    try:
+        for name in IDENTITY_FILES:
+            content = files.get(name, {}).get("content")
+            contents[name] = (None if content is None else [bytes.fromhex(c) for c in content]
+                              if isinstance(content, list) else bytes.fromhex(content))
+    except (TypeError, ValueError) as exc:
+        return [f"{name}: content is not hex: {exc}"]
+    trust_domains = image.isim.get("trust_domains", [])
+    try:
+        problems = [str(v) for v in identity_file_problems(contents, trust_domains)]
+    except trust.DomainError as exc:
+        problems = [str(exc)]
+    return problems + image_usim_problems(image)
 
 
 @dataclass

@@ -48,7 +48,6 @@ _IMSI = re.compile(r"[0-9]{6,15}")
 _PIN = re.compile(r"[0-9]{4,8}")
 _PUK = re.compile(r"[0-9]{8}")
 _ADM_ASCII = re.compile(r"[0-9]{8}")
-_BAD_TEXT = re.compile(r"[\x00-\x20\x7f]")  # whitespace or control characters
 
 
 _LUHN_DOUBLE = str.maketrans("0123456789", "0246813579")  # 2d, less 9 when it has 2 digits
@@ -75,32 +74,12 @@ def _identity_problems(
     derived: tuple[str, ...],
     require_impu: bool,
 ) -> None:
-    """The trust rule (or, without valid trust domains, just the syntax) on the identities."""
-    if trust_domains is not None:
-        violations = trust.check_identities(impi, impus, domain, trust_domains)
-    else:  # syntax only: an empty trust set would flag everything
-        violations = []
-        if impi:
-            try:
-                trust.normalize_domain(trust.nai_realm(impi))
-            except trust.DomainError as exc:
-                violations.append(trust.Violation(trust.FILE_IMPI, None, impi, str(exc)))
-        for record, uri in enumerate(impus, start=1):
-            if uri:
-                try:
-                    d = trust.uri_domain(uri)
-                    if d is not None:
-                        trust.normalize_domain(d)
-                except trust.DomainError as exc:
-                    violations.append(trust.Violation(trust.FILE_IMPU, record, uri, str(exc)))
-        if domain:
-            try:
-                trust.normalize_domain(domain)
-            except trust.DomainError as exc:
-                violations.append(trust.Violation(trust.FILE_DOMAIN, None, domain, str(exc)))
+    """The one validation of identities (`trust.check_identities`; without valid trust
+    domains, the names without the rule)."""
+    violations = trust.check_identities(impi, impus, domain, trust_domains)
     for v in violations:
-        if v.file == trust.FILE_IMPU and v.record is None and not require_impu:
-            continue
+        if v.missing and (v.file != trust.FILE_IMPU or not require_impu):
+            continue  # an IMPI or domain is always given or derived; else reported already
         key = _TRUST_FIELDS[v.file]
         message = f"{shown(v.value)}: {v.reason}" if v.value else v.reason
         if key in derived:
@@ -127,7 +106,7 @@ def _trust_domains(c: Checker, key: str) -> tuple[str, ...] | None:
             ok = False
             continue
         try:
-            n = trust.normalize_domain(td)
+            n = trust.trust_domain(td)
         except trust.DomainError as exc:
             c.add(key, f"entry {i} {shown(td)}: {exc}")
             ok = False
@@ -159,13 +138,8 @@ def _impi(c: Checker, key: str) -> str | None:
         return None
     if not impi:
         c.add(key, "must not be empty", trust.FILE_IMPI)
-    elif _BAD_TEXT.search(impi):
-        c.add(key, "contains whitespace or control characters", trust.FILE_IMPI)
         return None
-    elif impi.startswith("@"):
-        c.add(key, "NAI has an empty username (TS 23.003 clause 13.3)", trust.FILE_IMPI)
-        return None
-    return impi
+    return impi  # its syntax and the rule: `trust.check_identities`
 
 
 def _domain(c: Checker, key: str) -> str | None:
@@ -403,8 +377,6 @@ def _verdict(c: Checker, v: Mapping[str, Any], present: Any, derived: tuple[str,
     if derived and "imsi" not in present:
         c.add("imsi", f"required to derive {', '.join(derived)} (or give them explicitly)")
     impi, impus, domain = v["impi"], v["impu"], v["domain"]
-    if impus is not None and len(set(impus)) < len(impus):
-        _duplicate_impus(c, impus)
     # "at least one IMPU" only when the list itself is known to be empty, not when it is
     # missing (imsi problem) or when its entries were bad (already reported)
     require_impu = impus is not None and None not in impus
@@ -429,14 +401,3 @@ def _milenage() -> ModuleType:
     from isim import milenage
 
     return milenage
-
-
-def _duplicate_impus(c: Checker, impus: Sequence[str | None]) -> None:
-    seen: dict[str, int] = {}
-    for record, uri in enumerate(impus, start=1):
-        if uri is None:
-            continue
-        if uri in seen:
-            c.add("impu", f"{uri!r}: duplicate of record {seen[uri]}", "EF.IMPU", record)
-        else:
-            seen[uri] = record

@@ -23,6 +23,7 @@ import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -36,7 +37,10 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from isim.trust import DomainError, in_trust_domain, normalize_domain
+from isim.errors import InputError
+from isim.fileio import read_bounded
+from isim.names import DomainError, normalized, parse_sip_uri
+from isim.trust import in_trust_domain
 
 CHECK_CHAIN = "chain"
 CHECK_IDENTITY = "identity"
@@ -282,48 +286,50 @@ def sip_identities(cert: x509.Certificate) -> Identities:
 
 
 def _accept_names(values: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The names a UE compares as they are written (`isim.names`: no whitespace, control or
+    format characters, no UTS 46 mapping); the others with the reason."""
     accepted: list[str] = []
     rejected: list[str] = []
     for value in values:
         if "*" in value:
-            rejected.append(f"{value} (wildcard)")
-        elif not value.strip():
-            rejected.append(f"{value!r} (empty)")
-        else:
-            name = value.strip().lower()
-            if name not in accepted:
-                accepted.append(name)
+            rejected.append(f"{value!r} (wildcard)")
+            continue
+        normal = normalized(value)
+        if isinstance(normal, DomainError):
+            rejected.append(f"{value!r} ({normal})")
+            continue
+        name = value.lower()
+        if name not in accepted:
+            accepted.append(name)
     return accepted, rejected
 
 
 def _sip_uri_host(uri: str) -> tuple[str | None, str]:
-    """Host part of a ``sip:`` URI SAN; (None, reason) when it is no SIP domain identity.
-
-    A reason of "" means the URI is simply not a SIP URI (e.g. https:) and is not reported.
-    """
-    scheme, sep, rest = uri.partition(":")
-    if not sep or scheme.lower() != "sip":
-        return None, "sips: URI is not a SIP domain identity" if scheme.lower() == "sips" else ""
-    hostport = rest.split(";", 1)[0].split("?", 1)[0]
-    if "@" in hostport:
+    """Host part of a ``sip:`` URI SAN (`isim.names.parse_sip_uri`); (None, reason) when it
+    is no SIP domain identity. A reason of "" means the URI is simply not a SIP URI (e.g.
+    https:) and is not reported."""
+    scheme = uri.partition(":")[0].lower()
+    if scheme not in ("sip", "sips"):
+        return None, ""
+    if scheme == "sips":
+        return None, "sips: URI is not a SIP domain identity"
+    try:
+        sip = parse_sip_uri(uri)
+    except DomainError as exc:
+        return None, str(exc)
+    if sip.user is not None:
         return None, "has a user part"
-    if hostport.startswith("["):
-        host = hostport[1 : hostport.find("]")] if "]" in hostport else ""
-    else:
-        host = hostport.rsplit(":", 1)[0] if ":" in hostport else hostport
-    if not host:
-        return None, "no host part"
-    return host, ""
+    if sip.is_ip_literal:
+        return None, "host is an IP address, not a domain name"
+    return sip.host, ""
 
 
 # ------------------------------------------------------------------------ other checks
 
 
 def _normalized(name: str) -> str | None:
-    try:
-        return normalize_domain(name)
-    except DomainError:
-        return None
+    normal = normalized(name)
+    return None if isinstance(normal, DomainError) else normal
 
 
 def _check_identity(ids: Identities, pcscf_fqdn: str) -> tuple[Check, str | None]:
@@ -380,11 +386,10 @@ def _check_trust_domain(
 
 
 def realm_matches(realm: str, home_domain: str) -> bool:
-    """Realm == home network domain name: case-insensitive, trailing dot ignored (IDN aware)."""
-    a, b = _normalized(realm), _normalized(home_domain)
-    if a is not None and b is not None:
-        return a == b
-    return realm.strip().rstrip(".").lower() == home_domain.strip().rstrip(".").lower()
+    """Realm == home network domain name: case-insensitive, trailing dot ignored (IDN aware);
+    a realm that is no domain name as a UE compares it (`isim.names`) matches nothing."""
+    a = _normalized(realm)
+    return a is not None and a == _normalized(home_domain)
 
 
 def _check_realm(realm: str | None, home_domain: str) -> Check:
@@ -401,6 +406,28 @@ def _check_realm(realm: str | None, home_domain: str) -> Check:
 def load_pem_chain(data: bytes) -> list[x509.Certificate]:
     """All certificates of a PEM bundle, in file order; ValueError when there is none."""
     return x509.load_pem_x509_certificates(data)
+
+
+MAX_PEM_BYTES = 16 << 20  # a chain or a root store; /dev/zero is neither
+
+
+class CertificateFileError(ValueError):
+    """A PEM file that cannot be read or holds no certificate (the message names it)."""
+
+
+def read_pem_file(path: Path, what: str) -> list[x509.Certificate]:
+    """Every certificate of the PEM file ``path`` (``what`` names it in errors)."""
+    try:
+        data = read_bounded(path, MAX_PEM_BYTES, what=what)
+    except InputError as exc:
+        raise CertificateFileError(str(exc)) from None
+    try:
+        certs = load_pem_chain(data)
+    except ValueError:
+        certs = []
+    if not certs:
+        raise CertificateFileError(f"{path}: no PEM certificate found in {what}")
+    return certs
 
 
 def fetch_chain(
@@ -426,8 +453,12 @@ def fetch_chain(
         socket.create_connection((host, port), timeout=timeout) as raw,
         context.wrap_socket(raw, server_hostname=sni) as tls,
     ):
-        ders = _peer_chain_der(tls)
-    return [x509.load_der_x509_certificate(der) for der in ders]
+        return peer_chain(tls)
+
+
+def peer_chain(tls: ssl.SSLSocket) -> list[x509.Certificate]:
+    """The chain the peer of a finished handshake presented, leaf first (unverified)."""
+    return [x509.load_der_x509_certificate(der) for der in _peer_chain_der(tls)]
 
 
 def _peer_chain_der(tls: ssl.SSLSocket) -> list[bytes]:

@@ -12,20 +12,29 @@ the domain-name `phone-context` of a tel IMPU) and the Home Network Domain Name 
 configured trust domain name, or are a subdomain of one (whole labels, so `badims.com` is not
 inside `ims.com`). Several trust domains may be configured.
 
-Names are compared in their normal form: A-labels (RFC 5890/5891, via the `idna` package,
-UTS 46 mapping), lower case, without the trailing root dot. A name must be a host name:
-RFC 1123 section 2.1 LDH labels of 1..63 octets, at most 253 octets in all, and a top label
-that is not all-numeric (RFC 3696 section 2), so that an IPv4 address is never a domain name.
+Names are compared in their normal form (A-labels, lower case, no trailing root dot) and
+must first pass the name policy of `isim.names`: no control, format or separator
+characters, no UTS 46 mapping (a card holds exactly what a UE compares), one '@'. Trust
+domains that are public suffixes are refused (`trust_domain`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-import idna
+from isim.names import (
+    DomainError,
+    is_public_suffix,
+    nai_parts,
+    nai_realm,
+    normalize_domain,
+    normalized,
+    text_problem,
+    uri_domain,
+    uri_key,
+)
 
 __all__ = [
     "DomainError",
@@ -37,6 +46,7 @@ __all__ = [
     "in_trust_domain",
     "nai_realm",
     "normalize_domain",
+    "trust_domain",
     "uri_domain",
 ]
 
@@ -44,100 +54,15 @@ FILE_IMPI = "EF.IMPI"
 FILE_IMPU = "EF.IMPU"
 FILE_DOMAIN = "EF.DOMAIN"
 
-MAX_LABEL = 63  # RFC 1035 section 2.3.4
-MAX_NAME = 253  # RFC 1035 section 2.3.4 (255 octets on the wire = 253 characters in text)
 
-
-class DomainError(ValueError):
-    """A string that is not a usable domain name, NAI or URI; the message says why."""
-
-
-# --------------------------------------------------------------------------------------------
-# Domain names
-
-# RFC 1123 section 2.1: letters, digits, hyphen; a label neither starts nor ends with a hyphen.
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_LDH_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
-_LDH_LABEL_CHARS = re.compile(r"[a-z0-9-]+")
-_ALL_NUMERIC = re.compile(r"[0-9]+")
-_IPV4 = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
-
-
-def _diagnose_ascii(name: str) -> str:
-    """Why a lower-case ASCII name (trailing dot removed) is not an LDH host name."""
-    if not name:
-        return "empty name"
-    if len(name) > MAX_NAME:
-        return f"name is {len(name)} octets long, more than {MAX_NAME}"
-    for label in name.split("."):
-        if not label:
-            return "empty label"
-        if len(label) > MAX_LABEL:
-            return f"label {label[:16]!r}... is {len(label)} octets long, more than {MAX_LABEL}"
-        if not _LDH_LABEL_CHARS.fullmatch(label):
-            return f"label {label!r} has characters other than letters, digits and hyphen"
-        if label[0] == "-" or label[-1] == "-":
-            return f"label {label!r} starts or ends with a hyphen"
-    return "not a host name"
-
-
-def _check_a_labels(name: str) -> str | None:
-    """RFC 5891 section 5.4: an `xn--` label must decode to a valid U-label."""
-    for label in name.split("."):
-        if label.startswith("xn--"):
-            try:
-                ulabel = idna.decode(label)
-                if idna.encode(ulabel).decode("ascii") != label:
-                    return f"label {label!r} is not a valid A-label"
-            except (idna.IDNAError, UnicodeError, ValueError):
-                return f"label {label!r} is not a valid A-label"
-    return None
-
-
-def _normalize_ascii(name: str) -> str | DomainError:
-    lowered = name.lower()
-    if lowered.endswith("."):
-        lowered = lowered[:-1]
-    if len(lowered) > MAX_NAME or not _LDH_NAME.fullmatch(lowered):
-        return DomainError(_diagnose_ascii(lowered))
-    top = lowered.rpartition(".")[2]
-    if _ALL_NUMERIC.fullmatch(top):
-        if _IPV4.fullmatch(lowered):
-            return DomainError("an IPv4 address is not a domain name")
-        return DomainError(f"top-level label {top!r} is all-numeric")
-    if "xn--" in lowered:
-        reason = _check_a_labels(lowered)
-        if reason:
-            return DomainError(reason)
-    return lowered
-
-
-@lru_cache(maxsize=16384)
-def _normalize(name: str) -> str | DomainError:
-    """Cached: the same home domains recur in every profile of a batch."""
-    if name.isascii():
-        return _normalize_ascii(name)
-    # Non-ASCII: map (UTS 46, non-transitional) and convert each U-label to its A-label.
-    try:
-        encoded = idna.encode(name, uts46=True, std3_rules=True, transitional=False)
-    except idna.IDNAError as exc:
-        return DomainError(f"not a valid internationalized domain name ({exc})")
-    except UnicodeError as exc:
-        return DomainError(f"not a valid internationalized domain name ({exc.reason})")
-    return _normalize_ascii(encoded.decode("ascii"))
-
-
-def normalize_domain(name: str) -> str:
-    """The normal form of a domain name: A-labels, lower case, no trailing dot.
-
-    Raises `DomainError` with the reason when `name` is not a host name.
-    """
-    if not isinstance(name, str):
-        raise DomainError(f"domain name must be a string, not {type(name).__name__}")
-    result = _normalize(name)
-    if isinstance(result, DomainError):
-        raise DomainError(str(result))
-    return result
+def trust_domain(name: str) -> str:
+    """The normal form of a trust domain name; a public suffix (`org`, `co.uk`, `github.io`:
+    names under it belong to unrelated registrants) is refused. Raises `DomainError`."""
+    normal = normalize_domain(name)
+    if is_public_suffix(normal):
+        raise DomainError(f"{normal!r} is a public suffix (publicsuffix.org list): names "
+                          f"under it belong to unrelated parties")
+    return normal
 
 
 @dataclass(frozen=True)
@@ -157,7 +82,7 @@ def _compile(trust_domains: tuple[str, ...]) -> _TrustDomains:
     names: list[str] = []
     for td in trust_domains:
         try:
-            normal = normalize_domain(td)
+            normal = trust_domain(td)
         except DomainError as exc:
             raise DomainError(f"trust domain {td!r}: {exc}") from None
         if normal not in names:
@@ -169,7 +94,9 @@ def _compile(trust_domains: tuple[str, ...]) -> _TrustDomains:
     )
 
 
-def _trust(trust_domains: Sequence[str]) -> _TrustDomains:
+def _trust(trust_domains: Sequence[str] | None) -> _TrustDomains | None:
+    if trust_domains is None:
+        return None
     if isinstance(trust_domains, str):  # a str is a Sequence[str]: take it as one name
         return _compile((trust_domains,))
     return _compile(tuple(trust_domains))
@@ -179,154 +106,14 @@ def in_trust_domain(name: str, trust_domains: Sequence[str]) -> bool:
     """True when `name` equals a trust domain name or is a subdomain of one.
 
     A `name` that is not a valid domain name is in no trust domain (False). An invalid trust
-    domain name raises `DomainError`.
+    domain name (a public suffix included) raises `DomainError`.
     """
     trust = _trust(trust_domains)
-    if not isinstance(name, str):
-        return False
-    normal = _normalize(name)
+    assert trust is not None
+    normal = normalized(name)
     if isinstance(normal, DomainError):
         return False
     return trust.contains(normal)
-
-
-# --------------------------------------------------------------------------------------------
-# NAI (RFC 4282 section 2.1 / RFC 7542 section 2.2)
-
-
-def nai_realm(nai: str) -> str:
-    """The realm of an NAI: the text after its LAST `@`, as written (not normalized).
-
-    Raises `DomainError` when there is no `@` or nothing after it.
-    """
-    if not isinstance(nai, str):
-        raise DomainError(f"NAI must be a string, not {type(nai).__name__}")
-    _, at, realm = nai.rpartition("@")
-    if not at:
-        raise DomainError("NAI has no '@realm' part")
-    if not realm:
-        raise DomainError("NAI has an empty realm")
-    return realm
-
-
-# --------------------------------------------------------------------------------------------
-# URIs
-
-# RFC 3261 section 25.1
-_UNRESERVED = r"A-Za-z0-9\-_.!~*'()"
-_ESC = r"%[0-9A-Fa-f]{2}"
-_USER = rf"(?:[{_UNRESERVED}&=+$,;?/]|{_ESC})+"  # user-unreserved = & = + $ , ; ? /
-_PASSWORD = rf"(?:[{_UNRESERVED}&=+$,]|{_ESC})*"
-_PARAMCHAR = rf"(?:[{_UNRESERVED}\[\]/:&+$]|{_ESC})"  # param-unreserved = [ ] / : & + $
-_HNVCHAR = rf"(?:[{_UNRESERVED}\[\]/?:+$]|{_ESC})"  # hnv-unreserved = [ ] / ? : + $
-_SIP_URI = re.compile(
-    rf"(?:(?P<userinfo>{_USER}(?::{_PASSWORD})?)@)?"
-    r"(?P<host>\[[^\]]*\]|[^:;?@\[\]/\s]*)"
-    r"(?::(?P<port>[0-9]+))?"
-    rf"(?P<params>(?:;{_PARAMCHAR}+(?:={_PARAMCHAR}+)?)*)"
-    rf"(?P<headers>\?{_HNVCHAR}+={_HNVCHAR}*(?:&{_HNVCHAR}+={_HNVCHAR}*)*)?"
-)
-# The common shape `user@host` (unreserved user, LDH host, nothing else): a strict subset of
-# _SIP_URI with the same host, matched first because it is several times cheaper.
-_PLAIN_SIP_URI = re.compile(r"[A-Za-z0-9\-_.!~*'()+]+@([A-Za-z0-9.\-]+)")
-
-# RFC 3966 section 3
-_GLOBAL_DIGITS = re.compile(r"\+[0-9\-.()]*[0-9][0-9\-.()]*")
-_LOCAL_DIGITS = re.compile(r"[0-9A-Fa-f*#\-.()]*[0-9A-Fa-f*#][0-9A-Fa-f*#\-.()]*")
-_TEL_PNAME = re.compile(r"[A-Za-z0-9-]+")
-_TEL_PVALUE = re.compile(rf"(?:[{_UNRESERVED}\[\]/:&+$]|%[0-9A-Fa-f]{{2}})+")
-
-_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+\-.]*):")
-
-
-def _host_domain(host: str) -> str:
-    """The domain name of a SIP URI host; IP literals are refused (RFC 3261 section 19.1.1)."""
-    if not host:
-        raise DomainError("SIP URI has no host")
-    if host.startswith("["):
-        raise DomainError(f"host {host!r} is an IPv6 address, not a domain name")
-    if _IPV4.fullmatch(host):
-        raise DomainError(f"host {host!r} is an IPv4 address, not a domain name")
-    return host
-
-
-def _sip_domain(rest: str) -> str:
-    plain = _PLAIN_SIP_URI.fullmatch(rest)
-    if plain is not None:
-        return _host_domain(plain.group(1))
-    m = _SIP_URI.fullmatch(rest)
-    if m is None:
-        if rest.count("@") > 1:
-            raise DomainError("SIP URI has more than one '@'")
-        raise DomainError("malformed SIP URI (RFC 3261 section 19.1.1)")
-    port = m.group("port")
-    if port is not None and (len(port) > 5 or int(port) > 65535):  # int(): 4,300 digits max
-        raise DomainError("port is out of range (0-65535)")
-    return _host_domain(m.group("host"))
-
-
-def _tel_domain(rest: str) -> str | None:
-    number, *params = rest.split(";")
-    context: str | None = None
-    seen: set[str] = set()
-    for param in params:
-        pname, eq, pvalue = param.partition("=")
-        if not _TEL_PNAME.fullmatch(pname) or (eq and not _TEL_PVALUE.fullmatch(pvalue)):
-            raise DomainError(f"malformed tel URI parameter {param!r} (RFC 3966 section 3)")
-        key = pname.lower()
-        if key in seen:
-            raise DomainError(f"tel URI repeats parameter {pname!r}")
-        seen.add(key)
-        if key == "phone-context":
-            if not pvalue:
-                raise DomainError("tel URI has an empty phone-context")
-            context = pvalue
-    if _GLOBAL_DIGITS.fullmatch(number):
-        is_global = True
-    elif _LOCAL_DIGITS.fullmatch(number):
-        is_global = False
-    else:
-        raise DomainError(f"tel URI number {number!r} is malformed (RFC 3966 section 3)")
-    if context is None:
-        if is_global:
-            return None
-        raise DomainError("local tel URI without phone-context (RFC 3966 section 5.1.5)")
-    if context.startswith("+"):
-        if not _GLOBAL_DIGITS.fullmatch(context):
-            raise DomainError(f"phone-context {context!r} is malformed")
-        return None
-    return context
-
-
-def uri_domain(uri: str) -> str | None:
-    """The domain name a SIP/SIPS/tel URI puts under the trust rule, as written in the URI.
-
-    * `sip:` / `sips:` (RFC 3261 section 19.1.1): the host. IP-literal hosts raise.
-    * `tel:` (RFC 3966 section 3): None for a global number (`tel:+...`) or a global-number
-      phone-context; the phone-context when it is a domain name. A local number without
-      phone-context raises.
-
-    Raises `DomainError` for other schemes and malformed URIs.
-    """
-    if not isinstance(uri, str):
-        raise DomainError(f"URI must be a string, not {type(uri).__name__}")
-    head = uri[:4].lower()  # the usual schemes without the scheme regex
-    if head == "sip:":
-        return _sip_domain(uri[4:])
-    if head == "tel:":
-        return _tel_domain(uri[4:])
-    m = _SCHEME.match(uri)
-    if m is None:
-        raise DomainError("not a URI (no scheme)")
-    scheme = m.group(1).lower()
-    rest = uri[m.end() :]
-    if scheme in ("sip", "sips"):
-        return _sip_domain(rest)
-    if scheme == "tel":
-        return _tel_domain(rest)
-    raise DomainError(
-        f"URI scheme {m.group(1)!r} is not allowed (IMPU must be sip:, sips: or tel:)"
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,12 +122,16 @@ def uri_domain(uri: str) -> str | None:
 
 @dataclass(frozen=True)
 class Violation:
-    """One value that breaks the trust-domain rule."""
+    """One value that breaks the trust-domain rule or the name policy (`isim.names`).
+
+    `missing` marks "the ISIM must hold it" (TS 33.203 clause 8.1): a caller that already
+    reported why a value is absent (unreadable, malformed) leaves these out."""
 
     file: str
     record: int | None
     value: str
     reason: str
+    missing: bool = False
 
     def __str__(self) -> str:
         where = self.file if self.record is None else f"{self.file} record {self.record}"
@@ -350,82 +141,138 @@ class Violation:
 
 
 def _check_name(
-    name: str, what: str, trust: _TrustDomains, file: str, record: int | None, value: str
+    name: str, what: str, trust: _TrustDomains | None, file: str, record: int | None, value: str
 ) -> list[Violation]:
-    normal = _normalize(name)
+    normal = normalized(name)
     if isinstance(normal, DomainError):
         reason = f"{what} {name!r} is not a valid domain name: {normal}"
-        return [Violation(file, record, value, reason)]
-    if trust.contains(normal):
+        return [Violation(file, record, value, _explain(value, reason))]
+    if trust is None or trust.contains(normal):
         return []
     reason = f"{what} {name!r} is not inside trust domain(s) {trust.text}"
     return [Violation(file, record, value, reason)]
 
 
-def _impi(nai: str, trust: _TrustDomains) -> list[Violation]:
+def _text(value: object, file: str, record: int | None) -> list[Violation]:
+    """The empty value and, in non-ASCII text, the characters of `names.text_problem` (ASCII
+    whitespace and controls fail every parser below; `_explain` then names them)."""
+    if not isinstance(value, str):
+        return [Violation(file, record, str(value), "must be a string")]
+    if not value:
+        return [Violation(file, record, "", "empty value: an unused file or record is all FF")]
+    problem = None if value.isascii() else text_problem(value)
+    return [Violation(file, record, value, problem)] if problem else []
+
+
+def _explain(value: str, reason: str) -> str:
+    """A parser's reason, or the character that made it fail when there is one."""
+    return text_problem(value) or reason
+
+
+def _impi(nai: str, trust: _TrustDomains | None) -> list[Violation]:
+    bad = _text(nai, FILE_IMPI, None)
+    if bad:
+        return bad
     try:
-        realm = nai_realm(nai)
+        realm = nai_parts(nai)[1]
     except DomainError as exc:
-        return [Violation(FILE_IMPI, None, str(nai), str(exc))]
+        return [Violation(FILE_IMPI, None, nai, _explain(nai, str(exc)))]
     return _check_name(realm, "realm", trust, FILE_IMPI, None, nai)
 
 
-def _impu(uri: str, record: int | None, trust: _TrustDomains) -> list[Violation]:
+def _impu(uri: str, record: int | None, trust: _TrustDomains | None) -> list[Violation]:
+    bad = _text(uri, FILE_IMPU, record)
+    if bad:
+        return bad
     try:
         domain = uri_domain(uri)
     except DomainError as exc:
-        return [Violation(FILE_IMPU, record, str(uri), str(exc))]
+        return [Violation(FILE_IMPU, record, uri, _explain(uri, str(exc)))]
     if domain is None:
         return []
     what = "phone-context" if uri[:4].lower() == "tel:" else "host"
     return _check_name(domain, what, trust, FILE_IMPU, record, uri)
 
 
-def _domain(domain: str, trust: _TrustDomains) -> list[Violation]:
-    if not isinstance(domain, str):
-        return [Violation(FILE_DOMAIN, None, str(domain), "domain name must be a string")]
+def _domain(domain: str, trust: _TrustDomains | None) -> list[Violation]:
+    bad = _text(domain, FILE_DOMAIN, None)
+    if bad:
+        return bad
     return _check_name(domain, "domain", trust, FILE_DOMAIN, None, domain)
 
 
-def check_impi(nai: str, trust_domains: Sequence[str]) -> list[Violation]:
-    """The IMPI's realm (after the last `@`) must be inside a trust domain."""
+def check_impi(nai: str, trust_domains: Sequence[str] | None) -> list[Violation]:
+    """The IMPI: an NAI with exactly one '@' whose realm is inside a trust domain."""
     return _impi(nai, _trust(trust_domains))
 
 
-def check_impu(uri: str, record: int | None, trust_domains: Sequence[str]) -> list[Violation]:
+def check_impu(
+    uri: str, record: int | None, trust_domains: Sequence[str] | None
+) -> list[Violation]:
     """A SIP/SIPS IMPU's host (or a tel IMPU's domain phone-context) must be inside."""
     return _impu(uri, record, _trust(trust_domains))
 
 
-def check_domain(domain: str, trust_domains: Sequence[str]) -> list[Violation]:
+def check_domain(domain: str, trust_domains: Sequence[str] | None) -> list[Violation]:
     """The Home Network Domain Name must be inside a trust domain."""
     return _domain(domain, _trust(trust_domains))
+
+
+def _duplicates(impus: Sequence[str | None]) -> list[Violation]:
+    heads = {uri[:4].lower() for uri in impus if uri}
+    if len(heads) == len(impus):
+        return []  # no two of one scheme (the usual sip + tel) and no gap: no key needed
+    seen: dict[str, int] = {}
+    out: list[Violation] = []
+    for record, uri in enumerate(impus, start=1):
+        key = uri_key(uri) if uri else None
+        if key is None:
+            continue
+        if key in seen:
+            out.append(Violation(FILE_IMPU, record, uri or "", f"duplicate of record {seen[key]}"))
+        else:
+            seen[key] = record
+    return out
 
 
 def check_identities(
     impi: str | None,
     impus: Sequence[str | None],
     domain: str | None,
-    trust_domains: Sequence[str],
+    trust_domains: Sequence[str] | None,
 ) -> list[Violation]:
-    """Every violation of the rule by one ISIM's identities.
+    """Every problem of one ISIM's identities: the name policy (`isim.names`), the trust
+    rule, duplicate IMPUs, and TS 33.203 clause 8.1 (the ISIM holds an IMPI, at least one
+    IMPU and the home network domain name).
 
-    None (or "") stands for an absent file or an empty record and is skipped. IMPU records
-    are numbered from 1 in the order given. TS 33.203 clause 8.1 requires at least one IMPU.
+    The ONE validation of EF.IMPI / EF.IMPU / EF.DOMAIN: the card's write guard, `isim
+    check`, the personalizer, `isim inspect` and the real-card writer all come here, with
+    the values decoded by the codecs (`isim.identity_files` for file bytes).
+
+    None stands for an absent file or an unused (all FF) record; "" for an empty TLV, which
+    is a problem. IMPU records are numbered from 1 in the order given. `trust_domains` None
+    checks the names without the trust rule.
     """
     trust = _trust(trust_domains)
     out: list[Violation] = []
-    if impi:
+    if impi is None:
+        out.append(Violation(FILE_IMPI, None, "", "the ISIM must hold an IMPI "
+                             "(TS 33.203 clause 8.1)", missing=True))
+    else:
         out += _impi(impi, trust)
     present = 0
     for record, uri in enumerate(impus, start=1):
-        if uri:
+        if uri is not None:
             present += 1
             out += _impu(uri, record, trust)
     if not present:
-        out.append(
-            Violation(FILE_IMPU, None, "", "at least one IMPU is required (TS 33.203 clause 8.1)")
-        )
-    if domain:
+        out.append(Violation(FILE_IMPU, None, "", "at least one IMPU is required "
+                             "(TS 33.203 clause 8.1)", missing=True))
+    elif present > 1:
+        out += _duplicates(impus)
+    if domain is None:
+        out.append(Violation(FILE_DOMAIN, None, "", "the ISIM must hold the home network "
+                             "domain name (TS 33.203 clause 8.1)", missing=True))
+    else:
         out += _domain(domain, trust)
     return out

@@ -213,8 +213,10 @@ def test_valid_update_is_written(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["EF.IMPI", "EF.DOMAIN"])
-def test_tlv_only_update_leaves_old_bytes_and_is_accepted(name: str) -> None:
-    """pySim's update_binary_decoded writes only the TLV: old bytes stay after it."""
+def test_tlv_only_update_that_leaves_old_bytes_is_refused(name: str) -> None:
+    """A TLV written over a longer value leaves its old bytes after the TLV: a reader that
+    does not stop at the first TLV sees something else, and `isim inspect` reports it, so
+    the guard refuses it (issue 12 item 1). The TLV padded with FF over the rest is fine."""
     emu = alice()
     select_isim(emu)
     ok(emu, VERIFY_ADM1)
@@ -223,14 +225,14 @@ def test_tlv_only_update_leaves_old_bytes_and_is_accepted(name: str) -> None:
     old = ef_content(emu, name)
     assert isinstance(old, bytes)
     assert len(tlv) < len(old.rstrip(b"\xff")), "the old value must be longer"
-    assert _write(emu, name, tlv) == 0x9000
-    after = read_binary(emu)
-    assert after == tlv + old[len(tlv):]
-    assert decode(name, after) == value
-    # a TLV-only write of a value outside the trust domains is still refused
+    assert _write(emu, name, tlv) == 0x6A80
+    assert read_binary(emu) == old
+    padded = tlv + b"\xff" * (len(old.rstrip(b"\xff")) - len(tlv))
+    assert _write(emu, name, padded) == 0x9000
+    assert decode(name, read_binary(emu)) == value
     bad = BAD[name].encode()
-    assert _write(emu, name, bytes([0x80, len(bad)]) + bad) == 0x6A80
-    assert read_binary(emu) == after
+    bad_tlv = bytes([0x80, len(bad)]) + bad
+    assert _write(emu, name, bad_tlv + b"\xff" * (len(old) - len(bad_tlv))) == 0x6A80
 
 
 def test_tlv_only_update_of_impu_record_is_accepted() -> None:

@@ -475,13 +475,13 @@ def test_utf8_bom_and_u_labels() -> None:
             trust_domains=["bücher.example"],
             impi="a@ims.bücher.example",
             impu=["sip:a@xn--bcher-kva.example"],
-            domain="BÜCHER.example",
+            domain="bücher.EXAMPLE",
         ),
         ensure_ascii=False,
     )
     p = parse_profile(text.encode("utf-8"))
     assert p.trust_domains == ("xn--bcher-kva.example",)
-    assert p.domain == "BÜCHER.example"  # stored as written
+    assert p.domain == "bücher.EXAMPLE"  # stored as written (ASCII case is DNS case)
 
 
 @pytest.mark.parametrize(

@@ -34,9 +34,10 @@ def test_emulator_trace_never_shows_secrets(tmp_path: Path) -> None:
         vpcd.accept(emu)
         assert vpcd.transmit(bytes.fromhex("0020000A08") + ADM1)[-2:] == b"\x90\x00"
         assert vpcd.transmit(select_isim)[-2:] == b"\x90\x00"
-        impi = layout().find_ef("EF.IMPI")[1].fid_hex  # a refused write is explained
-        assert vpcd.transmit(bytes.fromhex(f"00A4000C02{impi}"))[-2:] == b"\x90\x00"
+        impi = layout().find_ef("EF.IMPI")[1]  # a refused write is explained
+        assert vpcd.transmit(bytes.fromhex(f"00A4000C02{impi.fid_hex}"))[-2:] == b"\x90\x00"
         evil = b"\x80\x0b" + b"a@evil.test"
+        evil += b"\xff" * (impi.size - len(evil))  # the whole file: only the realm is wrong
         assert vpcd.transmit(bytes.fromhex("00D6000000") + evil)[-2:] == b"\x67\x00"
         update = bytes([0x00, 0xD6, 0x00, 0x00, len(evil)]) + evil
         assert vpcd.transmit(update)[-2:] == b"\x6a\x80"

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
+from isim.names import is_public_suffix
 from isim.trust import (
     DomainError,
     Violation,
@@ -49,7 +50,6 @@ CASES: list[tuple[str, str, list[str], bool, str]] = [
     ("domain", "ims.co", IMS, False, "not inside"),
     ("domain", "ims.comm", IMS, False, "not inside"),
     ("domain", "com", IMS, False, "not inside"),
-    ("domain", "x.ims.com", ["com"], True, ""),
     ("domain", "1a.ims.com", IMS, True, ""),  # RFC 1123: a label may start with a digit
     ("domain", "a-b.ims.com", IMS, True, ""),
     # --- case and the trailing dot ---
@@ -60,13 +60,13 @@ CASES: list[tuple[str, str, list[str], bool, str]] = [
     # --- label and name syntax ---
     ("domain", ".ims.com", IMS, False, "empty label"),
     ("domain", "a..ims.com", IMS, False, "empty label"),
-    ("domain", "", IMS, False, "empty name"),
+    ("domain", "", IMS, False, "empty value"),
     ("domain", ".", IMS, False, "empty name"),
     ("domain", "-a.ims.com", IMS, False, "hyphen"),
     ("domain", "a-.ims.com", IMS, False, "hyphen"),
     ("domain", "a_b.ims.com", IMS, False, "letters, digits and hyphen"),
-    ("domain", "a b.ims.com", IMS, False, "letters, digits and hyphen"),
-    ("domain", "ims.com\n", IMS, False, "letters, digits and hyphen"),
+    ("domain", "a b.ims.com", IMS, False, "contains U+0020 SPACE"),
+    ("domain", "ims.com\n", IMS, False, "contains U+000A"),
     ("domain", "*.ims.com", IMS, False, "letters, digits and hyphen"),
     ("domain", f"{L63}.ims.com", IMS, True, ""),
     ("domain", f"{L64}.ims.com", IMS, False, "more than 63"),
@@ -79,10 +79,10 @@ CASES: list[tuple[str, str, list[str], bool, str]] = [
     ("domain", "xn--bcher-kva.ims.com", IMS, True, ""),
     ("domain", "ims.bücher.de", ["xn--bcher-kva.de"], True, ""),
     ("domain", "ims.xn--bcher-kva.de", ["bücher.de"], True, ""),
-    ("domain", "ims.BÜCHER.de", ["bücher.de"], True, ""),
+    ("domain", "ims.BÜCHER.de", ["bücher.de"], False, "not an IDNA2008 U-label"),
     ("domain", "xn--bcher-kva.de", ["ücher.de"], False, "not inside"),
     ("domain", "xn--zz.ims.com", IMS, False, "not a valid A-label"),
-    ("domain", "bü cher.ims.com", IMS, False, "not a valid"),
+    ("domain", "bü cher.ims.com", IMS, False, "contains U+0020"),
     # --- several trust domains (GSMA TS.48-style) ---
     ("domain", "test.3gpp.com", TS48, True, ""),
     ("domain", "ims.mnc001.mcc001.3gppnetwork.org", TS48, True, ""),
@@ -94,8 +94,8 @@ CASES: list[tuple[str, str, list[str], bool, str]] = [
     ("impi", "alice@IMS.COM.", IMS, True, ""),
     ("impi", "alice@evil.com", IMS, False, "realm 'evil.com' is not inside"),
     ("impi", "alice@badims.com", IMS, False, "not inside"),
-    ("impi", "a@b@ims.com", IMS, True, ""),
-    ("impi", "alice@ims.com@evil.com", IMS, False, "realm 'evil.com'"),
+    ("impi", "a@b@ims.com", IMS, False, "exactly one '@'"),
+    ("impi", "alice@ims.com@evil.com", IMS, False, "exactly one '@'"),
     ("impi", "alice", IMS, False, "no '@realm'"),
     ("impi", "alice@", IMS, False, "empty realm"),
     ("impi", "alice@192.0.2.1", IMS, False, "IPv4 address"),
@@ -122,8 +122,8 @@ CASES: list[tuple[str, str, list[str], bool, str]] = [
     ("impu", "sip:", IMS, False, "no host"),
     ("impu", "sip:alice@ims.com:99999", IMS, False, "port"),
     ("impu", "sip:alice@ims.com:", IMS, False, "malformed SIP URI"),
-    ("impu", "sip:a@b@ims.com", IMS, False, "more than one '@'"),
-    ("impu", "sip:al ice@ims.com", IMS, False, "malformed SIP URI"),
+    ("impu", "sip:a@b@ims.com", IMS, False, "exactly one '@'"),
+    ("impu", "sip:al ice@ims.com", IMS, False, "contains U+0020"),
     ("impu", "sip:alice@bad_host.ims.com", IMS, False, "letters, digits and hyphen"),
     ("impu", "sip:alice@ims..com", IMS, False, "empty label"),
     # --- tel URIs (RFC 3966 section 3) ---
@@ -145,7 +145,7 @@ CASES: list[tuple[str, str, list[str], bool, str]] = [
     ("impu", "http://ims.com/", IMS, False, "scheme 'http' is not allowed"),
     ("impu", "urn:service:sos", IMS, False, "scheme 'urn' is not allowed"),
     ("impu", "alice@ims.com", IMS, False, "not a URI"),
-    ("impu", "", IMS, False, "not a URI"),
+    ("impu", "", IMS, False, "empty value"),
 ]
 
 
@@ -187,7 +187,6 @@ def test_rule_table(kind: str, value: str, tds: list[str], ok: bool, fragment: s
         ("IMS.Example.COM.", "ims.example.com"),
         ("bücher.de", "xn--bcher-kva.de"),
         ("XN--BCHER-KVA.de", "xn--bcher-kva.de"),
-        ("BÜCHER.DE", "xn--bcher-kva.de"),
         ("ims.mnc001.mcc001.3gppnetwork.org", "ims.mnc001.mcc001.3gppnetwork.org"),
         ("localhost", "localhost"),
     ],
@@ -198,7 +197,8 @@ def test_normalize_domain(name: str, normal: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["", ".", "a..b", "a.", "a_b.c", "-a.b", "1.2.3.4", f"{L64}.com", "xn--zz.com"]
+    "bad", ["", ".", "a..b", "a.", "a_b.c", "-a.b", "1.2.3.4", f"{L64}.com", "xn--zz.com",
+            "BÜCHER.DE", "b\u00fccher\uff0ede", "exa\u00admple.de"]
 )
 def test_normalize_domain_refuses(bad: str) -> None:
     if bad == "a.":  # one trailing dot is the root: fine
@@ -230,7 +230,9 @@ def test_normalize_domain_refuses_non_string() -> None:
 
 def test_nai_realm() -> None:
     assert nai_realm("alice@ims.com") == "ims.com"
-    assert nai_realm("a@b@IMS.com.") == "IMS.com."  # as written, after the LAST '@'
+    assert nai_realm("a@IMS.com.") == "IMS.com."  # as written
+    with pytest.raises(DomainError, match="exactly one '@'"):
+        nai_realm("a@b@IMS.com.")
     with pytest.raises(DomainError, match="no '@realm'"):
         nai_realm("alice")
     with pytest.raises(DomainError, match="empty realm"):
@@ -289,7 +291,10 @@ def test_check_identities_all_good() -> None:
 
 def test_check_identities_numbers_records_from_one_and_skips_absent() -> None:
     violations = check_identities(None, [None, "sip:a@ims.com", "", "sip:b@evil.com"], None, IMS)
-    assert [(v.file, v.record) for v in violations] == [("EF.IMPU", 4)]
+    assert [(v.file, v.record, v.missing) for v in violations] == [
+        ("EF.IMPI", None, True), ("EF.IMPU", 3, False), ("EF.IMPU", 4, False),
+        ("EF.DOMAIN", None, True)]
+    assert "empty value" in violations[1].reason
 
 
 def test_check_identities_reports_every_file_in_order() -> None:
@@ -304,7 +309,7 @@ def test_check_identities_reports_every_file_in_order() -> None:
     ]
 
 
-@pytest.mark.parametrize("impus", [[], [None], [None, ""]])
+@pytest.mark.parametrize("impus", [[], [None], [None, None]])
 def test_check_identities_requires_one_impu(impus: list[str | None]) -> None:
     (v,) = check_identities("a@ims.com", impus, "ims.com", IMS)
     assert (v.file, v.record, v.value) == ("EF.IMPU", None, "")
@@ -338,7 +343,7 @@ def test_no_trust_domain_configured_fails_everything() -> None:
 
 def test_a_single_string_is_one_trust_domain_not_characters() -> None:
     assert in_trust_domain("sub.ims.com", "ims.com")  # type: ignore[arg-type]
-    assert not in_trust_domain("c", "abc")  # type: ignore[arg-type]
+    assert not in_trust_domain("c", "abc.example")  # type: ignore[arg-type]
 
 
 def test_invalid_trust_domain_raises() -> None:
@@ -358,7 +363,9 @@ def test_in_trust_domain_invalid_name_is_false() -> None:
 LABEL = st.from_regex(r"[a-zA-Z0-9]([a-zA-Z0-9-]{0,14}[a-zA-Z0-9])?", fullmatch=True)
 # The top label of a trust domain must not be all-numeric (RFC 3696 section 2).
 TOP = st.from_regex(r"[a-z][a-z0-9]{0,9}", fullmatch=True)
-TRUST_DOMAIN = st.tuples(st.lists(LABEL, max_size=4), TOP).map(lambda t: [*t[0], t[1]])
+is_public_suffix("org")  # loads the list now, not inside a deadline-bound example
+TRUST_DOMAIN = st.tuples(st.lists(LABEL, max_size=4), TOP).map(lambda t: [*t[0], t[1]]).filter(
+    lambda labels: not is_public_suffix(".".join(labels).lower()))  # refused as trust domains
 
 
 @given(td=TRUST_DOMAIN, prefix=st.lists(LABEL, max_size=6), dot=st.booleans())
@@ -421,11 +428,12 @@ SIP_PART = st.text(alphabet="aZ09-_.!~*'()+&=$,;?/%:@[] \t", min_size=1, max_siz
 def test_property_plain_sip_fast_path_agrees_with_the_full_grammar(rest: str) -> None:
     """The `user@host` fast path accepts only URIs the RFC 3261 grammar accepts, with the same
     host (so the same domain or the same error)."""
-    from isim import trust
+    from isim import names
 
-    plain = trust._PLAIN_SIP_URI.fullmatch(rest)
+    plain = names._PLAIN_SIP_URI.fullmatch(rest)
     if plain is None:
         return
-    full = trust._SIP_URI.fullmatch(rest)
-    assert full is not None and full.group("host") == plain.group(1)
-    assert full.group("port") is None and not full.group("params") and not full.group("headers")
+    full = names._SIP_URI.fullmatch(rest)
+    assert full is not None and full.group("host") == plain.group(2)
+    assert full.group("userinfo") == plain.group(1)
+    assert full.group("port") is None and not full.group("rest")

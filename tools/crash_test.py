@@ -97,8 +97,11 @@ def _impu_write(rng: random.Random, m: Model) -> Command:
     record = rng.randint(1, 3)
     if record > 1 and rng.random() < 0.25:
         data = b"\xff" * 128  # erase: allowed, record 1 always holds an IMPU
-    else:
-        data = codec_for("EF.IMPU").encode(rng.choice(GOOD_IMPUS), 128)
+    else:  # not a duplicate of another record: the guard refuses those (issue 12 item 14)
+        codec = codec_for("EF.IMPU")
+        others = m.impu[:record - 1] + m.impu[record:]
+        data = rng.choice([e for e in (codec.encode(v, 128) for v in GOOD_IMPUS)
+                           if e not in others])
 
     def apply(m: Model) -> Model:
         impu = list(m.impu)

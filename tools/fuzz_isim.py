@@ -3,6 +3,7 @@
 plus ISIM-targeted commands.
 
     python tools/fuzz_isim.py [-n 1000000] [--seed 1] [--isim-share 0.35]
+                              [--differential 10000]
 
 A share of the steps (--isim-share) is aimed at the trust-rule guard: VERIFY ADM1 with the
 right key, SELECT of ADF.ISIM and of EF.IMPI / EF.IMPU / EF.DOMAIN, UPDATE BINARY / UPDATE
@@ -11,7 +12,11 @@ domains, padded or TLV-only, at random offsets, and AUTHENTICATE with random or 
 set-1 data.  The rest is fuzz_engine's own mix (raw bytes, valid headers, mutations).
 After every state change, tools/isim_fuzz_plugin.isim_check decodes the three EFs.
 
-Reports uncaught exceptions, invalid status words, rule violations; exit 1 if any.
+Then --differential cases of tools/fuzz_identities.py (issue 12 item 1): bytes written to
+EF.IMPI / EF.IMPU / EF.DOMAIN, the guard's verdict against `isim check` and `isim inspect`.
+
+Reports uncaught exceptions, invalid status words, rule violations and disagreements;
+exit 1 if any.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ for p in (str(TOOLS.parent), str(TOOLS)):
         sys.path.insert(0, p)
 
 import fuzz_engine  # noqa: E402
+import fuzz_identities  # noqa: E402
 import isim_fuzz_plugin as plugin  # noqa: E402
 
 VERIFY_ADM1 = bytes.fromhex("0020000A08") + plugin.FUZZ_ADM1
@@ -112,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--isim-share", type=float, default=0.35,
                     help="share of ISIM-targeted steps (default 0.35)")
     ap.add_argument("--epoch", type=int, default=2000, help="steps per fresh card")
+    ap.add_argument("--differential", type=int, default=10_000, metavar="N",
+                    help="cases of the guard/check/inspect differential (default 10000)")
     args = ap.parse_args(argv)
     aid = bytes.fromhex(plugin._image().isim["aid"])
     base = fuzz_engine._generate
@@ -127,7 +135,13 @@ def main(argv: list[str] | None = None) -> int:
                               epoch=args.epoch, generate=generate)
     elapsed = time.perf_counter() - start
     what = f"seed {args.seed}, ISIM-targeted share {share:.0%}"
-    return fuzz_engine.report(result, args.n, elapsed, what, "rule violations")
+    status = fuzz_engine.report(result, args.n, elapsed, what, "rule violations")
+    diff = fuzz_identities.fuzz(args.differential, args.seed)
+    for line in diff.disagreements[:50]:
+        print(f"[differential] {line}")
+    print(f"differential guard/check/inspect: {diff.cases:,} cases, {diff.accepted:,} "
+          f"accepted, {len(diff.disagreements)} disagreements")
+    return 1 if status or diff.disagreements else 0
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -23,9 +23,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from apdu.engine import Card  # noqa: E402
-from isim import trust  # noqa: E402
-from isim.codecs import codec_for  # noqa: E402
-from isim.codecs.errors import CodecError  # noqa: E402
+from isim.identity_files import (  # noqa: E402
+    IDENTITY_FILES,
+    PCSCF_FILE,
+    identity_file_problems,
+    pcscf_problems,
+)
 from isim.image import CardImage, build_image, make_card  # noqa: E402
 from isim.profile import load_profile  # noqa: E402
 
@@ -48,33 +51,21 @@ def isim_card() -> Card:
 
 
 def identity_problems(card: Card) -> list[str]:
-    """Trust-rule and format problems of the card's IMPI, IMPUs and home domain."""
+    """Problems of the card's IMPI, IMPUs, home domain and P-CSCF addresses: the one
+    validation the write guard, `isim check` and `isim inspect` run (`isim.identity_files`)."""
     image = _image()
     adf = card.adf(bytes.fromhex(image.isim["aid"]))
-    problems: list[str] = []
-    values: dict[str, list[str | None]] = {}
-    for name in ("EF.IMPI", "EF.IMPU", "EF.DOMAIN"):
+    contents: dict[str, bytes | list[bytes] | None] = {}
+    for name in IDENTITY_FILES:
         ef = Card.find_in(adf, name)
-        if ef is None:
-            problems.append(f"{name}: missing")
-            values[name] = [None]
-            continue
-        content = ef.content()
-        chunks = content if isinstance(content, list) else [content]
-        decoded: list[str | None] = []
-        for chunk in chunks:
-            try:
-                decoded.append(codec_for(name).decode_detailed(bytes(chunk)).value)
-            except CodecError as exc:
-                problems.append(f"{name}: {exc}")
-                decoded.append(None)
-        values[name] = decoded
-    for name in ("EF.IMPI", "EF.DOMAIN"):
-        if not values[name][0]:
-            problems.append(f"{name}: empty")
-    violations = trust.check_identities(values["EF.IMPI"][0], values["EF.IMPU"],
-                                        values["EF.DOMAIN"][0], image.isim["trust_domains"])
-    return problems + [str(v) for v in violations]
+        content = None if ef is None else ef.content()
+        contents[name] = (None if content is None else [bytes(r) for r in content]
+                          if isinstance(content, list) else bytes(content))
+    problems = identity_file_problems(contents, image.isim["trust_domains"])
+    pcscf = Card.find_in(adf, PCSCF_FILE)
+    if pcscf is not None:
+        problems += pcscf_problems([bytes(r) for r in pcscf.content()])
+    return [str(v) for v in problems]
 
 
 _checked: tuple[int, int] = (0, -1)  # (id of the card, state_serial) last checked

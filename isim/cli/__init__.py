@@ -30,6 +30,7 @@ SUBCOMMAND_MODULES = (
     "inspect",
     "trust_check",
     "saip",
+    "register",
 )
 
 

@@ -36,7 +36,7 @@ from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, is_number, main
 from isim.inspect import CardSource, CardUnreadable, image_source, inspect_source, reader_source
 from isim.inspect.auth import adm_block, pin_block
 from isim.inspect.report import render, to_json_text
-from isim.trust import DomainError, normalize_domain
+from isim.trust import DomainError, trust_domain
 
 
 def _secret(parse: Any) -> Any:
@@ -57,7 +57,7 @@ def _domains(ctx: click.Context, param: click.Parameter,
              value: tuple[str, ...]) -> tuple[str, ...] | None:
     for name in value:
         try:
-            normalize_domain(name)
+            trust_domain(name)
         except DomainError as exc:
             raise click.BadParameter(f"{name!r}: {exc}") from None
     return value or None

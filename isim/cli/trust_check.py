@@ -27,13 +27,16 @@ import click
 from cryptography import x509
 
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, is_number, main
-from isim.errors import InputError, IsimError
-from isim.fileio import read_bounded
+from isim.errors import IsimError
 from isim.image import is_card_image
-from isim.tlscheck import TrustReport, check_pcscf, fetch_chain, load_pem_chain
+from isim.tlscheck import (
+    CertificateFileError,
+    TrustReport,
+    check_pcscf,
+    fetch_chain,
+    read_pem_file,
+)
 from isim.trust import DomainError, normalize_domain
-
-MAX_PEM_BYTES = 16 << 20  # a chain or a root store; /dev/zero is neither
 
 
 class CannotDecide(Exception):
@@ -120,16 +123,9 @@ def _is_ip(text: str) -> bool:
 
 def _read_pem(path: Path, what: str) -> list[x509.Certificate]:
     try:
-        data = read_bounded(path, MAX_PEM_BYTES, what=what)
-    except InputError as exc:
+        return read_pem_file(path, what)
+    except CertificateFileError as exc:
         raise CannotDecide(str(exc)) from None
-    try:
-        certs = load_pem_chain(data)
-    except ValueError:
-        raise CannotDecide(f"{path}: no PEM certificate found in {what}") from None
-    if not certs:
-        raise CannotDecide(f"{path}: no PEM certificate found in {what}")
-    return certs
 
 
 def parse_hostport(text: str) -> tuple[str, int]:

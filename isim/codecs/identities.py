@@ -29,10 +29,16 @@ class Utf8TlvCodec(Codec[str]):
     json_key: ClassVar[str] = ""
 
     def _decode(self, data: bytes) -> tuple[str, int]:
+        """Only the coding TS 102 221 / TS 101 220 give (tag 80, a length of 1 byte for
+        0..127, `81 L` for 128..255, `82 LL` above): a card holds one coding of its text,
+        the one `_encode` writes, so the bytes a validator passed are the bytes a UE reads."""
         fast = tlv.decode_tag80(self.ef, data)
         if fast is None:
-            return tlv.decode_type(self.ef, self.asn1_type, data)
+            raise CodecError(self.ef, f"malformed TLV: expected `80 L value`, found "
+                                      f"{data[:2].hex().upper()}")
         value, end = fast
+        if end - len(value) != 1 + len(tlv.ber_length(len(value))):  # tag + shortest length
+            raise CodecError(self.ef, "the length of tag 80 is not in its shortest form")
         return value.decode("utf-8"), end
 
     def _encode(self, value: str, size: int) -> bytes:

@@ -4,6 +4,7 @@
   not decode are left out (their format error is reported already), and "at least one IMPU"
   is only judged when every IMPU record was read and decoded.
 * IMPI realm different from the home network domain: a warning (real test profiles do it).
+* EF.P-CSCF FQDN addresses: the name policy of `isim.names` (`isim.identity_files`).
 * An IMPU host different from the home domain is not reported: operators register public
   identities under other domains, and the rule already bounds every host.
 """
@@ -14,6 +15,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from isim import trust
+from isim.codecs.identities import PcscfAddress
+from isim.identity_files import PCSCF_FILE, pcscf_name_problem
 
 from .findings import ERROR, WARNING, Finding
 
@@ -46,6 +49,12 @@ def _realm_finding(impi: Any, domain: Any) -> list[Finding]:
                     f"({trust.FILE_DOMAIN})")]
 
 
+def _judged(decoded: dict[str, DecodedEF], name: str) -> bool:
+    """Whether "the ISIM must hold it" can be judged: the file was read and decoded whole."""
+    ef = decoded.get(name)
+    return ef is not None and ef.complete
+
+
 def _rule_findings(decoded: dict[str, DecodedEF], impi: Any, domain: Any,
                    trust_domains: Sequence[str] | None) -> list[Finding]:
     if trust_domains is None:
@@ -54,15 +63,24 @@ def _rule_findings(decoded: dict[str, DecodedEF], impi: Any, domain: Any,
                         "store its trust domains)")]
     impu = decoded.get(trust.FILE_IMPU)
     impus = [v if isinstance(v, str) else None for v in (impu.values if impu else [])]
-    judge_count = impu is not None and impu.complete
     out = []
     for v in trust.check_identities(impi if isinstance(impi, str) else None, impus,
                                     domain if isinstance(domain, str) else None,
                                     list(trust_domains)):
-        if v.file == trust.FILE_IMPU and v.record is None and not v.value and not judge_count:
-            continue  # "at least one IMPU" cannot be judged on a partly read EF.IMPU
+        if v.missing and not _judged(decoded, v.file):
+            continue  # absent, unread or malformed: reported already; or partly read
         message = f"{v.value!r}: {v.reason}" if v.value else v.reason
         out.append(Finding(ERROR, "rule", v.file, v.record, message))
+    return out
+
+
+def _pcscf_findings(decoded: dict[str, DecodedEF]) -> list[Finding]:
+    ef = decoded.get(PCSCF_FILE)
+    out = []
+    for record, value in enumerate(ef.values if ef else [], start=1):
+        problem = pcscf_name_problem(value) if isinstance(value, PcscfAddress) else None
+        if problem:
+            out.append(Finding(ERROR, "format", PCSCF_FILE, record, problem))
     return out
 
 
@@ -70,4 +88,5 @@ def identity_findings(card: CardRead, decoded: dict[str, DecodedEF],
                       trust_domains: Sequence[str] | None) -> list[Finding]:
     impi = _single(decoded, trust.FILE_IMPI)
     domain = _single(decoded, trust.FILE_DOMAIN)
-    return _realm_finding(impi, domain) + _rule_findings(decoded, impi, domain, trust_domains)
+    return (_realm_finding(impi, domain) + _rule_findings(decoded, impi, domain, trust_domains)
+            + _pcscf_findings(decoded))

@@ -1,7 +1,9 @@
 """The output file for the operator's HSS: one CSV row per card.
 
 Columns: `iccid, imsi, impi, impu, k, opc` (several IMPUs joined by `|`, K and OPc as
-32 lower-case hex digits).
+32 lower-case hex digits). No cell starts with a character that makes a spreadsheet evaluate
+it (`= + - @` TAB CR): validation refuses such an IMPI, and the writer would still prefix
+such a cell with an apostrophe (`_inert`).
 
 With a transport key (`--transport-key FILE`: an AES key of 16, 24 or 32 bytes written as
 hex) the two secret columns are named `k_enc, opc_enc` and each value is
@@ -27,6 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from isim.errors import InputError
 from isim.fileio import read_bounded
+from isim.names import FORMULA_LEADS
 
 __all__ = [
     "HSS_COLUMNS",
@@ -116,5 +119,14 @@ def hss_line(record: HssRecord, transport: TransportKey | None) -> str:
 
 def _csv_line(cells: Sequence[str]) -> str:
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(cells)
+    # csv quotes a cell with "\n" (the line terminator) but not one with a lone "\r"
+    quoting = csv.QUOTE_ALL if any("\r" in c for c in cells) else csv.QUOTE_MINIMAL
+    csv.writer(buf, lineterminator="\n", quoting=quoting).writerow([_inert(c) for c in cells])
     return buf.getvalue()
+
+
+def _inert(cell: str) -> str:
+    """A cell a spreadsheet would evaluate (it starts with = + - @ TAB or CR) gets a leading
+    apostrophe (OWASP, "CSV injection"). Validation already refuses such an IMPI
+    (`isim.names.nai_parts`) and no other column can start so: this is the second line."""
+    return "'" + cell if cell.startswith(FORMULA_LEADS) else cell

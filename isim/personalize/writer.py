@@ -7,7 +7,8 @@ to any card before that. Then, for each card inserted into the reader:
    a card whose ICCID is not in the batch stops the run (nothing is written to it);
 2. the batch is read again whole: its SHA-256 must be the validating pass's (an edit after
    validation stops the run before any APDU that writes this card); the row's profile is
-   built and checked again;
+   built and checked again, and the bytes of EF.IMPI / EF.IMPU / EF.DOMAIN pass the check
+   the card's write guard runs (`isim.identity_files`);
 3. VERIFY ADM1 (and PIN1 when enabled), then every EF is updated (`script.py`);
 4. every EF is read back and compared with what was written.
 
@@ -27,7 +28,9 @@ from dataclasses import dataclass, field
 from apdu.layout import layout
 from apdu.pcsc import PcscCard, ReaderError, connect, list_readers
 from isim.codecs import codec_for
+from isim.contents import ISIM_ADF, card_contents
 from isim.errors import InputError
+from isim.identity_files import IDENTITY_FILES, identity_file_problems
 from isim.profile import Profile
 
 from .batch import Batch, open_batch
@@ -93,9 +96,16 @@ def read_iccid(card: PcscCard) -> str:
 
 
 def personalize_card(card: PcscCard, profile: Profile) -> int:
-    """Write one card and compare the read-back; returns the number of APDUs sent."""
-    script = card_script(profile)
+    """Write one card and compare the read-back; returns the number of APDUs sent. The ISIM
+    identity files' bytes pass the card's own write guard check before the first APDU."""
+    contents = card_contents(profile)
     iccid = profile.iccid
+    if profile.has_isim:
+        files = {n: contents.get(ISIM_ADF, n).data for n in IDENTITY_FILES}
+        problems = identity_file_problems(files, profile.trust_domains)
+        if problems:
+            raise CardFailure(iccid, "; ".join(map(str, problems)) + "; nothing written")
+    script = card_script(profile, contents)
     sent = 0
     for cmd in script.write_commands:
         _transmit(card, cmd, iccid)

@@ -1,0 +1,181 @@
+"""The UE's card for IMS registration: identities and AUTHENTICATE, over any ``transmit``.
+
+* Identities come from the ISIM (EF.IMPI, EF.IMPU, EF.DOMAIN, EF.P-CSCF; TS 31.103 4.2),
+  read by :mod:`isim.inspect` (the same read-only reader as ``isim inspect``). Without an
+  ISIM they are derived from the USIM's EF.IMSI and EF.AD, read by the same reader
+  (TS 23.003 clause 13, :mod:`isim.identities`).
+* AUTHENTICATE (TS 102 221 clause 11.1.16) in the 3G / IMS AKA context (P2 = 81,
+  TS 31.103 7.1.2 / TS 31.102 7.1.2) on that application, the answer decoded into
+  :class:`isim.aka.Success` / :class:`~isim.aka.SyncFailure` / :class:`~isim.aka.MacFailure`.
+
+Every command goes through :func:`apdu.t0.following_procedure`, so a card answering in T=0
+style (61XX / 6CXX) reads the same as one that does not. A reader's card and an in-process
+image (``--card``) are the same :class:`isim.inspect.CardSource`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from apdu.sw import SW_AUTH_MAC_FAILURE, SW_OK, SW_SECURITY_STATUS_NOT_SATISFIED
+from apdu.t0 import ProcedureError, following_procedure
+from isim.aka import TAG_SUCCESS, TAG_SYNC_FAILURE, AkaResult, MacFailure, Success, SyncFailure
+from isim.errors import IsimError
+from isim.gba import P2_IMS_AKA
+from isim.identities import derived_identities
+from isim.inspect import CardSource, CardUnreadable, open_image, read_card, reader_source
+from isim.inspect.checks import DecodedEF, inspect
+from isim.inspect.link import INS_SELECT
+
+__all__ = ["CardError", "CardIdentities", "UeCard", "open_card"]
+
+INS_AUTHENTICATE = 0x88  # TS 102 221 clause 10.1.2, table 10.5
+_BY_AID, _NO_DATA = 0x04, 0x0C  # SELECT P1 / P2 (TS 102 221 11.1.1.2)
+_RAND_AUTN_LEN = 16
+
+
+class CardError(IsimError):
+    """No card, no ISIM or USIM, a card that does not answer as specified (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class CardIdentities:
+    application: str  # "ISIM" or "USIM" (identities derived from the IMSI)
+    impi: str
+    impus: list[str]
+    home_domain: str
+    pcscf: list[str]  # EF.P-CSCF addresses in record order (none on a USIM-only card)
+
+
+class UeCard:
+    """A powered card with its application selected for AUTHENTICATE."""
+
+    def __init__(self, source: CardSource) -> None:
+        self.description = source.description
+        self.trust_domains = source.trust_domains
+        self._transmit = following_procedure(source.transmit)
+        self._aid = b""
+        self.identities = self._read(source)
+
+    def _send(self, capdu: bytes) -> tuple[bytes, int]:
+        try:
+            rapdu = self._transmit(capdu)
+        except (ProcedureError, OSError) as exc:
+            raise CardError(f"{self.description}: the card stopped answering: {exc}") from None
+        except Exception as exc:  # pyscard / apdu.pcsc.ReaderError
+            raise CardError(f"{self.description}: {exc}") from None
+        return bytes(rapdu[:-2]), int.from_bytes(rapdu[-2:], "big")
+
+    def _select(self, aid: bytes) -> int:
+        return self._send(bytes([0, INS_SELECT, _BY_AID, _NO_DATA, len(aid)]) + aid)[1]
+
+    def _read(self, source: CardSource) -> CardIdentities:
+        try:
+            read = read_card(self._transmit, source.atr)  # ISIM, else USIM; else unreadable
+        except CardUnreadable as exc:
+            raise CardError(f"{self.description}: {exc}") from None
+        inspection = inspect(read, None)
+        if read.isim_aid:
+            self._aid = read.isim_aid
+            return _isim_identities(inspection.decoded, self.description)
+        self._aid = read.usim.aid
+        return _usim_identities(inspection.usim_decoded, self.description)
+
+    @property
+    def application(self) -> str:
+        return self.identities.application
+
+    def authenticate(self, rand: bytes, autn: bytes) -> AkaResult:
+        """AUTHENTICATE, 3G / IMS AKA context, on the application the identities came from."""
+        if len(rand) != _RAND_AUTN_LEN or len(autn) != _RAND_AUTN_LEN:
+            raise ValueError("RAND and AUTN are 16 bytes each")
+        if self._select(self._aid) != SW_OK:
+            raise CardError(f"{self.description}: cannot select the {self.application} again")
+        body = bytes([_RAND_AUTN_LEN]) + rand + bytes([_RAND_AUTN_LEN]) + autn
+        data, sw = self._send(bytes([0, INS_AUTHENTICATE, 0, P2_IMS_AKA, len(body)])
+                              + body + b"\x00")
+        if sw == SW_AUTH_MAC_FAILURE:
+            return MacFailure()
+        if sw == SW_SECURITY_STATUS_NOT_SATISFIED:
+            raise CardError(f"{self.description}: AUTHENTICATE needs PIN1 verified (6982); "
+                            "disable PIN1 on this card for isim register")
+        if sw != SW_OK:
+            raise CardError(f"{self.description}: AUTHENTICATE answered {sw:04X}")
+        return _decode_auth(data, self.description)
+
+
+def _decode_auth(data: bytes, who: str) -> AkaResult:
+    """DB L RES L CK L IK [L Kc] or DC L AUTS (TS 31.102 / 31.103 clause 7.1.2.1)."""
+    fields: list[bytes] = []
+    i = 1
+    while i < len(data):
+        n = data[i]
+        fields.append(data[i + 1:i + 1 + n])
+        if len(fields[-1]) != n:
+            break
+        i += 1 + n
+    if data[:1] == bytes([TAG_SUCCESS]) and len(fields) >= 3 and all(fields[:3]):
+        return Success(fields[0], fields[1], fields[2])
+    if data[:1] == bytes([TAG_SYNC_FAILURE]) and len(fields) == 1 and len(fields[0]) == 14:
+        return SyncFailure(fields[0])
+    # never show the bytes: they may hold RES, CK and IK
+    raise CardError(f"{who}: AUTHENTICATE answer of {len(data)} bytes is not DB.. or DC..")
+
+
+def _values(decoded: dict[str, DecodedEF], name: str) -> list[object]:
+    ef = decoded.get(name)
+    return [v for v in ef.values if v is not None] if ef is not None else []
+
+
+def _isim_identities(decoded: dict[str, DecodedEF], who: str) -> CardIdentities:
+    impi = (_values(decoded, "EF.IMPI") or [None])[0]
+    domain = (_values(decoded, "EF.DOMAIN") or [None])[0]
+    impus = [v for v in _values(decoded, "EF.IMPU") if isinstance(v, str)]
+    if not isinstance(impi, str) or not isinstance(domain, str) or not impus:
+        raise CardError(f"{who}: the ISIM lacks a readable EF.IMPI, EF.DOMAIN or EF.IMPU")
+    pcscf = [str(v.address) for v in _values(decoded, "EF.P-CSCF")
+             if getattr(v, "address", None)]
+    return CardIdentities("ISIM", impi, impus, domain, pcscf)
+
+
+def _usim_identities(decoded: dict[str, DecodedEF], who: str) -> CardIdentities:
+    """TS 23.003 clause 13 identities of EF.IMSI with the MNC length of EF.AD byte 4."""
+    imsi = (_values(decoded, "EF.IMSI") or [None])[0]
+    mnc_length = getattr((_values(decoded, "EF.AD") or [None])[0], "mnc_length", None)
+    if not isinstance(imsi, str) or not isinstance(mnc_length, int):
+        raise CardError(f"{who}: no ISIM, and the USIM lacks a readable EF.IMSI or EF.AD")
+    try:
+        impi, impu, domain = derived_identities(imsi, mnc_length)
+    except ValueError as exc:
+        raise CardError(f"{who}: USIM EF.IMSI / EF.AD: {exc}") from None
+    return CardIdentities("USIM", impi, [impu], domain, [])
+
+
+@contextlib.contextmanager
+def open_card(*, reader: str | None = None, card: Path | None = None) -> Iterator[UeCard]:
+    """The card in a PC/SC reader (index or name), or CARD (a profile, image or state file)
+    run in the in-process engine; both through the same code. Raises :class:`CardError`."""
+    if (reader is None) == (card is None):
+        raise CardError("give exactly one of --reader N or --card CARD")
+    if card is not None:
+        from isim.image import load_card_source
+
+        try:
+            image = load_card_source(card)
+        except (IsimError, OSError, ValueError) as exc:
+            raise CardError(f"{card}: cannot load the card: {exc}") from None
+        try:
+            yield UeCard(open_image(image, f"card {card}"))
+        except CardUnreadable as exc:
+            raise CardError(str(exc)) from None
+        return
+    assert reader is not None
+    target: int | str = int(reader) if reader.isdigit() else reader
+    try:
+        with reader_source(target) as source:
+            yield UeCard(source)
+    except CardUnreadable as exc:
+        raise CardError(str(exc)) from None
