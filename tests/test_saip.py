@@ -254,3 +254,21 @@ def test_unreadable_package_inputs_exit_2(tmp_path: Path) -> None:
     code, text = _run("saip", "export", EXAMPLE, "-o", link)
     assert code == 2 and "symbolic link" in text
     assert not (tmp_path / "elsewhere.der").exists()
+
+
+def test_usim_only_card_round_trip(tmp_path: Path) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    for key in ("impi", "impu", "domain", "pcscf", "ist", "label"):
+        data.pop(key, None)
+    data |= {"applications": ["usim"], "trust_domains": ["3gppnetwork.org"],
+             "msisdn": "+15551234", "spn": "Op", "ecc": ["112", "911"], "ad": 128}
+    src = tmp_path / "usim.yaml"
+    src.write_text(yaml.safe_dump(data))
+    der, back = tmp_path / "u.der", tmp_path / "back.yaml"
+    assert _run("saip", "export", src, "-o", der)[0] == 0
+    assert [pe.name for pe in read_package(der.read_bytes()).pes if "isim" in pe.name] == []
+    code, text = _run("saip", "import", der, "-o", back, "--trust-domain", "3gppnetwork.org")
+    assert code == 0, text
+    assert card_contents(load_profile(back)) == card_contents(load_profile(src))
+    assert _run("inspect", "--saip", der, "--trust-domain", "3gppnetwork.org")[0] == 0
+    assert _run("inspect", "--saip", der, "--trust-domain", "example.org")[0] == 1

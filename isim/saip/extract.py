@@ -105,7 +105,8 @@ def extract(package: Package, trust_domains: list[str] | None = None) -> Extract
     apps = [name for name, pe in (("usim", "usim"), ("isim", "isim")) if package.first(pe)]
     if apps:
         m["applications"] = apps
-    m |= usim
+    for key, value in usim.items():  # EF.AD's mode: the ISIM's when it has one
+        m.setdefault(key, value)
     for key, (df, ef) in (("imsi", (USIM_ADF, "EF.IMSI")), ("ust", (USIM_ADF, "EF.UST"))):
         if key in usim and c.file(df, ef) is not None:
             src[key] = c.file(df, ef).pe
@@ -118,7 +119,8 @@ def extract(package: Package, trust_domains: list[str] | None = None) -> Extract
     put("domain", _decode(f, notes), f)
     f = c.file(ISIM_ADF, "EF.P-CSCF")
     pcscf = _decode(f, notes)
-    put("pcscf", [a.address for a in pcscf if a is not None] if pcscf else [], f)
+    if f is not None:
+        put("pcscf", [a.address for a in pcscf if a is not None] if pcscf else [], f)
     f = c.file(ISIM_ADF, "EF.IST")
     ist = _decode(f, notes)
     put("ist", sorted(ist) if ist is not None else None, f)

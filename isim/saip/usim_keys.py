@@ -64,7 +64,9 @@ def usim_keys(content: PackageContent, notes: list[str]) -> dict[str, Any]:
     ad = content.file(USIM_ADF, "EF.AD")
     if ad is not None:
         try:
-            out["mnc_length"] = codec_for(ad.spec).decode(ad.body).mnc_length
+            decoded = codec_for(ad.spec).decode(ad.body)
+            out["mnc_length"] = decoded.mnc_length
+            out["ad"] = decoded.ue_operation_mode
         except (CodecError, AttributeError) as exc:
             notes.append(f"{ad.pe}: {exc}")
     return out
