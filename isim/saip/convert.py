@@ -14,7 +14,7 @@ from isim.profile import Profile, profile_from_mapping
 
 from .export import ExportError, export_image
 from .extract import Extracted, extract, package_image
-from .package import load_package
+from .package import load_package, read_package
 
 __all__ = ["export_card", "import_package", "inspection_image", "write_profile_yaml"]
 
@@ -37,8 +37,6 @@ def export_card(card: str | Path, output: Path) -> int:
 def _check_image_rule(image: CardImage, source: str) -> None:
     """An image was validated when built, but may have been edited since: check again, on
     the identities its ISIM files hold, through the profile rules."""
-    from .package import read_package
-
     ex = extract(read_package(export_image(image), source=source),
                  list(image.isim.get("trust_domains") or []))
     mapping = dict(ex.mapping)
