@@ -69,9 +69,11 @@ def _pins(p: Profile) -> dict[str, Any]:
     }
 
 
-def build_image(profile: Profile, contents: CardContents | None = None) -> CardImage:
-    """The card image of a validated profile."""
-    return _image(profile, contents or card_contents(profile), _ef_dict)
+def build_image(profile: Profile, contents: CardContents | None = None, *,
+                ef_node: EFNode | None = None) -> CardImage:
+    """The card image of a validated profile. `ef_node`: each EF's entry in another form
+    (isim.saip.fast: the content as bytes); the default is the image's own."""
+    return _image(profile, contents or card_contents(profile), ef_node or _ef_dict)
 
 
 def build_image_json(profile: Profile, contents: CardContents | None = None, *,

@@ -29,6 +29,7 @@ SUBCOMMAND_MODULES = (
     "personalize",
     "inspect",
     "trust_check",
+    "saip",
     "register",
     "auc_gw",
 )

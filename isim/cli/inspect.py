@@ -95,14 +95,20 @@ def _source(reader: str | None, image: Path | None) -> Iterator[CardSource]:
               help="ADM1 (8 digits or 16 hex digits), presented only if a READ needs it.")
 @click.option("--pin1", "pin1", metavar="DIGITS", callback=_secret(pin_block),
               help="PIN1, presented only if a READ needs it (never on the last try).")
+@click.option("--saip", "saip", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE.der", help="An eUICC Profile Package (SAIP, DER): its MF and "
+              "ISIM files, inspected as a card. Default trust domain: its EF.DOMAIN.")
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def inspect_command(reader: str | None, image: Path | None,
                     trust_domains: tuple[str, ...] | None, adm: bytes | None,
-                    pin1: bytes | None, strict: bool, as_json: bool) -> None:
+                    pin1: bytes | None, saip: Path | None, strict: bool,
+                    as_json: bool) -> None:
     """Read an ISIM card (reader or image) and check it against specs/ and the rule."""
-    if reader is not None and image is not None:
-        raise click.UsageError("give --reader or --image, not both")
+    if sum(x is not None for x in (reader, image, saip)) > 1:
+        raise click.UsageError("give one of --reader, --image and --saip")
+    if saip is not None:
+        _inspect_saip(saip, trust_domains, strict, as_json)
     try:
         with _source(reader, image) as src:
             ins = inspect_source(src, trust_domains, pin1=pin1, adm=adm)
@@ -111,6 +117,22 @@ def inspect_command(reader: str | None, image: Path | None,
         _fail(str(exc), as_json)
     except Exception as exc:  # a card that breaks the reader in a way not foreseen
         _fail(f"{type(exc).__name__}: {exc}", as_json)
+    if as_json:
+        click.echo(to_json_text(ins, source=description, strict=strict))
+    else:
+        render(ins, Console(), source=description, strict=strict)
+    sys.exit(EXIT_OK if ins.passed(strict) else EXIT_VIOLATION)
+
+
+def _inspect_saip(path: Path, trust_domains: tuple[str, ...] | None, strict: bool,
+                  as_json: bool) -> NoReturn:
+    from isim.errors import InputError
+    from isim.saip.inspection import inspect_package
+
+    try:
+        ins, description = inspect_package(path, trust_domains)
+    except (InputError, CardUnreadable) as exc:
+        _fail(str(exc), as_json)
     if as_json:
         click.echo(to_json_text(ins, source=description, strict=strict))
     else:

@@ -148,6 +148,9 @@ def _report_rejected(exc: BatchRejected, batch: str, as_json: bool) -> None:
               show_default=True,
               help="HSS output: the csv file, or hostapd hlr_auc_gw's Milenage database "
                    "(IMSI Ki OPc AMF SQN).")
+@click.option("--format", "formats", multiple=True, type=click.Choice(["saip"]),
+              help="Also write this format per card (repeatable): saip = an eUICC Profile "
+                   "Package, saip/<ICCID>.der (docs/saip.md).")
 @click.option("--clean", is_flag=True,
               help="Only remove what killed runs left next to --out, then exit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -155,8 +158,9 @@ def _report_rejected(exc: BatchRejected, batch: str, as_json: bool) -> None:
               help="Progress bar on a terminal (log lines otherwise).")
 def personalize_command(batch: str | None, template: str | None, out: str | None,
                         reader: str | None, jobs: int, reject_file: str | None,
-                        transport_key: str | None, hss_format: str, clean: bool,
-                        as_json: bool, progress: bool) -> None:
+                        transport_key: str | None, hss_format: str,
+                        formats: tuple[str, ...], clean: bool, as_json: bool,
+                        progress: bool) -> None:
     """Validate a batch of cards, then write images, scripts and the HSS file (or cards)."""
     if clean:
         if out is None:
@@ -176,6 +180,7 @@ def personalize_command(batch: str | None, template: str | None, out: str | None
         jobs=jobs, reject_file=Path(reject_file) if reject_file else None,
         transport_key=Path(transport_key) if transport_key else None,
         hss_format=hss_format,
+        saip="saip" in formats,
     )
     show = _progress(progress)
     try:

@@ -34,7 +34,7 @@ from .hss import (
 from .outputs import PUBLIC_MODE, Staging, write_new_file
 from .problems import ProblemLog, RowProblem
 from .template import Template, load_template
-from .work import IMAGES, SCRIPTS, Executor, Worker
+from .work import IMAGES, SAIP, SCRIPTS, Executor, Worker
 
 __all__ = [
     "CHUNK_ROWS",
@@ -69,6 +69,7 @@ class RunOptions:
     transport_key: Path | None = None
     chunk_rows: int = CHUNK_ROWS
     hss_format: str = "csv"  # or "hlr_auc_gw" (hostapd's Milenage database)
+    saip: bool = False  # also one eUICC Profile Package per card (saip/<ICCID>.der)
 
 
 @dataclass(frozen=True)
@@ -209,8 +210,9 @@ def personalize(options: RunOptions, progress: Progress | None = None) -> Summar
     if key is not None and options.hss_format != "csv":
         raise InputError("--transport-key encrypts the csv HSS file only; hlr_auc_gw reads "
                          "its Milenage database in clear", source=str(options.transport_key))
-    staging = Staging(options.out, (IMAGES, SCRIPTS)) if options.out is not None else None
-    worker = Worker(template, key, batch.row_label, options.hss_format)
+    dirs = (IMAGES, SCRIPTS, SAIP) if options.saip else (IMAGES, SCRIPTS)
+    staging = Staging(options.out, dirs) if options.out is not None else None
+    worker = Worker(template, key, batch.row_label, options.hss_format, saip=options.saip)
     executor = Executor(worker, max(1, options.jobs))
     try:
         check = validate_batch(batch, template, executor, chunk_rows=options.chunk_rows,

@@ -18,6 +18,7 @@ from typing import Any
 
 from isim.contents import card_contents
 from isim.profile import Profile
+from isim.saip.fast import profile_package
 
 from .batch import Row
 from .card import card_output
@@ -30,6 +31,7 @@ __all__ = ["Executor", "Worker"]
 
 IMAGES = "images"
 SCRIPTS = "scripts"
+SAIP = "saip"  # --format saip: <ICCID>.der, docs/personalize.md
 _PR_SET_PDEATHSIG = 1
 
 
@@ -49,8 +51,9 @@ class Worker:
     """What a (worker) process needs: the template and, for pass 2, the transport key."""
 
     def __init__(self, template: Template, transport_key: bytes | None, row_label: str,
-                 hss_format: str = "csv") -> None:
+                 hss_format: str = "csv", *, saip: bool = False) -> None:
         self.template = template
+        self.saip = saip
         self.transport = TransportKey(transport_key) if transport_key else None
         self.row_label = row_label
         self.milenage_db = hss_format == "hlr_auc_gw"
@@ -97,11 +100,14 @@ class Worker:
         lines: list[str] = []
         known_valid = getattr(rows, "known_valid", False)
         for row in rows:
-            card = card_output(self.profile(row, known_valid),
-                               row_label=f"{self.row_label} {row.number}")
+            profile = self.profile(row, known_valid)
+            card = card_output(profile, row_label=f"{self.row_label} {row.number}")
+            package = profile_package(profile) if self.saip else None
             if out is not None:
                 write_new_file(Path(out, IMAGES, f"{card.iccid}.json"), card.image)
                 write_new_file(Path(out, SCRIPTS, f"{card.iccid}.apdu"), card.script.encode())
+                if package is not None:
+                    write_new_file(Path(out, SAIP, f"{card.iccid}.der"), package)
             lines.append(milenage_db_line(card.hss) if self.milenage_db
                          else hss_line(card.hss, self.transport))
         return Written(len(rows), "".join(lines))

@@ -1,0 +1,325 @@
+"""A card (its image: file tree, PINs, keys, SQN state) -> the PEs of an eUICC Profile Package.
+
+PE order (clause 8.1; as the TS.48 generic profiles): header, mf, pukCodes, pinCodes (MF:
+global PINs and ADM), then per ADF of the card: its template PE (usim / isim), its optional
+files PE (opt-usim / opt-isim) when it has such files, pinCodes (its local PINs; a later ADF
+shares the first one's by filePath), akaParameter (Milenage, K and OPc); then one
+genericFileManagement for the files no template has; end. Which DF goes to which PE, the
+template OIDs and the PIN conventions are specs/saip.yaml. docs/saip.md has the choices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from typing import Any
+
+from isim.image import CardImage
+
+from .asn import SQN_BYTES, SQN_INIT_ENTRIES, encode_pe, fields, mandatory
+from .files import arr_reference, content_items, ef_fcp
+from .layout import DFPlan, SaipLayout, field_key, saip_layout
+
+__all__ = ["ExportError", "export_image", "image_pes"]
+
+_NOT_CREATED = [("doNotCreate", None)]  # clause 8.3.1: a "created by default" file left out
+_LOCAL = 0x80  # key references 81..88 are local (second) PINs: TS 102 221 9.5.1
+
+
+class ExportError(ValueError):
+    """A card this exporter cannot express (a DF with no PE in specs/saip.yaml)."""
+
+
+@dataclass
+class _Builder:
+    lay: SaipLayout
+    pes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    gfm: list[list[tuple[str, Any]]] = field(default_factory=list)
+
+    def add(self, name: str, body: dict[str, Any]) -> None:
+        """Append a PE; its PEHeader numbers the PEs after the ProfileHeader from 1."""
+        self.pes.append((name, {_header_field(name): {"identification": len(self.pes) + 1},
+                                **body}))
+
+
+@cache
+def _header_field(pe: str) -> str:
+    return fields(pe)[0]  # mf-header, pin-Header, aka-header ...
+
+
+def _stream(ef: dict[str, Any]) -> bytes:
+    """The body of an EF entry: content as hex (a card image) or as bytes (isim.saip.fast)."""
+    content = ef["content"]
+    if isinstance(content, bytes):
+        return content
+    if isinstance(content, str):
+        return bytes.fromhex(content)
+    return b"".join(r if isinstance(r, bytes) else bytes.fromhex(r) for r in content)
+
+
+_BY_ENTRY: dict[int, tuple[dict[str, Any], str, list[tuple[str, Any]]]] = {}
+
+
+def _ef_file(ef: dict[str, Any], implicit_arr: str) -> list[tuple[str, Any]]:
+    """The `File` value of an EF entry. An entry object seen before (isim.saip.fast gives
+    one per EF content) is looked up by identity, others by what they are made of."""
+    held = _BY_ENTRY.get(id(ef))
+    if held is not None and held[0] is ef and held[1] == implicit_arr:
+        return held[2]
+    items = _ef_file_by_value(ef, implicit_arr)
+    if len(_BY_ENTRY) >= _MAX_CACHED:
+        _BY_ENTRY.clear()
+    _BY_ENTRY[id(ef)] = (ef, implicit_arr, items)
+    return items
+
+
+def _ef_file_by_value(ef: dict[str, Any], implicit_arr: str) -> list[tuple[str, Any]]:
+    """The `File` value of an EF (cached by everything it is made of; callers never change
+    it). Its FCP is one object per set of attributes."""
+    content = ef["content"]
+    count = 0 if isinstance(content, str | bytes) else len(content)
+    shape = (ef["name"], ef["fid"], ef.get("sfi"), ef["structure"], ef.get("size"),
+             ef.get("record_length"), count, ef["arr"]["file"], ef["arr"]["record"],
+             ef.get("lcsi"), implicit_arr)
+    key = (shape, content if isinstance(content, str | bytes) else tuple(content))
+    found = _FILE_CACHE.get(key)
+    if found is None:
+        fcp = _FCP_CACHE.get(shape)
+        if fcp is None:
+            fcp = _FCP_CACHE[shape] = ef_fcp(ef, implicit_arr)
+        found = [("fileDescriptor", fcp), *content_items(_stream(ef))]
+        if len(_FILE_CACHE) >= _MAX_CACHED:
+            _FILE_CACHE.clear()
+        _FILE_CACHE[key] = found
+    return found
+
+
+_MAX_CACHED = 4096
+_FILE_CACHE: dict[tuple, list[tuple[str, Any]]] = {}  # most EFs are alike on every card
+_FCP_CACHE: dict[tuple, dict[str, Any]] = {}  # one per file shape: a few dozen
+
+
+def _pin_status(pins: dict[str, Any], local: bool) -> bytes:
+    """pinStatusTemplateDO: the key references that guard the DF (TS.48 practice: an ADF
+    lists its local PIN first, then the global ones)."""
+    return _pin_status_of(tuple(pins), local)
+
+
+@lru_cache(maxsize=16)
+def _pin_status_of(keys: tuple[str, ...], local: bool) -> bytes:
+    refs = sorted(int(r, 16) for r in keys)
+    glob = [r for r in refs if r < _LOCAL]
+    return bytes(([r for r in refs if r >= _LOCAL] if local else []) + glob)
+
+
+def _is_adm(ref: int) -> bool:
+    return 0x0A <= ref <= 0x0E or 0x8A <= ref <= 0x8E  # TS 102 221 table 9.3
+
+
+def _pin_value(pin: dict[str, Any]) -> bytes:
+    if "value_hex" in pin:
+        return bytes.fromhex(pin["value_hex"])
+    return pin["value"].encode("ascii").ljust(8, b"\xff")
+
+
+def _pin_configs(pins: dict[str, Any], refs: list[int], lay: SaipLayout) -> list[dict]:
+    out = []
+    for ref in refs:
+        pin = pins[f"{ref:02X}"]
+        conf: dict[str, Any] = {"keyReference": ref, "pinValue": _pin_value(pin)}
+        if pin.get("unblock"):
+            conf["unblockingPINReference"] = ref
+        if _is_adm(ref):
+            conf["pinAttributes"] = lay.pins["attributes_adm"]
+            conf["maxNumOfAttemps-retryNumLeft"] = lay.pins["adm_tries"]
+        else:
+            key = "attributes_enabled" if pin.get("enabled") else "attributes_disabled"
+            conf["pinAttributes"] = lay.pins[key]
+            conf["maxNumOfAttemps-retryNumLeft"] = lay.pins["pin_tries"]
+        out.append(conf)
+    return out
+
+
+def _puk_configs(pins: dict[str, Any], lay: SaipLayout) -> list[dict]:
+    return [
+        {"keyReference": int(ref, 16), "pukValue": pin["unblock"].encode("ascii").ljust(8, b"\xff"),
+         "maxNumOfAttemps-retryNumLeft": lay.pins["puk_tries"]}
+        for ref, pin in sorted(pins.items(), key=lambda kv: int(kv[0], 16)) if pin.get("unblock")
+    ]
+
+
+def _aka(image: CardImage, lay: SaipLayout) -> dict[str, Any]:
+    isim = image.isim
+    sqn = isim.get("state", {}).get("sqn", {})
+    body: dict[str, Any] = {"algoConfiguration": ("algoParameter", {
+        "algorithmID": lay.algorithm_id, "algorithmOptions": lay.algorithm_options,
+        "key": bytes.fromhex(isim["k"]), "opc": bytes.fromhex(isim["opc"])})}
+    delta = sqn.get("delta")
+    if isinstance(delta, int) and delta < 1 << 43:
+        body["sqnDelta"] = delta.to_bytes(SQN_BYTES, "big")
+    limit = sqn.get("limit")
+    if isinstance(limit, int) and limit < 1 << 43:
+        body["sqnAgeLimit"] = limit.to_bytes(SQN_BYTES, "big")
+    seq = sqn.get("seq_ms")
+    if isinstance(seq, list) and len(seq) == SQN_INIT_ENTRIES:
+        body["sqnInit"] = list(_sqn_init(tuple(seq)))
+    return body
+
+
+@lru_cache(maxsize=64)  # the same SQN for most cards of a batch
+def _sqn_init(seq: tuple[int, ...]) -> tuple[bytes, ...]:
+    return tuple(int(s).to_bytes(SQN_BYTES, "big") for s in seq)
+
+
+def _df_pes(b: _Builder, plan: DFPlan, node: dict[str, Any], first_file: list[tuple],
+            implicit_arr: str, path: bytes) -> list[dict[str, Any]]:
+    """The DF's PE (and its optional files PE); returns the DFs below it (their own PEs)."""
+    efs = [ef for ef in node["files"] if "files" not in ef]
+    main, optional, generic = _df_values(plan, efs, first_file, implicit_arr, path)
+    b.add(plan.pe, main)
+    if optional is not None:
+        b.add(plan.opt_pe or "", optional)
+    if generic is not None:
+        b.gfm.append(generic)
+    return [ef for ef in node["files"] if "files" in ef]  # DFs below an ADF (DF.5GS ...)
+
+
+_DFValues = tuple[dict[str, Any], dict[str, Any] | None, list[tuple[str, Any]] | None]
+# the last layout of a DF per shape (PE, path, FCP, EF names): its EF entries, the PE field
+# of each (None: genericFileManagement) and the values
+_DF_CACHE: dict[tuple, tuple[list[dict[str, Any]], list[str | None], _DFValues]] = {}
+
+
+def _df_values(plan: DFPlan, efs: list[dict[str, Any]], first_file: list[tuple],
+               implicit_arr: str, path: bytes) -> _DFValues:
+    """(the DF's PE body, its optional files PE body or None, its genericFileManagement
+    command or None). The layout of the last card with the same DF shape is reused: only
+    the EF entries that are not the very objects it had (isim.saip.fast gives one object per
+    EF content) are laid out again."""
+    key = (plan.pe, implicit_arr, path, tuple(first_file[0][1].items()),
+           tuple([ef["name"] for ef in efs]))
+    held = _DF_CACHE.get(key)
+    if held is not None:
+        old_efs, where, (main, optional, generic) = held
+        changed = [i for i, (a, b) in enumerate(zip(old_efs, efs, strict=True)) if a is not b]
+        if not changed:
+            return held[2]
+        if all(where[i] is not None for i in changed):  # no generic file changed
+            main, optional = dict(main), dict(optional) if optional is not None else None
+            own = plan.pe_fields()
+            for i in changed:
+                field = where[i]
+                target = main if field in own.values() else optional
+                assert target is not None
+                target[field] = _ef_file(efs[i], implicit_arr)
+            values: _DFValues = (main, optional, generic)
+            _DF_CACHE[key] = (efs, where, values)
+            return values
+    values, where = _lay_out_df(plan, efs, first_file, implicit_arr, path)
+    if len(_DF_CACHE) >= _MAX_CACHED:
+        _DF_CACHE.clear()
+    _DF_CACHE[key] = (efs, where, values)
+    return values
+
+
+def _lay_out_df(plan: DFPlan, efs: list[dict[str, Any]], first_file: list[tuple],
+                implicit_arr: str, path: bytes) -> tuple[_DFValues, list[str | None]]:
+    own, opt = plan.pe_fields(), plan.opt_fields()
+    main: dict[str, Any] = {"templateID": plan.template, next(iter(own.values())): first_file}
+    optional: dict[str, Any] = {"templateID": plan.opt_template}
+    generic: list[tuple[str, Any]] = []
+    where: list[str | None] = []
+    for ef in efs:
+        key_ef = field_key(ef["name"])
+        if key_ef in own:
+            main[own[key_ef]] = _ef_file(ef, implicit_arr)
+            where.append(own[key_ef])
+        elif key_ef in opt:
+            optional[opt[key_ef]] = _ef_file(ef, implicit_arr)
+            where.append(opt[key_ef])
+        else:  # no template has it: created by a genericFileManagement command
+            generic += [("createFCP", ef_fcp(ef, implicit_arr)),
+                        *content_items(_stream(ef))]
+            where.append(None)
+    for name in fields(plan.pe)[2:]:  # a default file this card does not have
+        if name in mandatory(plan.pe) and name not in main:
+            main[name] = _NOT_CREATED
+    values: _DFValues = (main, optional if len(optional) > 1 and plan.opt_pe else None,
+                         [("filePath", path), *generic] if generic else None)
+    return values, where
+
+
+def _sub_df_pes(b: _Builder, lay: SaipLayout, node: dict[str, Any], pins: dict[str, Any],
+                adf_path: bytes) -> None:
+    plan = lay.dfs.get(node["name"])
+    if plan is None:
+        raise ExportError(f"{node['name']}: no PE in specs/saip.yaml for this DF")
+    fid = bytes.fromhex(node["fid"])
+    implicit = lay.implicit_arr["adf_files"]
+    fcp = {"fileID": fid, "securityAttributesReferenced": arr_reference(node["arr"], implicit),
+           "pinStatusTemplateDO": _pin_status(pins, local=True)}
+    _df_pes(b, plan, node, [("fileDescriptor", fcp)], implicit, adf_path + fid)
+
+
+def image_pes(image: CardImage) -> list[tuple[str, dict[str, Any]]]:
+    """The PEs (alternative, value) of a card image, in package order."""
+    lay = saip_layout()
+    card = image.card
+    pins: dict[str, Any] = card.get("pins", {})
+    b = _Builder(lay)
+    mf = card["mf"]
+    iccid = next(f for f in mf["files"] if f["name"] == "EF.ICCID")
+    adfs = card.get("adfs", [])
+    plans = []
+    for node in adfs:
+        plan = lay.dfs.get(node["name"])
+        if plan is None or plan.temporary_fid is None:
+            raise ExportError(f"{node['name']}: no PE in specs/saip.yaml for this ADF")
+        plans.append((plan, node))
+    mf_status = {"securityAttributesReferenced": arr_reference(mf["arr"], lay.implicit_arr["mf"]),
+                 "pinStatusTemplateDO": _pin_status(pins, local=False)}
+    _df_pes(b, lay.dfs["MF"], mf, [("fileDescriptor", mf_status)], lay.implicit_arr["mf"], b"")
+    # PE-MF was added by _df_pes; the MF's PINs and the PUKs follow it
+    if any(p.get("unblock") for p in pins.values()):
+        b.add("pukCodes", {"pukCodes": _puk_configs(pins, lay)})
+    glob = sorted(int(r, 16) for r in pins if int(r, 16) < _LOCAL)
+    if glob:
+        b.add("pinCodes", {"pinCodes": ("pinconfig", _pin_configs(pins, glob, lay))})
+    local = sorted(int(r, 16) for r in pins if int(r, 16) >= _LOCAL)
+    first_adf: bytes | None = None
+    for plan, node in plans:
+        temp = bytes.fromhex(plan.temporary_fid or "")
+        adf_fcp = {"fileID": temp, "dfName": bytes.fromhex(node["aid"]),
+                   "securityAttributesReferenced": arr_reference(node["arr"],
+                                                                 lay.implicit_arr["adf"]),
+                   "pinStatusTemplateDO": _pin_status(pins, local=True)}
+        below = _df_pes(b, plan, node, [("fileDescriptor", adf_fcp)],
+                        lay.implicit_arr["adf_files"], temp)
+        if local and first_adf is None:
+            b.add("pinCodes", {"pinCodes": ("pinconfig", _pin_configs(pins, local, lay))})
+            first_adf = temp
+        elif local and first_adf is not None:
+            b.add("pinCodes", {"pinCodes": ("filePath", first_adf)})
+        b.add("akaParameter", _aka(image, lay))
+        for sub in below:
+            _sub_df_pes(b, lay, sub, pins, temp)
+    if b.gfm:
+        b.add("genericFileManagement", {"fileManagementCMD": b.gfm})
+    b.add("end", {})
+    templates = []  # eUICC-Mandatory-GFSTEList: the templates the PEs use
+    for pe, _ in b.pes:
+        plan = lay.by_pe(pe)
+        if plan is not None:
+            templates.append(plan.template if pe == plan.pe else plan.opt_template)
+    services = {p.service: None for p, _ in plans if p.service}
+    services[lay.milenage_service] = None
+    header = {
+        "major-version": lay.major_version, "minor-version": lay.minor_version,
+        "profileType": lay.profile_type, "iccid": _stream(iccid),
+        "eUICC-Mandatory-services": services, "eUICC-Mandatory-GFSTEList": templates}
+    return [("header", header), *b.pes]
+
+
+def export_image(image: CardImage) -> bytes:
+    """The DER package of a card image."""
+    return b"".join(encode_pe(name, value) for name, value in image_pes(image))

@@ -1,0 +1,280 @@
+"""Packages for a batch (`isim personalize --format saip`, tools/bench_saip.py).
+
+The same bytes as `export.export_image(build_image(profile))` (tests/test_saip_fast.py),
+faster: a PE is asn1tools' encoding of its members one after the other, under its tag and
+length (X.690 8.9); each member is encoded by asn1tools' own `encode_member` and kept, keyed
+by its value, so what is the same on every card of a batch (file control parameters, most
+files, the ARR records, the header's template list) is encoded once and only the per-card
+members (ICCID, IMPI, IMPU, PINs, K/OPc ...) are encoded per card. A key or PIN is never
+kept: members holding one are encoded every time.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from asn1tools.codecs.ber import encode_length_definite
+
+from apdu.build import ef_node
+from isim.contents import CardContents, Content
+from isim.image import build_image
+from isim.profile import Profile
+from specs.layout import EFSpec
+
+from .asn import encode_pe, spec, strip_default_sqn_init
+from .export import image_pes
+
+__all__ = ["PackageEncoder", "profile_package"]
+
+_SECRET_MEMBERS = frozenset({"pinCodes", "pukCodes", "algoConfiguration"})
+_SECRET_FIELDS = frozenset({"pinValue", "pukValue", "key", "opc"})
+_MAX_KEPT = 8192
+_MARK = b"\xa5\x5a\xc3"  # a placeholder: _MARK, its number, then filler to the secret's length
+
+
+@cache
+def _pe_type(name: str) -> Any:
+    member = spec().types["ProfileElement"].type.name_to_member[name]
+    assert not member.additions  # EXTENSIBILITY IMPLIED, no additions: root members only
+    return member
+
+
+_ABSENT = object()
+# PEs of files (no secret in them): kept whole after their PEHeader, see PackageEncoder.pe
+_WHOLE = frozenset({"mf", "usim", "opt-usim", "isim", "opt-isim", "df-5gs", "gsm-access"})
+
+
+@cache
+def _members(name: str) -> tuple[tuple[Any, str, bool], ...]:
+    """(member, its name, whether it holds secrets) of a PE's type, in order."""
+    return tuple((m, m.name, m.name in _SECRET_MEMBERS) for m in _pe_type(name).root_members)
+
+
+_SCALARS = frozenset({bytes, str, int, bool, type(None)})
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable form of a value (dicts and lists as tuples)."""
+    kind = type(value)
+    if kind is dict:
+        return tuple([(k, v if type(v) in _SCALARS else _freeze(v)) for k, v in value.items()])
+    if kind is list or kind is tuple:
+        return tuple([v if type(v) in _SCALARS else _freeze(v) for v in value])
+    return value
+
+
+def _mask(value: Any, secrets: list[bytes]) -> Any:
+    """`value` with every secret (PIN, PUK, K, OPc) replaced by a numbered placeholder of the
+    same length; the secrets, in order, go to `secrets`."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if k in _SECRET_FIELDS and isinstance(v, bytes) and len(v) >= len(_MARK) + 1:
+                out[k] = (_MARK + bytes([len(secrets)]) + b"\xc3" * len(v))[:len(v)]
+                secrets.append(v)
+            else:
+                out[k] = _mask(v, secrets)
+        return out
+    if isinstance(value, list):
+        return [_mask(v, secrets) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_mask(v, secrets) for v in value)
+    return value
+
+
+def _secret_key(value: Any, secrets: list[bytes]) -> Any:
+    """`_freeze(_mask(value, secrets))`, in one pass (the same placeholders)."""
+    kind = type(value)
+    if kind is dict:
+        out = []
+        for k, v in value.items():
+            if k in _SECRET_FIELDS and type(v) is bytes and len(v) > len(_MARK):
+                out.append((k, (_MARK + bytes([len(secrets)]) + b"\xc3" * len(v))[:len(v)]))
+                secrets.append(v)
+            elif type(v) is dict or type(v) is list or type(v) is tuple:
+                out.append((k, _secret_key(v, secrets)))
+            else:
+                out.append((k, v))
+        return tuple(out)
+    if kind is list or kind is tuple:
+        return tuple([_secret_key(v, secrets) for v in value])
+    return value
+
+
+def _is_file(value: list[Any]) -> bool:
+    return bool(value) and type(value[0]) is tuple and value[0][0] == "fileDescriptor"
+
+
+class PackageEncoder:
+    """Encodes PEs as `encode_pe` does, keeping the encoding of non-secret members."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, str, Any], bytes] = {}
+        # a file's `File` value is one object per content (export's file cache): kept by
+        # identity, the object held here so that its id is not reused
+        self._files: dict[int, tuple[Any, bytes]] = {}
+        self._cuts: dict[tuple, list[bytes]] = {}
+        self._bodies: dict[tuple, tuple[tuple[Any, ...], bytes]] = {}
+
+    def pe(self, name: str, value: dict[str, Any]) -> bytes:
+        if name == "akaParameter":
+            value = strip_default_sqn_init(value)
+        seq = _pe_type(name)
+        members = _members(name)
+        items = list(value.items())
+        if name in _WHOLE and items and items[0][0] == members[0][1]:
+            # a PE of files: its members after the PEHeader are often the very objects an
+            # earlier card had (export's caches): their bytes are kept by identity
+            objects = tuple(v for _, v in items[1:])
+            key = (name, tuple(k for k, _ in items), tuple(map(id, objects)))
+            held = self._bodies.get(key)
+            if held is None or not all(a is b for a, b in zip(held[0], objects, strict=True)):
+                held = (objects, self._members(name, seq, value, members[1:]))
+                if len(self._bodies) >= _MAX_KEPT:
+                    self._bodies.clear()
+                self._bodies[key] = held
+            body = self._members(name, seq, value, members[:1]) + held[1]
+        else:
+            body = self._members(name, seq, value, members)
+        return bytes(seq.tag) + bytes(encode_length_definite(len(body))) + body
+
+    def _members(self, name: str, seq: Any, value: dict[str, Any],
+                 members: tuple[tuple[Any, str, bool], ...]) -> bytes:
+        body = bytearray()
+        for member, mname, secret in members:
+            item = value.get(mname, _ABSENT)
+            if item is _ABSENT:
+                seq.encode_member(member, value, body)  # raises for a mandatory one
+                continue
+            if secret:
+                body += self._secret_member(name, seq, member, value)
+                continue
+            kind = type(item)
+            if kind is list and _is_file(item):
+                body += self._file(member, item)
+                continue
+            key = (name, mname, item if kind is bytes or kind is str or kind is int
+                   else _freeze(item))
+            found = self._kept.get(key)
+            if found is None:
+                part = bytearray()
+                seq.encode_member(member, value, part)
+                found = bytes(part)
+                if len(self._kept) >= _MAX_KEPT:
+                    self._kept.clear()
+                self._kept[key] = found
+            body += found
+        return bytes(body)
+
+    def _file(self, member: Any, items: list[tuple[str, Any]]) -> bytes:
+        """A `File` member (SEQUENCE OF CHOICE, X.690 8.10): the list seen before, by
+        identity; else its items one by one, an FCP seen before by identity too."""
+        held = self._files.get(id(items))
+        if held is not None and held[0] is items:
+            return held[1]
+        content = bytearray()
+        choice = member.element_type
+        for item in items:
+            if item[0] == "fileDescriptor":
+                fcp = item[1]
+                seen = self._files.get(id(fcp))
+                if seen is None or seen[0] is not fcp:
+                    part = bytearray()
+                    choice.encode(item, part)
+                    seen = self._files[id(fcp)] = (fcp, bytes(part))
+                content += seen[1]
+            else:
+                choice.encode(item, content)
+        encoded = bytes(member.tag) + bytes(encode_length_definite(len(content))) + content
+        if len(self._files) >= _MAX_KEPT:
+            self._files.clear()
+        self._files[id(items)] = (items, encoded)
+        return encoded
+
+    def _secret_member(self, name: str, seq: Any, member: Any, value: dict[str, Any]) -> bytes:
+        """A member holding secrets: its encoding with placeholders is kept, cut where they
+        are, and the card's secrets (of the same lengths: the DER lengths do not change)
+        go between the pieces. The pieces hold no secret."""
+        secrets: list[bytes] = []
+        key = ("secret", name, member.name, _secret_key(value[member.name], secrets))
+        pieces = self._cuts.get(key) if len(secrets) <= 0xFF else None
+        if pieces is None:
+            masked = _mask(value[member.name], [])
+            part = bytearray()
+            seq.encode_member(member, {member.name: masked}, part)
+            pieces = _cut(bytes(part), masked, len(secrets))
+            if pieces is None:  # a placeholder not found once: no shortcut for this shape
+                direct = bytearray()
+                seq.encode_member(member, value, direct)
+                return bytes(direct)
+            if len(self._cuts) >= _MAX_KEPT:
+                self._cuts.clear()
+            self._cuts[key] = pieces
+        out = [pieces[0]]
+        for secret, piece in zip(secrets, pieces[1:], strict=True):
+            out += (secret, piece)
+        return b"".join(out)
+
+    def package(self, pes: list[tuple[str, dict[str, Any]]]) -> bytes:
+        return b"".join([self.pe(name, value) for name, value in pes])
+
+
+def _cut(encoded: bytes, masked: Any, count: int) -> list[bytes] | None:
+    """`encoded` cut around placeholders 0..count-1 (each must occur exactly once)."""
+    pieces = []
+    pos = 0
+    for i in range(count):
+        mark = _MARK + bytes([i])
+        at = encoded.find(mark, pos)
+        if at < 0 or encoded.count(mark) != 1:
+            return None
+        pieces.append(encoded[pos:at])
+        length = _placeholder_length(masked, i)
+        pos = at + length
+    pieces.append(encoded[pos:])
+    return pieces
+
+
+def _placeholder_length(masked: Any, i: int) -> int:
+    mark = _MARK + bytes([i])
+    stack = [masked]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list | tuple):
+            stack.extend(v)
+        elif isinstance(v, bytes) and v.startswith(mark):
+            return len(v)
+    raise ValueError("placeholder not in the value")
+
+
+_ENCODER = PackageEncoder()
+
+
+_ENTRIES: dict[tuple[int, Content, str], tuple[EFSpec, dict[str, Any]]] = {}
+
+
+def _raw_entry(spec: EFSpec, data: Content, arr_fid: str) -> dict[str, Any]:
+    """An EF's entry with its content as bytes: one object per EF content (export's file
+    cache and the encoder find it by identity). Never changed by its users. (Keyed by the
+    spec's identity: specs are long-lived objects, and hashing one costs its fields.)"""
+    key = (id(spec), data, arr_fid)
+    held = _ENTRIES.get(key)
+    if held is None or held[0] is not spec:
+        if len(_ENTRIES) >= _MAX_KEPT:
+            _ENTRIES.clear()
+        held = _ENTRIES[key] = (spec, ef_node(spec, arr_fid, data))
+    return held[1]
+
+
+def profile_package(profile: Profile, contents: CardContents | None = None) -> bytes:
+    """The package of a validated profile (= export_image(build_image(profile)))."""
+    image = build_image(profile, contents, ef_node=_raw_entry)
+    return _ENCODER.package(image_pes(image))
+
+
+def reference_package(profile: Profile, contents: CardContents | None = None) -> bytes:
+    """The same through asn1tools' whole-PE encoder (for tests and the benchmark)."""
+    return b"".join(encode_pe(n, v) for n, v in image_pes(build_image(profile, contents)))
