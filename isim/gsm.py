@@ -11,6 +11,8 @@ from __future__ import annotations
 
 __all__ = ["c2", "c3"]
 
+_LOW64 = (1 << 64) - 1
+
 
 def _xor_words(data: bytes, width: int) -> bytes:
     out = 0
@@ -30,4 +32,7 @@ def c3(ck: bytes, ik: bytes) -> bytes:
     """Kc (8 bytes) from CK and IK of 16 bytes each (TS 33.102 clause 6.8.1.2)."""
     if len(ck) != 16 or len(ik) != 16:
         raise ValueError("CK and IK must be 16 bytes each")
-    return _xor_words(bytes(ck) + bytes(ik), 8)
+    # CK xor IK as one 128-bit integer, then its two 64-bit halves xor-ed: one call per
+    # AUTHENTICATE on the USIM, so two conversions instead of four
+    both = int.from_bytes(ck, "big") ^ int.from_bytes(ik, "big")
+    return ((both >> 64) ^ (both & _LOW64)).to_bytes(8, "big")

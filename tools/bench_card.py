@@ -13,7 +13,8 @@ Full stack (pyscard -> pcscd -> vpcd -> card), every card in its own process:
   to the trivial responder (which answers 9000 to everything).
 In process: SELECT + READ BINARY (alternating) APDU/s on the ISIM card, and
 AUTHENTICATE/s without and with a state file (one atomic write + fsync per
-authentication, as `isim emulate --state` does).
+authentication, as `isim emulate --state` does); AUTHENTICATE on the USIM (3G context,
+with Kc) as a ratio to the ISIM's, interleaved bursts in CPU time.
 
 Targets: isim >= 0.85x trivial full stack, >= 100x vicc, >= 100,000 APDU/s and
 >= 20,000 AUTHENTICATE/s in process.  Starts a private pcscd (tools/pcsc_stack.py): run as root.
@@ -136,6 +137,34 @@ def in_process(image: CardImage, seconds: float, auths: int) -> list[tuple[str, 
         rows.append(("AUTHENTICATE, --state (atomic write + fsync each)",
                      run_once(emu.transmit, vectors[: auths], b"\xdb\x08", seconds), "auth/s"))
     return rows
+
+
+def usim_vs_isim(image: CardImage, seconds: float, burst: int = 500) -> tuple[float, float]:
+    """AUTHENTICATE/s (CPU time) with ADF.USIM selected (P2=81: RES, CK, IK and Kc, UST
+    service 27 on) and with ADF.ISIM selected, on two emulators of the same image fed the
+    same fresh vectors in alternating bursts, so that both see the same machine load."""
+    emus = []
+    for app in (image.usim, image.isim):
+        emu = Emulator.open(copy.deepcopy(image))
+        aid = bytes.fromhex(app["aid"])
+        if emu.transmit(bytes([0, 0xA4, 4, 0x0C, len(aid)]) + aid) != b"\x90\x00":
+            raise RuntimeError(f"SELECT {app['aid']} failed")
+        emus.append(emu)
+    sqn = emus[0].app.aka.sqn
+    vectors = auth_apdus(image, sqn.sqn_ms, sqn.config.ind_bits, 20000)
+    cpu = [0.0, 0.0]
+    done = 0
+    while done + burst <= len(vectors) and sum(cpu) < 2 * seconds:
+        chunk = vectors[done:done + burst]
+        for i, emu in enumerate(emus):
+            t = time.process_time()
+            for a in chunk:
+                r = emu.transmit(a)
+            cpu[i] += time.process_time() - t
+            if r[:2] != b"\xdb\x08" or r[-2:] != b"\x90\x00":
+                raise RuntimeError(f"AUTHENTICATE -> {r[:4].hex().upper()}..{r[-2:].hex()}")
+        done += burst
+    return done / cpu[0], done / cpu[1]
 
 
 # ------------------------------------------------------------------------------ full stack
@@ -329,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     print("In process (alice, ADF.ISIM selected)")
     for name, value, unit in in_process(image, args.seconds, args.auths):
         print(f"  {name:52} {value:10,.0f} {unit}")
+    usim, isim = usim_vs_isim(image, args.seconds)
+    print(f"  {'AUTHENTICATE on ADF.USIM (with Kc), CPU time':52} {usim:10,.0f} auth/s"
+          f"  ({usim / isim:.2f}x the ISIM's {isim:,.0f}, interleaved)")
     if args.no_stack:
         return 0
     with tempfile.TemporaryDirectory(prefix="isim-bench-") as tmp:

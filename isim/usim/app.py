@@ -24,8 +24,8 @@ from apdu.sw import (
     SW_WRONG_LENGTH,
 )
 from isim import identities, trust
-from isim.aka import ImsAka, MacFailure, Success, encode_result, parse_rand_autn
-from isim.auth_codes import P2_3G, P2_GSM
+from isim.aka import ImsAka
+from isim.auth_codes import P2_3G, P2_GSM, TAG_SUCCESS
 from isim.codecs import CodecError, codec_for
 from isim.gsm import c2, c3
 from isim.sqn import SqnArray
@@ -34,6 +34,7 @@ __all__ = ["GSM_ACCESS", "UsimApplication", "imsi_identity_problems"]
 
 GSM_ACCESS = 27  # UST service: GSM access (Kc in the 3G response, the GSM context)
 _TAG_KC = b"\x08"
+_TAG_SUCCESS = bytes([TAG_SUCCESS])
 _TAG_SRES = b"\x04"
 EF_IMSI = "EF.IMSI"
 EF_AD = "EF.AD"
@@ -125,17 +126,13 @@ class UsimApplication:
         return b"", SW_AUTH_CONTEXT_NOT_SUPPORTED
 
     def _umts(self, data: bytes) -> tuple[bytes, int]:
-        parsed = parse_rand_autn(data)
-        if isinstance(parsed, int):
-            return b"", parsed
-        result = self.aka.authenticate(*parsed)
-        out, sw = encode_result(result)
-        if isinstance(result, Success):
+        # The ISIM's hot path (parse, AUTN, SQN, `DB 08 RES 10 CK 10 IK`), then Kc
+        out, sw = self.aka.respond(data)
+        if sw == SW_OK and out[:1] == _TAG_SUCCESS:
             self.state_changed = True  # an SQN was accepted
             if self.service(GSM_ACCESS):
-                out += _TAG_KC + c3(result.ck, result.ik)
-        elif isinstance(result, MacFailure):
-            return b"", sw
+                ck_at = 3 + out[1]  # DB Lres RES Lck CK Lik IK
+                out += _TAG_KC + c3(out[ck_at:ck_at + 16], out[ck_at + 17:ck_at + 33])
         return out, sw
 
     def _gsm(self, data: bytes) -> tuple[bytes, int]:
