@@ -79,6 +79,9 @@ USIM_VECTORS: list[tuple[str, str, object]] = [
      {"guti": b"\xff" * 13, "last_visited_tai": H("ffffff000000"), "update_status": 2}),
     ("EF.START-HFN", "f00000f00000", {"start_cs": H("f00000"), "start_ps": H("f00000")}),
     ("EF.THRESHOLD", "00ffff", {"max_start": H("00ffff")}),
+    # 'FFFFFF' is the largest START / THRESHOLD (4.2.51/4.2.52), a value, not an empty file
+    ("EF.THRESHOLD", "ffffff", {"max_start": H("ffffff")}),
+    ("EF.START-HFN", "ffffffffffff", {"start_cs": H("ffffff"), "start_ps": H("ffffff")}),
     ("EF.HPPLMN", "0a", {"search_period": 10}),
     ("EF.Kc", "0011223344556677" + "07", {"kc": H("0011223344556677"), "cksn": 7}),
     ("EF.EPSNSC", "a006800100840100", ((0xA0, H("800100840100")),)),

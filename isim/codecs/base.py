@@ -52,6 +52,8 @@ class Codec(Generic[T]):
     """Coding of one EF's content (a transparent body or one record)."""
 
     name: ClassVar[str] = ""  # the `codec:` key in specs/filesystem.yaml
+    # An all-'FF' body is an empty file (None), except where 'FF's are a value (counters)
+    all_ff_is_value: ClassVar[bool] = False
 
     def __init__(self, spec: EFSpec) -> None:
         self.spec = spec
@@ -68,7 +70,7 @@ class Codec(Generic[T]):
         """(value, end of the data objects, non-FF bytes after them)."""
         if type(data) is not bytes:
             data = bytes(data)
-        if not data.rstrip(b"\xff"):
+        if not data.rstrip(b"\xff") and not self.all_ff_is_value:
             return None, 0, b""
         try:
             value, end = self._decode(data)

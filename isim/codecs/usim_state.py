@@ -46,9 +46,11 @@ class _StructCodec(Codec[Fields]):
         return out
 
 
-def _struct_codec(codec_name: str, layout: Struct, doc: str) -> type[_StructCodec]:
+def _struct_codec(codec_name: str, layout: Struct, doc: str,
+                  all_ff_is_value: bool = False) -> type[_StructCodec]:
     return type(f"{codec_name.title()}Codec", (_StructCodec,),
-                {"name": codec_name, "layout": layout, "__doc__": doc})
+                {"name": codec_name, "layout": layout, "__doc__": doc,
+                 "all_ff_is_value": all_ff_is_value})
 
 
 # TS 31.102 4.2.4 / 4.2.5: KSI, CK, IK
@@ -76,8 +78,9 @@ _STRUCTS = (
     _struct_codec("psloci", _PSLOCI, "EF.PSLOCI (TS 31.102 4.2.23)"),
     _struct_codec("epsloci", _EPSLOCI, "EF.EPSLOCI (TS 31.102 4.2.91)"),
     _struct_codec("loci_5gs", _LOCI_5GS, "EF.5GS3GPPLOCI / 5GSN3GPPLOCI (4.4.11.2/3)"),
-    _struct_codec("start_hfn", _START_HFN, "EF.START-HFN (TS 31.102 4.2.51)"),
-    _struct_codec("threshold", _THRESHOLD, "EF.THRESHOLD (TS 31.102 4.2.52)"),
+    # 'FFFFFF' is a START / THRESHOLD value (the largest), not an empty file
+    _struct_codec("start_hfn", _START_HFN, "EF.START-HFN (TS 31.102 4.2.51)", True),
+    _struct_codec("threshold", _THRESHOLD, "EF.THRESHOLD (TS 31.102 4.2.52)", True),
     _struct_codec("hpplmn", _HPPLMN, "EF.HPPLMN (TS 31.102 4.2.6)"),
     _struct_codec("kc", _KC, "EF.Kc (TS 31.102 4.4.3.1)"),
 )
