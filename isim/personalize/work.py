@@ -135,7 +135,9 @@ def start_method() -> str:
     """'fork' while this process has one thread (the CLI: workers start at once, sharing the
     parent's imports and template), else 'spawn' (a library caller or a test process with
     threads: a thread holding a lock while we fork would leave the lock held forever in the
-    child, which then hangs). The count is the kernel's (/proc), so native threads count."""
+    child, which then hangs). The count is the kernel's (/proc), so native threads count.
+    Not spawn always: each spawned worker imports isim again, which cost 35-45 % of the
+    `tools/bench_personalize.py --rows 20000 --jobs 2` rate (validate+encode)."""
     try:
         threads = len(os.listdir("/proc/self/task"))
     except OSError:  # not Linux
