@@ -4,6 +4,7 @@ stack cannot start."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -28,3 +29,17 @@ def pcsc_stack() -> Iterator[_stack.PcscStack]:
         yield running
     finally:
         cm.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_thread_left(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test module stops the non-daemon threads it started (after its module fixtures): a
+    thread left running keeps the process alive at the end, and holds its locks through any
+    later fork (isim.personalize.work.start_method spawns then, but other code may fork)."""
+    before = set(threading.enumerate())
+    yield
+    left = [t for t in threading.enumerate() if t not in before and not t.daemon]
+    for thread in left:
+        thread.join(timeout=5)
+    if alive := [t.name for t in left if t.is_alive()]:
+        pytest.fail(f"{request.module.__name__} left threads running: {alive}", pytrace=False)

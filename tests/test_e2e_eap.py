@@ -7,8 +7,9 @@
 Each method ends in SUCCESS with the MSK of the supplicant equal to the MS-MPPE keys of
 hostapd's Access-Accept (eapol_test compares them: "MPPE keys OK: 1  mismatch: 0"). A card
 whose SQN is ahead of the gateway's succeeds after the AUTS resynchronisation; a card with
-another K gets an EAP-Failure and its state file is unchanged. The tools missing is a
-failure, never a skip.
+another K gets an EAP-Failure and its state file is unchanged. hostapd's RADIUS server
+listens on every address, so hostapd and eapol_test run in a private network namespace
+(tools/netns.py; root). The tools missing, or no namespace, is a failure, never a skip.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from isim.cli import main
 from isim.image import build_image, load_image, save_image
 from isim.personalize.hss import HssRecord, milenage_db_header, milenage_db_line
 from isim.profile import load_profile
+from netns import NETNS_TOOLS, socket_inodes, udp_sockets
 from pcsc_stack import PcscStack
 
 pytestmark = pytest.mark.stack
@@ -48,7 +50,7 @@ class Network:
 
     def eapol_test(self, stack: PcscStack, method: str) -> EapResult:
         return run_eapol_test(self.workdir, method, port=self.radius.port, env=stack.env,
-                              timeout=20)
+                              netns=self.radius.netns, timeout=20)
 
     def explain(self, result: EapResult) -> str:
         return (f"eapol_test:\n{result.tail()}\n--- hostapd:\n{self.radius.log(30)}\n"
@@ -57,7 +59,7 @@ class Network:
 
 @pytest.fixture(scope="module")
 def tools() -> dict[str, str]:
-    return require_tools("hostapd", "eapol_test")
+    return require_tools("hostapd", "eapol_test", *NETNS_TOOLS)
 
 
 @contextmanager
@@ -118,6 +120,16 @@ def test_method_succeeds_with_the_same_msk(pcsc_stack: PcscStack, network: Netwo
     assert f"{command} {IMSI}: " in network.gateway.output()
     if method != "SIM":  # the card accepted the vector: its SQN array moved
         assert _sqn_state(card[1]) != build_image(load_profile(ALICE)).isim["state"]["sqn"]
+
+
+def test_radius_port_only_in_the_private_namespace(network: Network) -> None:
+    """hostapd's RADIUS socket is in its namespace's table, not in the host's (`ss -lun`)."""
+    proc = network.radius.proc
+    assert proc is not None and proc.poll() is None, network.radius.log()
+    inside = udp_sockets(proc.pid)
+    radius = {inode for inode, port in inside.items() if port == network.radius.port}
+    assert radius and radius <= socket_inodes(proc.pid)  # hostapd holds the RADIUS socket
+    assert not socket_inodes(proc.pid) & set(udp_sockets("self"))  # none in the host's
 
 
 def test_card_ahead_of_the_gateway_succeeds_after_auts(

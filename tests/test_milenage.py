@@ -6,7 +6,10 @@ Per set, four lines: name K RAND SQN AMF / OP OPc / f1 f1* f2 f5 / f3 f4 f5*.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given
@@ -319,8 +322,25 @@ def test_derive_opc_keys_every_call(k: bytes, op: bytes) -> None:
     assert derive_opc(k, op) == derive_opc(k, op)
 
 
-def _child_opcs(_: int) -> list[str]:
-    return [derive_opc(H(s["k"]), H(s["op"])).hex() for s in SETS]
+# Run in a fresh interpreter: forking the pytest process, where earlier tests may have left
+# threads running (vpcd transports, loggers), can copy a lock another thread holds, and the
+# child then hangs. The fresh one has a single thread when it forks, as the personalizer's
+# CLI (isim.personalize.work.start_method).
+_FORKED_CHILDREN = """
+import json, multiprocessing, sys
+from isim.milenage import derive_opc
+
+SETS = json.loads(sys.stdin.read())
+
+
+def opcs(_):
+    return [derive_opc(bytes.fromhex(s["k"]), bytes.fromhex(s["op"])).hex() for s in SETS]
+
+
+first = opcs(0)
+with multiprocessing.get_context("fork").Pool(2) as pool:
+    print(json.dumps([first, *pool.map(opcs, range(4))]))
+"""
 
 
 @pytest.mark.skipif(
@@ -328,7 +348,9 @@ def _child_opcs(_: int) -> list[str]:
 )
 def test_a_forked_child_keeps_deriving() -> None:
     """The personalizer forks its workers after the parent derived OPcs."""
-    assert _child_opcs(0) == [s["opc"] for s in SETS]
-    with multiprocessing.get_context("fork").Pool(2) as pool:
-        results = pool.map(_child_opcs, range(4))
-    assert results == [[s["opc"] for s in SETS]] * 4
+    sets = [{"k": s["k"], "op": s["op"]} for s in SETS]
+    done = subprocess.run([sys.executable, "-c", _FORKED_CHILDREN], input=json.dumps(sets),
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert results == [[s["opc"] for s in SETS]] * 5  # the parent, then 4 forked children

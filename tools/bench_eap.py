@@ -2,6 +2,7 @@
 
     eapol_test (pcsc="") -> pcscd -> vpcd -> isim emulate (USIM; T=0, the default)
     eapol_test -> RADIUS -> hostapd -> eap_sim_db -> isim auc-gw -> SQLite
+    (hostapd and eapol_test in a private network namespace: tools/netns.py)
 
 Figures:
 * gateway alone: AKA-REQ-AUTH -> AKA-RESP-AUTH over its socket (one committed SQLite
@@ -63,7 +64,8 @@ def main() -> None:
         gw_rate = bench_gateway(sock, args.gateway_requests)
 
         def one(method: str) -> None:
-            result = run_eapol_test(work, method, port=radius.port, env=stack.env)
+            result = run_eapol_test(work, method, port=radius.port, env=stack.env,
+                                    netns=radius.netns)
             if not (result.success and result.mppe_ok):
                 raise SystemExit(f"eapol_test failed:\n{result.tail()}\n{radius.log()}")
 

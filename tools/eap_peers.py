@@ -7,9 +7,11 @@ tools/bench_eap.py.
         assert result.success and result.mppe_ok
 
 hostapd: `driver=none` (no radio: only the RADIUS server), `eap_server=1`,
-`eap_sim_db=unix:<gateway socket>`, a RADIUS client entry for 127.0.0.1 only, a free UDP
-port (hostapd 2.10 has no option to bind the RADIUS server to loopback only: it listens on
-every address, and its client list admits 127.0.0.1 alone). The EAP user file maps the
+`eap_sim_db=unix:<gateway socket>`, a RADIUS client entry for 127.0.0.1 only, UDP port
+1812. hostapd 2.10 has no option to bind its RADIUS server (`radius_server_*`: clients file,
+auth/acct ports, IPv6) to an address: it listens on every address. So hostapd runs in a
+private network namespace with only loopback (tools/netns.py, needs root), and eapol_test
+joins it: the RADIUS port exists nowhere else. The EAP user file maps the
 identity prefixes wpa_supplicant builds from the IMSI (`1` EAP-SIM, `0` EAP-AKA, `6`
 EAP-AKA', RFC 4186/4187/5448 and digest 3.2) to their method; pseudonyms and fast
 re-authentication are off (`eap_sim_id=0`), so every run is a full authentication through
@@ -25,7 +27,6 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -33,8 +34,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from netns import NETNS_TOOLS, Namespace, NamespaceError, owner_argv, udp_sockets
+
 __all__ = [
     "METHOD_PREFIX",
+    "RADIUS_PORT",
     "RADIUS_SECRET",
     "EapResult",
     "HostapdRadius",
@@ -46,6 +50,7 @@ __all__ = [
 ]
 
 RADIUS_SECRET = "isim-test-radius"  # loopback only, test configuration
+RADIUS_PORT = 1812  # RFC 2865; free in the private namespace
 METHOD_PREFIX = {"SIM": "1", "AKA": "0", "AKA'": "6"}  # digest 3.2 (eap_sm_imsi_identity)
 TOOLS = ("hostapd", "eapol_test")
 
@@ -53,7 +58,7 @@ TOOLS = ("hostapd", "eapol_test")
 def require_tools(*names: str) -> dict[str, str]:
     """Absolute paths of the tools; RuntimeError naming the Debian package when missing."""
     packages = {"hostapd": "hostapd", "eapol_test": "eapoltest",
-                "osmo-auc-gen": "libosmocore-utils"}
+                "osmo-auc-gen": "libosmocore-utils", **NETNS_TOOLS}
     found: dict[str, str] = {}
     for name in names or TOOLS:
         path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
@@ -78,21 +83,6 @@ _MSK = re.compile(r"(?<![A-Z])MSK\)? - hexdump\(len=\d+\):((?: [0-9a-f]{2})+)")
 def msks(log: str) -> list[str]:
     """Every MSK in a hostapd (-dd -K) or eapol_test log, in order, as hex."""
     return [m.group(1).replace(" ", "") for m in _MSK.finditer(log)]
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _port_taken(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
 
 
 def hostapd_conf(workdir: Path, gateway_socket: Path, port: int) -> Path:
@@ -121,32 +111,45 @@ def hostapd_conf(workdir: Path, gateway_socket: Path, port: int) -> Path:
 
 
 class HostapdRadius:
-    """hostapd as a RADIUS server on a free loopback port, while the context lasts."""
+    """hostapd as a RADIUS server on 127.0.0.1:1812 of its own network namespace, while the
+    context lasts (it dies with the thread that started it, and the namespace with it)."""
 
     def __init__(self, workdir: Path, *, gateway_socket: Path, debug: bool = True) -> None:
         self.workdir = Path(workdir)
-        self.port = free_udp_port()
+        self.port = RADIUS_PORT
         self.conf = hostapd_conf(self.workdir, Path(gateway_socket), self.port)
         self.log_path = self.workdir / "hostapd.log"
         self.debug = debug
         self.proc: subprocess.Popen[bytes] | None = None
+        self.netns: Namespace | None = None
 
     def start(self, timeout: float = 10.0) -> HostapdRadius:
-        exe = require_tools("hostapd")["hostapd"]
+        exe = require_tools("hostapd", *NETNS_TOOLS)["hostapd"]
         log = self.log_path.open("wb")
-        argv = [exe, *(["-dd", "-K"] if self.debug else []), str(self.conf)]
+        argv = owner_argv([exe, *(["-dd", "-K"] if self.debug else []), str(self.conf)])
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout
-        while not _port_taken(self.port):
+        while not self._listening():
             if self.proc.poll() is not None:
-                raise RuntimeError(f"hostapd exited with {self.proc.returncode}:\n{self.log()}")
+                self.stop()
+                raise NamespaceError(
+                    f"hostapd exited with {self.proc.returncode} (a private network namespace "
+                    f"needs root: unshare --net):\n{self.log()}")
             if time.monotonic() > deadline:
+                self.stop()
                 raise RuntimeError(f"hostapd's RADIUS port not bound after {timeout}s:\n"
                                    f"{self.log()}")
             time.sleep(0.05)
+        self.netns = Namespace.of(self.proc.pid)
         return self
+
+    def _listening(self) -> bool:
+        """hostapd runs in its own namespace and has the RADIUS port bound there."""
+        assert self.proc is not None
+        return (Namespace.entered(self.proc.pid)
+                and self.port in udp_sockets(self.proc.pid).values())
 
     def log(self, tail: int | None = 60) -> str:
         try:
@@ -167,6 +170,9 @@ class HostapdRadius:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.netns is not None:
+            self.netns.close()
+            self.netns = None
 
     def __enter__(self) -> HostapdRadius:
         if self.proc is None:
@@ -221,17 +227,22 @@ class EapResult:
 
 
 def run_eapol_test(workdir: Path, method: str, *, port: int, env: Mapping[str, str],
-                   timeout: float = 30.0, extra: tuple[str, ...] = ()) -> EapResult:
-    """One eapol_test run against the RADIUS server on 127.0.0.1:`port` (PC/SC env `env`)."""
+                   netns: Namespace | None, timeout: float = 30.0,
+                   extra: tuple[str, ...] = ()) -> EapResult:
+    """One eapol_test run against the RADIUS server on 127.0.0.1:`port` (PC/SC env `env`),
+    inside the network namespace `netns` (the server's, HostapdRadius.netns) unless None."""
     exe = require_tools("eapol_test")["eapol_test"]
     fd, name = tempfile.mkstemp(dir=workdir, suffix=".conf")
     os.close(fd)
     conf = eapol_test_conf(Path(name), method)
     argv = [exe, "-c", str(conf), "-a", "127.0.0.1", "-p", str(port), "-s", RADIUS_SECRET,
             "-t", str(int(timeout)), *extra]
+    if netns is not None:
+        argv = netns.join_argv(argv)
     try:
         done = subprocess.run(argv, env=dict(env), capture_output=True, text=True,
-                              timeout=timeout + 10, check=False)
+                              timeout=timeout + 10, check=False,
+                              pass_fds=netns.pass_fds if netns else ())
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout if isinstance(exc.stdout, str) else (exc.stdout or b"").decode()
         return EapResult(-1, out + "\n(eapol_test timed out)")

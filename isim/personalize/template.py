@@ -45,6 +45,13 @@ class Template:
         merged.update(row)
         return merged
 
+    def __getstate__(self) -> dict[str, Any]:
+        """For spawned workers (work.start_method): without the cached `_rules`, which are
+        derived again on use (and hold read-only mappings, which do not pickle)."""
+        state = dict(self.__dict__)
+        state.pop("_rules", None)
+        return state
+
     @cached_property
     def _rules(self) -> tuple[ProfileRules, ProfileRules]:
         """(the rules over the template, the same without the batch OP)."""
