@@ -38,8 +38,14 @@ class _Builder:
 
     def add(self, name: str, body: dict[str, Any]) -> None:
         """Append a PE; its PEHeader numbers the PEs after the ProfileHeader from 1."""
-        self.pes.append((name, {_header_field(name): {"identification": len(self.pes) + 1},
-                                **body}))
+        self.pes.append((name, {_header_field(name): _pe_header(len(self.pes) + 1), **body}))
+
+
+@lru_cache(maxsize=256)
+def _pe_header(identification: int) -> dict[str, int]:
+    """A PEHeader value: one object per number (isim.saip.fast finds it by identity; never
+    changed by its users)."""
+    return {"identification": identification}
 
 
 @cache
