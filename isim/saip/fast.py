@@ -12,7 +12,7 @@ kept: members holding one are encoded every time.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from operator import is_, itemgetter
 from typing import Any
@@ -64,7 +64,7 @@ class _Shape:
     secret: bool  # whether a member may hold secrets
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Last:
     """A PE of the previous card: its member values (_SECRET for a member holding secrets),
     their encodings (empty for those), its DER and value (empty and None when it has a
@@ -125,23 +125,54 @@ def _mask(value: Any, secrets: list[bytes]) -> Any:
     return value
 
 
+class _NoShortcut(Exception):
+    """A secret field that is no OCTET STRING longer than a placeholder."""
+
+
+@cache
+def _split(keys: tuple[str, ...]) -> tuple[Callable[[dict[str, Any]], tuple[Any, ...]],
+                                           tuple[str, ...]]:
+    """(the values of a dict's non-secret keys, its secret keys in order)."""
+    plain = tuple(k for k in keys if k not in _SECRET_FIELDS)
+    getter = itemgetter(*plain) if len(plain) > 1 else (lambda v: tuple(v[k] for k in plain))
+    return getter, tuple(k for k in keys if k in _SECRET_FIELDS)
+
+
 def _secret_key(value: Any, secrets: list[bytes]) -> Any:
-    """`_freeze(_mask(value, secrets))`, in one pass (the same placeholders)."""
+    """A hashable form of `value` without its secrets, which go to `secrets` in the order
+    `_mask` numbers them. Raises _NoShortcut (see there)."""
     kind = type(value)
     if kind is dict:
-        out = []
-        for k, v in value.items():
-            if k in _SECRET_FIELDS and type(v) is bytes and len(v) > len(_MARK):
-                out.append((k, (_MARK + bytes([len(secrets)]) + b"\xc3" * len(v))[:len(v)]))
-                secrets.append(v)
-            elif type(v) is dict or type(v) is list or type(v) is tuple:
-                out.append((k, _secret_key(v, secrets)))
-            else:
-                out.append((k, v))
-        return tuple(out)
+        keys = tuple(value)
+        getter, hidden = _split(keys)
+        plain = getter(value)
+        if not _SCALARS.issuperset(map(type, plain)):
+            return _secret_key_walk(value, secrets)
+        for k in hidden:  # (all other values are scalars: _mask's order)
+            v = value[k]
+            if type(v) is not bytes or len(v) <= len(_MARK):
+                raise _NoShortcut
+            secrets.append(v)
+        return keys, plain
     if kind is list or kind is tuple:
-        return tuple([_secret_key(v, secrets) for v in value])
+        return tuple([v if type(v) in _SCALARS else _secret_key(v, secrets) for v in value])
     return value
+
+
+def _secret_key_walk(value: dict[str, Any], secrets: list[bytes]) -> Any:
+    """`_secret_key` of a dict holding dicts or lists, field by field."""
+    out = []
+    for k, v in value.items():
+        if k in _SECRET_FIELDS:
+            if type(v) is not bytes or len(v) <= len(_MARK):
+                raise _NoShortcut
+            secrets.append(v)
+            out.append((k, None))
+        elif type(v) in _SCALARS:
+            out.append((k, v))
+        else:
+            out.append((k, _secret_key(v, secrets)))
+    return ("walk", tuple(out))
 
 
 def _is_file(value: list[Any]) -> bool:
@@ -176,7 +207,7 @@ class PackageEncoder:
         if held is not None and held.shape is not shape:
             held = None  # other members than the previous card's
         if held is not None and not shape.secret and all(map(is_, held.objects, objects)):
-            self._last[key] = replace(held, value=value)
+            held.value = value
             return held.encoded
         seq = shape.seq
         parts: list[bytes] = []
@@ -255,20 +286,24 @@ class PackageEncoder:
         are, and the card's secrets (of the same lengths: the DER lengths do not change)
         go between the pieces. The pieces hold no secret."""
         secrets: list[bytes] = []
-        key = ("secret", name, member.name, _secret_key(value[member.name], secrets))
-        pieces = self._cuts.get(key) if len(secrets) <= 0xFF else None
-        if pieces is None:
+        try:
+            key = ("secret", name, member.name, _secret_key(value[member.name], secrets))
+        except _NoShortcut:
+            key = None
+        pieces = self._cuts.get(key) if key is not None and len(secrets) <= 0xFF else None
+        if pieces is None and key is not None and len(secrets) <= 0xFF:
             masked = _mask(value[member.name], [])
             part = bytearray()
             seq.encode_member(member, {member.name: masked}, part)
             pieces = _cut(bytes(part), masked, len(secrets))
-            if pieces is None:  # a placeholder not found once: no shortcut for this shape
-                direct = bytearray()
-                seq.encode_member(member, value, direct)
-                return bytes(direct)
-            if len(self._cuts) >= _MAX_KEPT:
-                self._cuts.clear()
-            self._cuts[key] = pieces
+            if pieces is not None:
+                if len(self._cuts) >= _MAX_KEPT:
+                    self._cuts.clear()
+                self._cuts[key] = pieces
+        if pieces is None:  # no shortcut for this shape
+            direct = bytearray()
+            seq.encode_member(member, value, direct)
+            return bytes(direct)
         out = [pieces[0]]
         for secret, piece in zip(secrets, pieces[1:], strict=True):
             out += (secret, piece)
