@@ -218,15 +218,15 @@ def _df_values(plan: DFPlan, efs: list[dict[str, Any]], first_file: list[tuple],
     command or None). The layout of the last card with the same DF shape is reused: only
     the EF entries that are not the very objects it had (isim.saip.fast gives one object per
     EF content) are laid out again."""
-    key = (plan.pe, implicit_arr, path, tuple(first_file[0][1].items()),
-           tuple([ef["name"] for ef in efs]))
+    key = (plan.pe, implicit_arr, path, tuple(first_file[0][1].items()), len(efs))
     held = _DF_CACHE.get(key)
     if held is not None:
         old_efs, where, (main, optional, generic) = held
         changed = [i for i, (a, b) in enumerate(zip(old_efs, efs, strict=True)) if a is not b]
         if not changed:
             return held[2]
-        if all(where[i] is not None for i in changed):  # no generic file changed
+        if all(where[i] is not None and efs[i]["name"] == old_efs[i]["name"]
+               for i in changed):  # the same EFs, no generic file changed
             # a copy of a body with a changed file only (the other keeps its identity)
             own = plan.pe_fields().values()
             in_main = [where[i] in own for i in changed]
@@ -331,13 +331,9 @@ def image_pes(image: CardImage) -> list[tuple[str, dict[str, Any]]]:
     if b.gfm:
         b.add("genericFileManagement", {"fileManagementCMD": b.gfm})
     b.add("end", _END, keep=True)
-    templates = []  # eUICC-Mandatory-GFSTEList: the templates the PEs use
-    for pe, _ in b.pes:
-        plan = lay.by_pe(pe)
-        if plan is not None:
-            templates.append(plan.template if pe == plan.pe else plan.opt_template)
     services, templates = _mandatory_lists(
-        (*[p.service for p, _ in plans if p.service], lay.milenage_service), tuple(templates))
+        (*[p.service for p, _ in plans if p.service], lay.milenage_service),
+        tuple([pe for pe, _ in b.pes]))
     header = {
         "major-version": lay.major_version, "minor-version": lay.minor_version,
         "profileType": lay.profile_type, "iccid": _stream(iccid),
@@ -355,11 +351,18 @@ def _shared_pins(first_adf: bytes) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=64)
-def _mandatory_lists(services: tuple[str, ...], templates: tuple[str, ...]
+def _mandatory_lists(services: tuple[str, ...], pes: tuple[str, ...]
                      ) -> tuple[dict[str, None], list[str]]:
-    """The header's service set and template list: one object each per batch (never
-    changed by their users; isim.saip.fast finds them by identity)."""
-    return dict.fromkeys(services), list(templates)
+    """The header's service set and template list (eUICC-Mandatory-GFSTEList: the templates
+    the PEs use): one object each per batch (never changed by their users; isim.saip.fast
+    finds them by identity)."""
+    lay = saip_layout()
+    templates = []
+    for pe in pes:
+        plan = lay.by_pe(pe)
+        if plan is not None:
+            templates.append(plan.template if pe == plan.pe else plan.opt_template)
+    return dict.fromkeys(services), templates
 
 
 def export_image(image: CardImage) -> bytes:
