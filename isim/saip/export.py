@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from operator import is_
 from typing import Any
 
 from isim.image import CardImage
@@ -207,7 +208,7 @@ def _df_pes(b: _Builder, plan: DFPlan, node: dict[str, Any], first_file: list[tu
 
 
 _DFValues = tuple[dict[str, Any], dict[str, Any] | None, list[tuple[str, Any]] | None]
-# the last layout of a DF per shape (PE, path, FCP, EF names): its EF entries, the PE field
+# the last layout of a DF per shape (PE, path, FCP, EF count): its EF entries, the PE field
 # of each (None: genericFileManagement) and the values
 _DF_CACHE: dict[tuple, tuple[list[dict[str, Any]], list[str | None], _DFValues]] = {}
 
@@ -222,9 +223,9 @@ def _df_values(plan: DFPlan, efs: list[dict[str, Any]], first_file: list[tuple],
     held = _DF_CACHE.get(key)
     if held is not None:
         old_efs, where, (main, optional, generic) = held
-        changed = [i for i, (a, b) in enumerate(zip(old_efs, efs, strict=True)) if a is not b]
-        if not changed:
+        if len(old_efs) == len(efs) and all(map(is_, old_efs, efs)):
             return held[2]
+        changed = [i for i, same in enumerate(map(is_, old_efs, efs)) if not same]
         if all(where[i] is not None and efs[i]["name"] == old_efs[i]["name"]
                for i in changed):  # the same EFs, no generic file changed
             # a copy of a body with a changed file only (the other keeps its identity)
