@@ -52,7 +52,11 @@ def test_secrets_are_not_kept_and_change_per_card() -> None:
         assert out[-1] == reference_package(profile)
     assert out[0] != out[1]
     kept = b"".join(p for pieces in enc._cuts.values() for p in pieces)
-    kept += b"".join(enc._kept.values()) + b"".join(b for _, b in enc._bodies.values())
-    kept += b"".join(b for _, b in enc._files.values())
+    kept += b"".join(enc._kept.values()) + b"".join(b for _, b in enc._files.values())
+    kept += b"".join(b"".join(last.parts) + last.encoded for last in enc._last.values())
+    values = repr([(last.objects, last.value) for last in enc._last.values()])
     assert b"1111\xff" not in kept and b"2222\xff" not in kept
     assert bytes.fromhex(BASE["k"]) not in kept
+    assert "1111" not in values and "2222" not in values
+    assert repr(bytes.fromhex(BASE["k"])) not in values
+    assert any(last.parts for last in enc._last.values())  # the PEs were kept

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from operator import is_
 from typing import Any
 
 from isim.image import CardImage
@@ -36,10 +37,32 @@ class _Builder:
     pes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     gfm: list[list[tuple[str, Any]]] = field(default_factory=list)
 
-    def add(self, name: str, body: dict[str, Any]) -> None:
-        """Append a PE; its PEHeader numbers the PEs after the ProfileHeader from 1."""
-        self.pes.append((name, {_header_field(name): {"identification": len(self.pes) + 1},
-                                **body}))
+    def add(self, name: str, body: dict[str, Any], *, keep: bool = False) -> None:
+        """Append a PE; its PEHeader numbers the PEs after the ProfileHeader from 1. `keep`
+        (a body holding no secret, never changed): the same body object at the same place
+        as the last card gives the same PE value object (isim.saip.fast finds it by
+        identity)."""
+        number = len(self.pes) + 1
+        if not keep:
+            self.pes.append((name, {_header_field(name): _pe_header(number), **body}))
+            return
+        held = _KEPT_PES.get((number, name))
+        if held is None or held[0] is not body:
+            if len(_KEPT_PES) >= _MAX_CACHED:
+                _KEPT_PES.clear()
+            held = _KEPT_PES[number, name] = (
+                body, {_header_field(name): _pe_header(number), **body})
+        self.pes.append((name, held[1]))
+
+
+_KEPT_PES: dict[tuple[int, str], tuple[dict[str, Any], dict[str, Any]]] = {}
+
+
+@lru_cache(maxsize=256)
+def _pe_header(identification: int) -> dict[str, int]:
+    """A PEHeader value: one object per number (isim.saip.fast finds it by identity; never
+    changed by its users)."""
+    return {"identification": identification}
 
 
 @cache
@@ -176,16 +199,16 @@ def _df_pes(b: _Builder, plan: DFPlan, node: dict[str, Any], first_file: list[tu
     """The DF's PE (and its optional files PE); returns the DFs below it (their own PEs)."""
     efs = [ef for ef in node["files"] if "files" not in ef]
     main, optional, generic = _df_values(plan, efs, first_file, implicit_arr, path)
-    b.add(plan.pe, main)
+    b.add(plan.pe, main, keep=True)
     if optional is not None:
-        b.add(plan.opt_pe or "", optional)
+        b.add(plan.opt_pe or "", optional, keep=True)
     if generic is not None:
         b.gfm.append(generic)
     return [ef for ef in node["files"] if "files" in ef]  # DFs below an ADF (DF.5GS ...)
 
 
 _DFValues = tuple[dict[str, Any], dict[str, Any] | None, list[tuple[str, Any]] | None]
-# the last layout of a DF per shape (PE, path, FCP, EF names): its EF entries, the PE field
+# the last layout of a DF per shape (PE, path, FCP, EF count): its EF entries, the PE field
 # of each (None: genericFileManagement) and the values
 _DF_CACHE: dict[tuple, tuple[list[dict[str, Any]], list[str | None], _DFValues]] = {}
 
@@ -196,22 +219,25 @@ def _df_values(plan: DFPlan, efs: list[dict[str, Any]], first_file: list[tuple],
     command or None). The layout of the last card with the same DF shape is reused: only
     the EF entries that are not the very objects it had (isim.saip.fast gives one object per
     EF content) are laid out again."""
-    key = (plan.pe, implicit_arr, path, tuple(first_file[0][1].items()),
-           tuple([ef["name"] for ef in efs]))
+    key = (plan.pe, implicit_arr, path, tuple(first_file[0][1].items()), len(efs))
     held = _DF_CACHE.get(key)
     if held is not None:
         old_efs, where, (main, optional, generic) = held
-        changed = [i for i, (a, b) in enumerate(zip(old_efs, efs, strict=True)) if a is not b]
-        if not changed:
+        if len(old_efs) == len(efs) and all(map(is_, old_efs, efs)):
             return held[2]
-        if all(where[i] is not None for i in changed):  # no generic file changed
-            main, optional = dict(main), dict(optional) if optional is not None else None
-            own = plan.pe_fields()
-            for i in changed:
-                field = where[i]
-                target = main if field in own.values() else optional
-                assert target is not None
-                target[field] = _ef_file(efs[i], implicit_arr)
+        changed = [i for i, same in enumerate(map(is_, old_efs, efs)) if not same]
+        if all(where[i] is not None and efs[i]["name"] == old_efs[i]["name"]
+               for i in changed):  # the same EFs, no generic file changed
+            # a copy of a body with a changed file only (the other keeps its identity)
+            own = plan.pe_fields().values()
+            in_main = [where[i] in own for i in changed]
+            if any(in_main):
+                main = dict(main)
+            if not all(in_main):
+                assert optional is not None
+                optional = dict(optional)
+            for i, mine in zip(changed, in_main, strict=True):
+                (main if mine else optional)[where[i]] = _ef_file(efs[i], implicit_arr)
             values: _DFValues = (main, optional, generic)
             _DF_CACHE[key] = (efs, where, values)
             return values
@@ -299,25 +325,45 @@ def image_pes(image: CardImage) -> list[tuple[str, dict[str, Any]]]:
             b.add("pinCodes", {"pinCodes": ("pinconfig", _pin_configs(pins, local, lay))})
             first_adf = temp
         elif local and first_adf is not None:
-            b.add("pinCodes", {"pinCodes": ("filePath", first_adf)})
+            b.add("pinCodes", _shared_pins(first_adf), keep=True)
         b.add("akaParameter", _aka(image, lay))
         for sub in below:
             _sub_df_pes(b, lay, sub, pins, temp)
     if b.gfm:
         b.add("genericFileManagement", {"fileManagementCMD": b.gfm})
-    b.add("end", {})
-    templates = []  # eUICC-Mandatory-GFSTEList: the templates the PEs use
-    for pe, _ in b.pes:
-        plan = lay.by_pe(pe)
-        if plan is not None:
-            templates.append(plan.template if pe == plan.pe else plan.opt_template)
-    services = {p.service: None for p, _ in plans if p.service}
-    services[lay.milenage_service] = None
+    b.add("end", _END, keep=True)
+    services, templates = _mandatory_lists(
+        (*[p.service for p, _ in plans if p.service], lay.milenage_service),
+        tuple([pe for pe, _ in b.pes]))
     header = {
         "major-version": lay.major_version, "minor-version": lay.minor_version,
         "profileType": lay.profile_type, "iccid": _stream(iccid),
         "eUICC-Mandatory-services": services, "eUICC-Mandatory-GFSTEList": templates}
     return [("header", header), *b.pes]
+
+
+_END: dict[str, Any] = {}
+
+
+@lru_cache(maxsize=64)
+def _shared_pins(first_adf: bytes) -> dict[str, Any]:
+    """A later ADF's PE-PINCodes: the first ADF's PINs, by path (one object per path)."""
+    return {"pinCodes": ("filePath", first_adf)}
+
+
+@lru_cache(maxsize=64)
+def _mandatory_lists(services: tuple[str, ...], pes: tuple[str, ...]
+                     ) -> tuple[dict[str, None], list[str]]:
+    """The header's service set and template list (eUICC-Mandatory-GFSTEList: the templates
+    the PEs use): one object each per batch (never changed by their users; isim.saip.fast
+    finds them by identity)."""
+    lay = saip_layout()
+    templates = []
+    for pe in pes:
+        plan = lay.by_pe(pe)
+        if plan is not None:
+            templates.append(plan.template if pe == plan.pe else plan.opt_template)
+    return dict.fromkeys(services), templates
 
 
 def export_image(image: CardImage) -> bytes:

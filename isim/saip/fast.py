@@ -11,7 +11,10 @@ kept: members holding one are encoded every time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
+from operator import is_, itemgetter
 from typing import Any
 
 from asn1tools.codecs.ber import encode_length_definite
@@ -41,14 +44,53 @@ def _pe_type(name: str) -> Any:
 
 
 _ABSENT = object()
-# PEs of files (no secret in them): kept whole after their PEHeader, see PackageEncoder.pe
-_WHOLE = frozenset({"mf", "usim", "opt-usim", "isim", "opt-isim", "df-5gs", "gsm-access"})
+_SECRET = object()  # in PackageEncoder._last: a member holding secrets (not kept)
 
 
 @cache
 def _members(name: str) -> tuple[tuple[Any, str, bool], ...]:
     """(member, its name, whether it holds secrets) of a PE's type, in order."""
     return tuple((m, m.name, m.name in _SECRET_MEMBERS) for m in _pe_type(name).root_members)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """A PE with a given set of members: what encoding one needs."""
+
+    seq: Any  # the PE's asn1tools type
+    tag: bytes
+    members: tuple[tuple[Any, str, bool], ...]  # the members given, as `_members`
+    getter: Callable[[dict[str, Any]], tuple[Any, ...]]  # their values
+    secret: bool  # whether a member may hold secrets
+
+
+@dataclass(slots=True)
+class _Last:
+    """A PE of the previous card: its member values (_SECRET for a member holding secrets),
+    their encodings (empty for those), its DER and value (empty and None when it has a
+    member holding secrets)."""
+
+    shape: _Shape
+    objects: tuple[Any, ...]
+    parts: list[bytes]
+    encoded: bytes
+    value: dict[str, Any] | None
+
+
+@cache
+def _shape(name: str, keys: tuple[str, ...]) -> _Shape:
+    """A PE with these keys. An absent member is OPTIONAL or DEFAULT (DER encodes nothing
+    for it); a mandatory one missing raises asn1tools' error; keys that are no member are
+    ignored (as asn1tools does)."""
+    given = frozenset(keys)
+    seq = _pe_type(name)
+    for member, mname, _ in _members(name):
+        if mname not in given and not member.optional and not member.has_default():
+            seq.encode_member(member, {}, bytearray())  # raises
+    members = tuple(m for m in _members(name) if m[1] in given)
+    names = [m[1] for m in members]
+    getter = itemgetter(*names) if len(names) > 1 else (lambda v: tuple(v[n] for n in names))
+    return _Shape(seq, bytes(seq.tag), members, getter, any(m[2] for m in members))
 
 
 _SCALARS = frozenset({bytes, str, int, bool, type(None)})
@@ -83,23 +125,54 @@ def _mask(value: Any, secrets: list[bytes]) -> Any:
     return value
 
 
+class _NoShortcut(Exception):
+    """A secret field that is no OCTET STRING longer than a placeholder."""
+
+
+@cache
+def _split(keys: tuple[str, ...]) -> tuple[Callable[[dict[str, Any]], tuple[Any, ...]],
+                                           tuple[str, ...]]:
+    """(the values of a dict's non-secret keys, its secret keys in order)."""
+    plain = tuple(k for k in keys if k not in _SECRET_FIELDS)
+    getter = itemgetter(*plain) if len(plain) > 1 else (lambda v: tuple(v[k] for k in plain))
+    return getter, tuple(k for k in keys if k in _SECRET_FIELDS)
+
+
 def _secret_key(value: Any, secrets: list[bytes]) -> Any:
-    """`_freeze(_mask(value, secrets))`, in one pass (the same placeholders)."""
+    """A hashable form of `value` without its secrets, which go to `secrets` in the order
+    `_mask` numbers them. Raises _NoShortcut (see there)."""
     kind = type(value)
     if kind is dict:
-        out = []
-        for k, v in value.items():
-            if k in _SECRET_FIELDS and type(v) is bytes and len(v) > len(_MARK):
-                out.append((k, (_MARK + bytes([len(secrets)]) + b"\xc3" * len(v))[:len(v)]))
-                secrets.append(v)
-            elif type(v) is dict or type(v) is list or type(v) is tuple:
-                out.append((k, _secret_key(v, secrets)))
-            else:
-                out.append((k, v))
-        return tuple(out)
+        keys = tuple(value)
+        getter, hidden = _split(keys)
+        plain = getter(value)
+        if not _SCALARS.issuperset(map(type, plain)):
+            return _secret_key_walk(value, secrets)
+        for k in hidden:  # (all other values are scalars: _mask's order)
+            v = value[k]
+            if type(v) is not bytes or len(v) <= len(_MARK):
+                raise _NoShortcut
+            secrets.append(v)
+        return keys, plain
     if kind is list or kind is tuple:
-        return tuple([_secret_key(v, secrets) for v in value])
+        return tuple([v if type(v) in _SCALARS else _secret_key(v, secrets) for v in value])
     return value
+
+
+def _secret_key_walk(value: dict[str, Any], secrets: list[bytes]) -> Any:
+    """`_secret_key` of a dict holding dicts or lists, field by field."""
+    out = []
+    for k, v in value.items():
+        if k in _SECRET_FIELDS:
+            if type(v) is not bytes or len(v) <= len(_MARK):
+                raise _NoShortcut
+            secrets.append(v)
+            out.append((k, None))
+        elif type(v) in _SCALARS:
+            out.append((k, v))
+        else:
+            out.append((k, _secret_key(v, secrets)))
+    return ("walk", tuple(out))
 
 
 def _is_file(value: list[Any]) -> bool:
@@ -115,57 +188,73 @@ class PackageEncoder:
         # identity, the object held here so that its id is not reused
         self._files: dict[int, tuple[Any, bytes]] = {}
         self._cuts: dict[tuple, list[bytes]] = {}
-        self._bodies: dict[tuple, tuple[tuple[Any, ...], bytes]] = {}
+        # per (PE, slot): the previous card's member objects, their encodings, the PE's
+        self._last: dict[tuple[str, Any], _Last] = {}
 
-    def pe(self, name: str, value: dict[str, Any]) -> bytes:
+    def pe(self, name: str, value: dict[str, Any], slot: Any = None) -> bytes:
+        """One PE's DER. `slot` (e.g. the PE's place in its package) names the PE of the
+        previous card to compare with: its members that are the very objects this one has
+        (export's caches give one object per file content, FCP, header ...) are not
+        encoded again. Members holding secrets are neither kept nor compared."""
+        key = (name, slot)
+        held = self._last.get(key)
+        if held is not None and held.value is value:
+            return held.encoded  # the very PE value of the previous card (holds no secret)
         if name == "akaParameter":
             value = strip_default_sqn_init(value)
-        seq = _pe_type(name)
-        members = _members(name)
-        items = list(value.items())
-        if name in _WHOLE and items and items[0][0] == members[0][1]:
-            # a PE of files: its members after the PEHeader are often the very objects an
-            # earlier card had (export's caches): their bytes are kept by identity
-            objects = tuple(v for _, v in items[1:])
-            key = (name, tuple(k for k, _ in items), tuple(map(id, objects)))
-            held = self._bodies.get(key)
-            if held is None or not all(a is b for a, b in zip(held[0], objects, strict=True)):
-                held = (objects, self._members(name, seq, value, members[1:]))
-                if len(self._bodies) >= _MAX_KEPT:
-                    self._bodies.clear()
-                self._bodies[key] = held
-            body = self._members(name, seq, value, members[:1]) + held[1]
+        shape = _shape(name, tuple(value))
+        objects = shape.getter(value)
+        if held is not None and held.shape is not shape:
+            held = None  # other members than the previous card's
+        if held is not None and not shape.secret and all(map(is_, held.objects, objects)):
+            held.value = value
+            return held.encoded
+        seq = shape.seq
+        parts: list[bytes] = []
+        for i, (member, mname, secret) in enumerate(shape.members):
+            item = objects[i]
+            if secret and not (type(item) is tuple and type(item[1]) is bytes):
+                # (a CHOICE of an OCTET STRING, e.g. pinCodes' filePath, holds no secret)
+                parts.append(self._secret_member(name, seq, member, value))
+                continue
+            if held is not None:
+                old = held.objects[i]
+                if old is item or (type(item) is list and type(old) is list
+                                   and len(old) == len(item) and all(map(is_, old, item))):
+                    parts.append(held.parts[i])
+                    continue
+            parts.append(self._member(name, seq, member, mname, value, item))
+        body = b"".join(parts)
+        encoded = shape.tag + bytes(encode_length_definite(len(body))) + body
+        if len(self._last) >= _MAX_KEPT:
+            self._last.clear()
+        if shape.secret:  # neither the secrets nor their encodings are kept
+            kept = _Last(shape, tuple([_SECRET if m[2] else o for m, o in
+                                       zip(shape.members, objects, strict=True)]),
+                         [b"" if m[2] else p for m, p in zip(shape.members, parts, strict=True)],
+                         b"", None)
         else:
-            body = self._members(name, seq, value, members)
-        return bytes(seq.tag) + bytes(encode_length_definite(len(body))) + body
+            kept = _Last(shape, objects, parts, encoded, value)
+        self._last[key] = kept
+        return encoded
 
-    def _members(self, name: str, seq: Any, value: dict[str, Any],
-                 members: tuple[tuple[Any, str, bool], ...]) -> bytes:
-        body = bytearray()
-        for member, mname, secret in members:
-            item = value.get(mname, _ABSENT)
-            if item is _ABSENT:
-                seq.encode_member(member, value, body)  # raises for a mandatory one
-                continue
-            if secret:
-                body += self._secret_member(name, seq, member, value)
-                continue
-            kind = type(item)
-            if kind is list and _is_file(item):
-                body += self._file(member, item)
-                continue
-            key = (name, mname, item if kind is bytes or kind is str or kind is int
-                   else _freeze(item))
-            found = self._kept.get(key)
-            if found is None:
-                part = bytearray()
-                seq.encode_member(member, value, part)
-                found = bytes(part)
-                if len(self._kept) >= _MAX_KEPT:
-                    self._kept.clear()
-                self._kept[key] = found
-            body += found
-        return bytes(body)
+    def _member(self, name: str, seq: Any, member: Any, mname: str, value: dict[str, Any],
+                item: Any) -> bytes:
+        """A member holding no secret: a file by identity, anything else by value."""
+        kind = type(item)
+        if kind is list and _is_file(item):
+            return self._file(member, item)
+        key = (name, mname, item if kind is bytes or kind is str or kind is int
+               else _freeze(item))
+        found = self._kept.get(key)
+        if found is None:
+            part = bytearray()
+            seq.encode_member(member, value, part)
+            found = bytes(part)
+            if len(self._kept) >= _MAX_KEPT:
+                self._kept.clear()
+            self._kept[key] = found
+        return found
 
     def _file(self, member: Any, items: list[tuple[str, Any]]) -> bytes:
         """A `File` member (SEQUENCE OF CHOICE, X.690 8.10): the list seen before, by
@@ -197,27 +286,31 @@ class PackageEncoder:
         are, and the card's secrets (of the same lengths: the DER lengths do not change)
         go between the pieces. The pieces hold no secret."""
         secrets: list[bytes] = []
-        key = ("secret", name, member.name, _secret_key(value[member.name], secrets))
-        pieces = self._cuts.get(key) if len(secrets) <= 0xFF else None
-        if pieces is None:
+        try:
+            key = ("secret", name, member.name, _secret_key(value[member.name], secrets))
+        except _NoShortcut:
+            key = None
+        pieces = self._cuts.get(key) if key is not None and len(secrets) <= 0xFF else None
+        if pieces is None and key is not None and len(secrets) <= 0xFF:
             masked = _mask(value[member.name], [])
             part = bytearray()
             seq.encode_member(member, {member.name: masked}, part)
             pieces = _cut(bytes(part), masked, len(secrets))
-            if pieces is None:  # a placeholder not found once: no shortcut for this shape
-                direct = bytearray()
-                seq.encode_member(member, value, direct)
-                return bytes(direct)
-            if len(self._cuts) >= _MAX_KEPT:
-                self._cuts.clear()
-            self._cuts[key] = pieces
+            if pieces is not None:
+                if len(self._cuts) >= _MAX_KEPT:
+                    self._cuts.clear()
+                self._cuts[key] = pieces
+        if pieces is None:  # no shortcut for this shape
+            direct = bytearray()
+            seq.encode_member(member, value, direct)
+            return bytes(direct)
         out = [pieces[0]]
         for secret, piece in zip(secrets, pieces[1:], strict=True):
             out += (secret, piece)
         return b"".join(out)
 
     def package(self, pes: list[tuple[str, dict[str, Any]]]) -> bytes:
-        return b"".join([self.pe(name, value) for name, value in pes])
+        return b"".join([self.pe(name, value, i) for i, (name, value) in enumerate(pes)])
 
 
 def _cut(encoded: bytes, masked: Any, count: int) -> list[bytes] | None:
