@@ -69,6 +69,7 @@ def test_driver_persists_before_it_returns_the_response(tmp_path: Path) -> None:
         emu.persist(event)
         seen.append(event)
 
+    emu.card.trace_exchanges = True  # as isim emulate --trace does (Emulator.open: off)
     driver = Driver(emu.card, persist=persist, observe=seen.append)
     assert driver.exchange(bytes.fromhex("0020000A08") + b"99999999") == b"\x63\xc2"
     assert isinstance(seen[0], StateChanged) and isinstance(seen[1], ApduExchanged)
