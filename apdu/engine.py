@@ -160,6 +160,7 @@ _FILE_DATA = frozenset({access.read_binary, access.update_binary, access.read_re
                         access.update_record, access.search_record})
 # TS 102 221 clauses 11.1.9-11.1.13: the data of these INS is PIN data whatever the outcome
 _PIN_INS = PIN_INS
+_SECRECY_OF_INS = bytes(SECRET_COMMAND_DATA if i in PIN_INS else 0 for i in range(256))
 _AUTHENTICATE = misc.authenticate
 
 
@@ -427,11 +428,12 @@ class Card:
 
     def _process(self, capdu: bytes) -> bytes:
         n = len(capdu)
-        self.secrecy = SECRET_COMMAND_DATA if n > 1 and capdu[1] in _PIN_INS else 0
         if n < 4 or not self._powered:
+            self.secrecy = SECRET_COMMAND_DATA if n > 1 and capdu[1] in _PIN_INS else 0
             self._pending = None
             return _SW_WRONG_LENGTH if self._powered else _SW_TECHNICAL
         ins = capdu[1]
+        self.secrecy = _SECRECY_OF_INS[ins]
         if ins != 0xC0 and self._pending is not None:
             self._pending = None
         entry = CLA_TABLE[capdu[0]]
