@@ -398,7 +398,11 @@ class Card:
         """One C-APDU in, its events out (apdu.events), in the order the driver acts on
         them: `StateChanged` (persist), `ApduExchanged` / `WriteRefused` (traces), then
         `Response` (send). Never raises."""
-        rapdu = self.process(capdu)
+        try:  # process(), without its call: this is the driver loop's path
+            rapdu = self._process(capdu if type(capdu) is bytes else bytes(capdu))
+        except Exception:  # TS 102 221 clause 10.2.1.6: technical problem, no diagnosis
+            self._pending = None
+            rapdu = _SW_TECHNICAL
         if not (self.state_changed or self.trace_exchanges or self._refusal):
             return [Response(rapdu)]  # the hot path: a read, nobody tracing
         events: list[CardEvent] = []
