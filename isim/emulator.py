@@ -110,6 +110,9 @@ class Emulator:
                     )
             emu = cls(image, state_file.path if state_file else None, t0)
             emu.state_file = state_file
+            # no per-APDU trace events unless someone traces (isim emulate --trace/--gsmtap
+            # turns them on); transmit() has no observer, building them cost a third of it
+            emu.card.trace_exchanges = False
             if state_file is not None:
                 remove_stale_temps(state_file.path)
                 if state is None:
@@ -135,7 +138,10 @@ class Emulator:
     def transmit(self, capdu: bytes) -> bytes:
         """In-process transport: one command, persisted, answered (process -> persist ->
         send, as transport.driver does)."""
-        for event in self.card.receive(capdu):
+        events = self.card.receive(capdu)
+        if len(events) == 1:  # the Response alone: nothing to persist
+            return events[0].rapdu  # type: ignore[union-attr]
+        for event in events:
             if type(event) is StateChanged:
                 self.persist(event)
             elif type(event) is Response:

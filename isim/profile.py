@@ -45,7 +45,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from isim.codecs import codec_for
@@ -55,7 +54,6 @@ from isim.documents import MAX_DOCUMENT_BYTES, parse_mapping, read_mapping, type
 from isim.errors import InputError, Problem, ProfileError
 from isim.profile_checks import AD_MODES, KEYS, ProfileRules
 from isim.profile_sizes import pcscf_address_type
-from isim.sqn import DEFAULT_DELTA, DEFAULT_IND_BITS
 
 __all__ = [
     "AD_MODES",
@@ -78,51 +76,54 @@ MAX_PROFILE_BYTES = MAX_DOCUMENT_BYTES
 @dataclass(frozen=True, kw_only=True)
 class Profile:
     """A validated profile. Text fields hold what the card stores (as written in the input);
-    `trust_domains` holds the normal forms (A-label, lower case)."""
+    `trust_domains` holds the normal forms (A-label, lower case).
+
+    Built by `profile_from_mapping` only (no field has a default here): the defaults of the
+    keys a profile leaves out are in one place, `isim.profile_checks` (`DEFAULTS` and the
+    values `_across` derives), and `_new_profile` fills the instance from the checked values
+    without the frozen dataclass's per-field `object.__setattr__` (personalization speed)."""
 
     trust_domains: tuple[str, ...]
     iccid: str
     imsi: str | None
-    mnc_length: int = 2
+    mnc_length: int
     impi: str
     impu: tuple[str, ...]
     domain: str
-    pcscf: tuple[str, ...] = ()
-    ist: tuple[int, ...] = ()
+    pcscf: tuple[str, ...]
+    ist: tuple[int, ...]
     k: bytes = field(repr=False)
     opc: bytes = field(repr=False)
-    op: bytes | None = field(default=None, repr=False)  # as given; opc is derived from it
-    sqn: int = 0
-    sqn_ind_bits: int = DEFAULT_IND_BITS
-    sqn_delta: int = DEFAULT_DELTA
-    sqn_limit: int | None = None
-    pin1: str = field(default="1234", repr=False)
-    pin1_enabled: bool = False
-    puk1: str = field(default="12345678", repr=False)
-    pin2: str = field(default="5678", repr=False)
-    pin2_enabled: bool = False
-    puk2: str = field(default="87654321", repr=False)
-    adm1: bytes = field(default=b"12345678", repr=False)
-    ad: int = 0
-    sizes: Mapping[str, Mapping[str, int]] = field(
-        default_factory=lambda: MappingProxyType({}), hash=False
-    )
-    label: str = "ISIM"
-    description: str = ""
-    applications: tuple[str, ...] = ("usim", "isim")
-    msisdn: str | None = None
-    spn: str | None = None
-    acc: tuple[int, ...] = ()
-    ust: tuple[int, ...] = ()
-    est: tuple[int, ...] = ()
-    hplmn_act: tuple[PlmnAct, ...] = ()
-    plmn_act: tuple[PlmnAct, ...] = ()
-    oplmn_act: tuple[PlmnAct, ...] = ()
-    fplmn: tuple[str, ...] = ()
-    ecc: tuple[EmergencyNumber, ...] = ()
-    routing_indicator: str = "0"
-    suci_calc_info: SuciCalcInfo = field(default_factory=SuciCalcInfo)
-    source: str = field(default="", compare=False)
+    op: bytes | None = field(repr=False)  # as given; opc is derived from it
+    sqn: int
+    sqn_ind_bits: int
+    sqn_delta: int
+    sqn_limit: int | None
+    pin1: str = field(repr=False)
+    pin1_enabled: bool
+    puk1: str = field(repr=False)
+    pin2: str = field(repr=False)
+    pin2_enabled: bool
+    puk2: str = field(repr=False)
+    adm1: bytes = field(repr=False)
+    ad: int
+    sizes: Mapping[str, Mapping[str, int]] = field(hash=False)
+    label: str
+    description: str
+    applications: tuple[str, ...]
+    msisdn: str | None
+    spn: str | None
+    acc: tuple[int, ...]
+    ust: tuple[int, ...]
+    est: tuple[int, ...]
+    hplmn_act: tuple[PlmnAct, ...]
+    plmn_act: tuple[PlmnAct, ...]
+    oplmn_act: tuple[PlmnAct, ...]
+    fplmn: tuple[str, ...]
+    ecc: tuple[EmergencyNumber, ...]
+    routing_indicator: str
+    suci_calc_info: SuciCalcInfo
+    source: str = field(compare=False)
 
     @property
     def has_usim(self) -> bool:

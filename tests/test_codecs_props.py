@@ -236,13 +236,9 @@ def test_ipv6_values_are_canonical() -> None:
 
 
 @given(st.builds(AdministrativeData, st.integers(0, 255), st.binary(max_size=4)))
-def test_ad_fast_encode_equals_construct(value: AdministrativeData) -> None:
-    from isim.codecs.binary import _AD
-
-    built = _AD.build(
-        {
-            "ue_operation_mode": value.ue_operation_mode,
-            "additional_information": value.additional_information,
-        }
-    )
-    assert codec_for("AD").encode(value, size=len(built)) == built
+def test_ad_layout_and_round_trip(value: AdministrativeData) -> None:
+    # TS 31.103 clause 4.2.5: byte 1 the UE operation mode, then the additional information
+    codec = codec_for("AD")
+    encoded = codec.encode(value, size=1 + len(value.additional_information))
+    assert encoded == bytes([value.ue_operation_mode]) + value.additional_information
+    assert codec.decode(encoded) == value

@@ -132,6 +132,20 @@ def test_parse_cases_1_to_4() -> None:
     assert split_body(bytes.fromhex("00A4000C023F00AABB")) is None
 
 
+def test_engine_lengths_agree_with_split_body(card: Card) -> None:
+    # the engine writes split_body out inline (speed): both must find the same lengths wrong
+    card.power_on()
+    for head in ("00B00000", "00A4000C", "00B20104", "80F20000"):
+        for tail in range(0, 9):
+            capdu = bytes.fromhex(head) + bytes([tail % 5]) + bytes(range(1, tail + 1))[:tail]
+            for c in (capdu[:4 + n] for n in range(len(capdu) - 3)):
+                if split_body(c) is None:
+                    assert card.process(c)[-2:] == b"\x67\x00", c.hex()
+    for good in ("00A4000C023F00", "00A40004023F0000", "00B0000001", "80F20000"):
+        assert split_body(bytes.fromhex(good)) is not None
+        assert card.process(bytes.fromhex(good))[-2:] != b"\x67\x00", good
+
+
 def test_class_byte_table() -> None:
     assert [channel_of(c) for c in (0x00, 0x01, 0x02, 0x03, 0x80, 0x83)] == [0, 1, 2, 3, 0, 3]
     assert [channel_of(c) for c in (0x40, 0x4F, 0xC0, 0xCF)] == [4, 19, 4, 19]

@@ -69,6 +69,7 @@ def test_driver_persists_before_it_returns_the_response(tmp_path: Path) -> None:
         emu.persist(event)
         seen.append(event)
 
+    emu.card.trace_exchanges = True  # as isim emulate --trace does (Emulator.open: off)
     driver = Driver(emu.card, persist=persist, observe=seen.append)
     assert driver.exchange(bytes.fromhex("0020000A08") + b"99999999") == b"\x63\xc2"
     assert isinstance(seen[0], StateChanged) and isinstance(seen[1], ApduExchanged)
@@ -85,3 +86,19 @@ def test_driver_never_answers_a_change_it_could_not_persist() -> None:
     assert driver.exchange(bytes.fromhex("00A4000C023F00")) == b"\x90\x00"
     with pytest.raises(OSError, match="disk full"):
         driver.exchange(bytes.fromhex("0020000A083939393939393939"))  # a wrong ADM: counted
+
+
+def test_receive_answers_a_failing_command_with_technical_problem(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # TS 102 221 clause 10.2.1.6: an exception inside the engine is 6F00, never raised
+    card = demo_card()
+    card.power_on()
+
+    def broken(capdu: bytes) -> bytes:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(card, "_process", broken)
+    card.trace_exchanges = False
+    assert card.receive(bytes.fromhex("00B0000010")) == [Response(b"\x6f\x00")]
+    assert card.process(bytes.fromhex("00B0000010")) == b"\x6f\x00"

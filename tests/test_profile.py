@@ -602,3 +602,17 @@ def test_values_equal_as_before_but_one_and_true_differ() -> None:
         with pytest.raises(ProfileError, match="entry 1: not an ISIM service number"):
             ProfileRules({"ist": ist})
     assert profile_from_mapping({**data, "ist": [1]}).ist == (1,)
+
+
+def test_every_profile_field_has_its_default_in_profile_checks() -> None:
+    # Profile states no defaults (it is filled by _new_profile): each field's default is
+    # profile_checks.DEFAULTS, the one place; a lone profile of the required keys gets them
+    from isim.profile_checks import DEFAULTS
+
+    names = {f.name for f in dataclasses.fields(Profile)}
+    assert names == set(DEFAULTS) | {"source"}
+    assert all(f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+               for f in dataclasses.fields(Profile))
+    p = profile_from_mapping(BASE)
+    assert (p.pin1, p.sqn_ind_bits, p.label) == (DEFAULTS["pin1"], DEFAULTS["sqn_ind_bits"],
+                                                 DEFAULTS["label"])

@@ -154,26 +154,38 @@ class EmulatorProcess:
 
 
 class FakeVpcd:
-    """The vpcd side of the protocol, for driving an emulator without pcscd.
+    """vpcd's side of the protocol (a 2-byte length, then the body), for driving a card
+    without pcscd: the one fake vpcd peer of the tests and tools.
 
-    ``accept()`` waits for the emulator to connect (it powers the card on and reads the
-    ATR like vpcd does), ``transmit(capdu)`` returns the R-APDU.  A dead emulator shows as
-    `ConnectionError` from `transmit`.
+    ``FakeVpcd()`` listens: ``accept()`` waits for the emulator to connect (it powers the
+    card on and reads the ATR like vpcd does), ``transmit(capdu)`` returns the R-APDU; one
+    write per message, TCP_NODELAY. ``FakeVpcd(sock)`` speaks on a connected socket, written
+    like Debian's vpcd: length and body in two send() calls, Nagle on (the card side must
+    cope with partial reads); ``insert()``, ``send``/``recv``/``transact``. A dead peer shows
+    as `ConnectionError`.
     """
 
-    def __init__(self, host: str = "127.0.0.1", timeout: float = 10.0) -> None:
+    def __init__(self, sock: socket.socket | None = None, *, host: str = "127.0.0.1",
+                 timeout: float = 10.0) -> None:
+        self.timeout = timeout
+        self.atr = b""
+        self.sock: socket.socket | None = sock
+        self._split = sock is not None  # Debian vpcd's two writes
+        self._listener: socket.socket | None = None
+        self.port = 0
+        if sock is not None:
+            sock.settimeout(5)
+            return
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind((host, 0))
         self._listener.listen(4)
-        self.port: int = self._listener.getsockname()[1]
-        self.timeout = timeout
-        self.sock: socket.socket | None = None
-        self.atr = b""
+        self.port = self._listener.getsockname()[1]
 
     def accept(self, proc: EmulatorProcess | None = None) -> bytes:
         """Wait for the emulator's connection; power on; return the ATR."""
         self.disconnect()
+        assert self._listener is not None, "FakeVpcd(sock) is connected already"
         deadline = time.monotonic() + self.timeout
         self._listener.settimeout(0.1)
         while True:
@@ -190,13 +202,17 @@ class FakeVpcd:
         sock.settimeout(self.timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = sock
-        self._send(b"\x01")  # power on
+        self.send(b"\x01")  # power on
         self.atr = self._exchange(b"\x04")  # get ATR
         return self.atr
 
-    def _send(self, body: bytes) -> None:
+    def send(self, body: bytes) -> None:
         assert self.sock is not None
-        self.sock.sendall(len(body).to_bytes(2, "big") + body)
+        if self._split:
+            self.sock.sendall(len(body).to_bytes(2, "big"))
+            self.sock.sendall(body)
+        else:
+            self.sock.sendall(len(body).to_bytes(2, "big") + body)
 
     def _recv_exact(self, n: int) -> bytes:
         assert self.sock is not None
@@ -204,28 +220,36 @@ class FakeVpcd:
         while len(buf) < n:
             chunk = self.sock.recv(n - len(buf))
             if not chunk:
-                raise ConnectionError("the emulator closed the connection")
+                raise ConnectionError("the card side closed the connection")
             buf += chunk
         return buf
 
-    def _exchange(self, body: bytes) -> bytes:
-        self._send(body)
+    def recv(self) -> bytes:
         size = int.from_bytes(self._recv_exact(2), "big")
         return self._recv_exact(size)
+
+    def _exchange(self, body: bytes) -> bytes:
+        self.send(body)
+        return self.recv()
+
+    transact = _exchange
+
+    def insert(self) -> bytes:
+        """What vpcd does on insertion: power on, then ask for the ATR."""
+        self.send(b"\x01")
+        return self._exchange(b"\x04")
 
     def transmit(self, capdu: bytes) -> bytes:
         return self._exchange(capdu)
 
     def send_only(self, capdu: bytes) -> None:
         """Send a C-APDU without waiting for the answer (to kill the card mid-command)."""
-        self._send(capdu)
+        self.send(capdu)
 
-    def recv_response(self) -> bytes:
-        size = int.from_bytes(self._recv_exact(2), "big")
-        return self._recv_exact(size)
+    recv_response = recv
 
     def reset(self) -> bytes:
-        self._send(b"\x02")
+        self.send(b"\x02")
         return self._exchange(b"\x04")
 
     def disconnect(self) -> None:
@@ -236,7 +260,8 @@ class FakeVpcd:
 
     def close(self) -> None:
         self.disconnect()
-        self._listener.close()
+        if self._listener is not None:
+            self._listener.close()
 
     def __enter__(self) -> FakeVpcd:
         return self

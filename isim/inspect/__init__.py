@@ -7,7 +7,8 @@ codecs and the trust-domain rule.
     ins.findings, ins.passed(strict=False)
 
 Modules: `link` (read-only APDU guard), `auth` (PIN1/ADM policy), `fcp`, `reader` (what the
-card holds), `checks` + `identity` (findings), `report` (JSON / rich), `sources`.
+card holds), `checks` + `identity` (findings), `report` (JSON; the terminal tables are
+`isim.cli.render`), `sources`.
 """
 
 from __future__ import annotations
