@@ -23,7 +23,7 @@ ADF it may hold one `Application` (matched by AID); the engine calls it:
   it into `Card.state_changed` and resets it to False. An application without the attribute
   is assumed to change its state on every AUTHENTICATE.
 * `state()` / `load_state()` -- the application's own persistent state (JSON-able); the
-  engine never calls them: the layer that builds the card image (isim.image) does.
+  engine never calls them: the layer that builds the card image (isim.card.image) does.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The one builder of the engine's card tree (the dict of `apdu.engine.Card.from_dict`) from
-the layout in specs/filesystem.yaml: production images (isim.image over isim.contents),
+the layout in specs/filesystem.yaml: production images (isim.card.image over isim.card.contents),
 tests, the demo and the fuzzers all make their nodes here.
 
-Parts (used by isim.contents / isim.image, which choose the files and contents per card):
+Parts (used by isim.card.contents / isim.card.image, which choose the files and contents per card):
 
 * `default_content(ef)`: a fresh file: the layout's `default` (transparent body or every
   record), else all FF; `arr_records(df, ...)`: an EF.ARR from the DF's `access_rules`.

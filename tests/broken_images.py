@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from isim.card.contents import ISIM_ADF
+from isim.card.image import CardImage, build_image, save_image
 from isim.codecs import codec_for
 from isim.codecs.tlv import encode_tag80
-from isim.contents import ISIM_ADF
-from isim.image import CardImage, build_image, save_image
-from isim.profile import load_profile
+from isim.profile.model import load_profile
 from specs.layout import layout
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from apdu.sw import SW_AUTH_MAC_FAILURE, SW_INCORRECT_DATA, SW_OK, SW_WRONG_LENGTH
-from isim.aka import (
+from isim.aka.milenage import Milenage, derive_opc
+from isim.aka.procedure import (
     AuthVector,
     ImsAka,
     MacFailure,
@@ -22,8 +23,7 @@ from isim.aka import (
     parse_rand_autn,
     resync,
 )
-from isim.milenage import Milenage, derive_opc
-from isim.sqn import SqnArray, SqnConfig, next_sqn
+from isim.aka.sqn import SqnArray, SqnConfig, next_sqn
 
 H = bytes.fromhex
 

@@ -17,17 +17,17 @@ from hypothesis import strategies as st
 
 from aucgw_proc import AucGwProcess, GatewayClient
 from emulator_proc import ROOT
+from isim.aka.milenage import Milenage
+from isim.aka.sqn import SqnConfig
+from isim.card.image import build_image, save_image
 from isim.cli import main
 from isim.errors import InputError, ProfileError
-from isim.image import build_image, save_image
-from isim.milenage import Milenage
 from isim.network import subscribers as subs
 from isim.network.aucgw import AucGateway
 from isim.network.server import bind_socket, close_socket
 from isim.network.sqn_store import SqnStore, resync_target
 from isim.personalize.hss import HssRecord, TransportKey, hss_header, hss_line, milenage_db_line
-from isim.profile import load_profile
-from isim.sqn import SqnConfig
+from isim.profile.model import load_profile
 
 # TS 35.208 test set 1 (with TS 55.205 SRES#1 / Kc) and the AUTS of digest 2.3
 K = bytes.fromhex("465b5ce8b199b49faa5f0a2ee238a6bc")

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from eap_peers import require_tools
-from isim.aka import AMF_RESYNC
-from isim.milenage import Milenage
+from isim.aka.milenage import Milenage
+from isim.aka.procedure import AMF_RESYNC
 from isim.network.aucgw import AucGateway
 from isim.network.sqn_store import SqnStore
 from isim.network.subscribers import Subscriber

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from apdu import build
-from isim.image import build_image
-from isim.profile import load_profile
+from isim.card.image import build_image
+from isim.profile.model import load_profile
 from specs.layout import layout
 
 
@@ -32,7 +32,7 @@ def test_production_and_test_cards_share_nodes() -> None:
 
 
 def test_record_default_is_honoured() -> None:
-    """The drift of old: isim.contents ignored a record EF's `default`."""
+    """The drift of old: isim.card.contents ignored a record EF's `default`."""
     impu = layout().applications["ADF.ISIM"].files["EF.IMPU"]
     ef = dataclasses.replace(impu, default=bytes.fromhex("8000"))
     records = build.default_content(ef)

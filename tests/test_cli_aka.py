@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from isim.aka import ImsAka, Success, SyncFailure
+from isim.aka.milenage import Milenage, derive_opc
+from isim.aka.procedure import ImsAka, Success, SyncFailure
+from isim.aka.sqn import SqnArray
 from isim.cli import main
-from isim.milenage import Milenage, derive_opc
-from isim.sqn import SqnArray
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,7 +23,7 @@ OPC1 = "cd63cb71954a9f4e48a5994e37a02baf"
 RAND1 = "23553cbe9637a89d218ae64dae47bf35"
 
 
-# what every profile needs besides the keys (isim.profile)
+# what every profile needs besides the keys (isim.profile.model)
 BASE = "trust_domains: [3gppnetwork.org]\niccid: '8988211000000430010'\nimsi: '001010000000001'\n"
 
 

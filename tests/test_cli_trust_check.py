@@ -187,7 +187,7 @@ pcscf: [10.0.0.1, {PCSCF}]
 
 @pytest.fixture
 def profile(tmp_path: Path) -> Path:
-    """A real profile, read through isim.profile.load_profile (home domain from the IMSI)."""
+    """A real profile, read through isim.profile.model.load_profile (home domain from the IMSI)."""
     path = tmp_path / "card.yaml"
     path.write_text(PROFILE_YAML)
     return path

@@ -6,9 +6,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from isim import contents, profile_sizes
+from isim.card import contents
 from isim.codecs import codec_for
-from isim.profile import profile_from_mapping
+from isim.profile import sizes as profile_sizes
+from isim.profile.model import profile_from_mapping
 from specs.layout import layout
 
 

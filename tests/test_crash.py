@@ -14,8 +14,8 @@ from types import ModuleType
 import pytest
 
 from emulator_proc import ROOT, EmulatorProcess
+from isim.card.image import load_image, save_image
 from isim.codecs import codec_for
-from isim.image import load_image, save_image
 from pcsc_stack import PcscStack
 from transport import pcsc
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from emulator_proc import ROOT, EmulatorProcess, isim_argv, isim_env
-from isim.image import build_image, load_image, save_image
-from isim.profile import load_profile
-from isim.sqn import SqnArray
+from isim.aka.sqn import SqnArray
+from isim.card.image import build_image, load_image, save_image
+from isim.profile.model import load_profile
 from pcsc_stack import PcscStack
 from transport import pcsc
 

@@ -17,9 +17,9 @@ import pytest
 
 from apdu.atr import ATR_T0, ATR_T1
 from emulator_proc import ROOT, EmulatorProcess, isim_argv, isim_env
+from isim.card.image import CardImage, build_image, save_image
 from isim.codecs import codec_for, decode_fcp
-from isim.image import CardImage, build_image, save_image
-from isim.profile import Profile, load_profile
+from isim.profile.model import Profile, load_profile
 from pcsc_stack import PcscStack
 from transport import pcsc
 
@@ -163,7 +163,7 @@ def test_power_cycles(running: EmulatorProcess, pcsc_stack: PcscStack,
 
 def _lengths(image: CardImage) -> tuple[int, int]:
     """The MF's FCP length and EF.IMPI's size, from the same card in process."""
-    from isim.emulator import Emulator
+    from isim.card.emulator import Emulator
 
     emu = Emulator.open(image)
     fcp = emu.transmit(SELECT_MF_FCP)[:-2]

@@ -26,10 +26,10 @@ from click.testing import CliRunner
 from aucgw_proc import AucGwProcess
 from eap_peers import EapResult, HostapdRadius, eap_identity, require_tools, run_eapol_test
 from emulator_proc import ROOT, EmulatorProcess
+from isim.card.image import build_image, load_image, save_image
 from isim.cli import main
-from isim.image import build_image, load_image, save_image
 from isim.personalize.hss import HssRecord, milenage_db_header, milenage_db_line
-from isim.profile import load_profile
+from isim.profile.model import load_profile
 from netns import NETNS_TOOLS, socket_inodes, udp_sockets
 from pcsc_stack import PcscStack
 

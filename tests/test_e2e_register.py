@@ -28,9 +28,9 @@ import pytest
 from certs import PKI, Issued, write_pem
 from emulator_proc import ROOT, EmulatorProcess, isim_argv, isim_env
 from ims_cards import ALICE, usim_only_profile
-from isim.image import build_image, save_image
+from isim.card.image import build_image, save_image
 from isim.ims.digest import digest_response
-from isim.profile import load_profile
+from isim.profile.model import load_profile
 from pcsc_stack import PcscStack
 
 pytestmark = pytest.mark.stack

@@ -18,9 +18,9 @@ import yaml
 from smartcard.System import readers
 
 from emulator_proc import ROOT, EmulatorProcess, isim_argv, isim_env
+from isim.card.image import build_image, save_image
 from isim.codecs import codec_for
-from isim.image import build_image, save_image
-from isim.profile import load_profile
+from isim.profile.model import load_profile
 from pcsc_stack import PcscStack
 from specs.layout import DFSpec, EFSpec, layout
 

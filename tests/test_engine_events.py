@@ -10,9 +10,9 @@ import pytest
 from apdu.engine import SECRET_COMMAND_DATA
 from apdu.events import ApduExchanged, Response, StateChanged, WriteRefused
 from demo_card import demo_card
-from isim.emulator import Emulator
-from isim.image import build_image, load_image
-from isim.profile import load_profile
+from isim.card.emulator import Emulator
+from isim.card.image import build_image, load_image
+from isim.profile.model import load_profile
 from transport.driver import Driver
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ import pytest
 
 import fuzz_identities
 import fuzz_isim
-from isim.app import IsimApplication
+from isim.card.isim_app import IsimApplication
 
 
 def test_differential_fuzz_finds_no_disagreement() -> None:

@@ -18,10 +18,10 @@ from apdu.sw import (
     SW_OK,
     SW_WRONG_LENGTH,
 )
-from isim.aka import ImsAka, generate_vector
-from isim.gba import GbaState, GbaU, authenticate_command, gba_kdf, naf_keys
-from isim.milenage import Milenage
-from isim.sqn import SqnArray
+from isim.aka.gba import GbaState, GbaU, authenticate_command, gba_kdf, naf_keys
+from isim.aka.milenage import Milenage
+from isim.aka.procedure import ImsAka, generate_vector
+from isim.aka.sqn import SqnArray
 
 H = bytes.fromhex
 K1 = H("465b5ce8b199b49faa5f0a2ee238a6bc")

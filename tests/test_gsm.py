@@ -3,7 +3,7 @@ test set 1 are c2(RES) and c3(CK, IK) of the Milenage outputs)."""
 
 import pytest
 
-from isim.gsm import c2, c3
+from isim.aka.gsm import c2, c3
 
 # TS 35.208 clause 4.3, test set 1: RES, CK, IK, SRES (c2), Kc (c3)
 VECTORS = [

@@ -14,8 +14,8 @@ import pytest
 from apdu.engine import SECRET_COMMAND_DATA, SECRET_RESPONSE_DATA
 from apdu.trace import GSMTAP_PORT, gsmtap_apdu
 from emulator_proc import ROOT, EmulatorProcess, FakeVpcd
-from isim.image import build_image, save_image
-from isim.profile import load_profile
+from isim.card.image import build_image, save_image
+from isim.profile.model import load_profile
 from transport.gsmtap import GsmtapSender
 
 ADM1 = b"12345678"  # examples/alice.yaml

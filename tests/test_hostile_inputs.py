@@ -248,8 +248,8 @@ def test_a_k_in_the_wrong_column_is_never_echoed(tmp_path: Path, column: str) ->
 
 def _resealed(tmp_path: Path, change) -> Path:  # type: ignore[no-untyped-def]
     """An image edited and re-sealed (SHA-256 recomputed), as anyone can."""
-    from isim.image import CardImage, build_image
-    from isim.profile import load_profile
+    from isim.card.image import CardImage, build_image
+    from isim.profile.model import load_profile
 
     doc = json.loads(build_image(load_profile(ROOT / "examples" / "alice.yaml")).to_json())
     doc.pop("sha256")

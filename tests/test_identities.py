@@ -1,4 +1,4 @@
-"""Identities derived from the IMSI (TS 23.003 clause 13): isim.identities."""
+"""Identities derived from the IMSI (TS 23.003 clause 13): isim.identity.from_imsi."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from isim.identities import home_domain, impi_from_imsi, split_imsi, temporary_impu
-from isim.trust import check_identities
+from isim.identity.from_imsi import home_domain, impi_from_imsi, split_imsi, temporary_impu
+from isim.identity.trust import check_identities
 
 
 @pytest.mark.parametrize(

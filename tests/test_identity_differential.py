@@ -27,13 +27,13 @@ from hypothesis import strategies as st
 
 import fuzz_identities
 from broken_images import set_body, set_record
+from isim.card.contents import ISIM_ADF
+from isim.card.emulator import Emulator
+from isim.card.image import CardImage, build_image
 from isim.codecs.tlv import encode_tag80
-from isim.contents import ISIM_ADF
-from isim.emulator import Emulator
 from isim.errors import ProfileError
-from isim.image import CardImage, build_image
 from isim.inspect import inspect_source, open_image
-from isim.profile import load_profile
+from isim.profile.model import load_profile
 from specs.layout import layout
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -245,7 +245,7 @@ PCSCF_NAMES = ["pcscf.ims.example.com", "PCSCF.ims.example.com", "pcscf\u00ad.im
 
 def _pcscf_check_accepts(record: int, data: bytes) -> bool:
     from isim.codecs import CodecError, codec_for
-    from isim.profile import profile_from_mapping
+    from isim.profile.model import profile_from_mapping
 
     try:
         value = codec_for("EF.P-CSCF").decode(data)

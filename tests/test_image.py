@@ -12,13 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from isim.cli import main
-from isim.codecs import codec_for
-from isim.codecs.errors import CodecError, SizeError
-from isim.contents import ISIM_ADF, card_contents
-from isim.emulator import Emulator, StateError
-from isim.errors import CardContentError
-from isim.image import (
+from isim.card.contents import ISIM_ADF, card_contents
+from isim.card.emulator import Emulator, StateError
+from isim.card.image import (
     CardImage,
     ImageError,
     build_image,
@@ -26,9 +22,13 @@ from isim.image import (
     load_image,
     save_image,
 )
-from isim.image_build import _card_text, _ef_json, _image
-from isim.image_format import canonical
-from isim.profile import load_profile
+from isim.card.image_build import _card_text, _ef_json, _image
+from isim.card.image_format import canonical
+from isim.cli import main
+from isim.codecs import codec_for
+from isim.codecs.errors import CodecError, SizeError
+from isim.errors import CardContentError
+from isim.profile.model import load_profile
 from specs.layout import layout
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from broken_images import BAD_IMPU, BROKEN, Expected, alice_image, write
+from isim.card.contents import ISIM_ADF
+from isim.card.image import CardImage
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
-from isim.contents import ISIM_ADF
-from isim.image import CardImage
 from isim.inspect import CardUnreadable, inspect, inspect_source, open_image, read_card
 from specs.layout import layout
 

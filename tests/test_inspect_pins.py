@@ -12,12 +12,12 @@ from click.testing import CliRunner
 
 from apdu.arr import encode_rule
 from broken_images import ALICE, BROKEN, alice_image, set_record, write
+from isim.card.image import CardImage
 from isim.cli import EXIT_OK, EXIT_VIOLATION, main
-from isim.image import CardImage
 from isim.inspect import CardSource, Inspection, inspect_source, open_image
 from isim.inspect.auth import adm_block, pin_block
 from isim.inspect.link import READ_ONLY_INS
-from isim.profile import load_profile
+from isim.profile.model import load_profile
 from specs.layout import layout
 
 INS_VERIFY = 0x20

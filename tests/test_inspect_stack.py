@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from broken_images import ALICE, BAD_IMPU, BROKEN, ROOT, write
+from isim.card.image import load_image
 from isim.cli import EXIT_OK, EXIT_VIOLATION
-from isim.image import load_image
 from pcsc_stack import PcscStack, StackError, stop_process, wait_for_card
 from transport import pcsc
 

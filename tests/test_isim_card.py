@@ -1,5 +1,5 @@
 """The ISIM on the UICC engine, in process: image built from examples/alice.yaml, driven
-through `isim.emulator.Emulator.transmit` (the same path as `isim emulate`, minus the
+through `isim.card.emulator.Emulator.transmit` (the same path as `isim emulate`, minus the
 socket).  The trust rule at the card, EF.DIR / EF.ICCID / ATR, AUTHENTICATE (IMS AKA and
 GBA) with the TS 35.208 set-1 digest values."""
 
@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from isim.aka import generate_vector
+from isim.aka.gba import naf_keys
+from isim.aka.milenage import Milenage
+from isim.aka.procedure import generate_vector
+from isim.aka.sqn import next_sqn
+from isim.card.emulator import Emulator, image_identity_problems
+from isim.card.image import CardImage, build_image, snapshot
 from isim.codecs import codec_for
-from isim.emulator import Emulator, image_identity_problems
-from isim.gba import naf_keys
-from isim.image import CardImage, build_image, snapshot
-from isim.milenage import Milenage
-from isim.profile import Profile, load_profile
-from isim.sqn import next_sqn
+from isim.profile.model import Profile, load_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 ALICE = ROOT / "examples" / "alice.yaml"

@@ -15,9 +15,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from isim.emulator import Emulator, image_identity_problems
-from isim.image import CardImage, build_image, snapshot
-from isim.profile import load_profile
+from isim.card.emulator import Emulator, image_identity_problems
+from isim.card.image import CardImage, build_image, snapshot
+from isim.profile.model import load_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 VALID_SW1 = frozenset({0x61, 0x62, 0x63, 0x67, 0x68, 0x69, 0x6A, 0x6B, 0x6C, 0x6D, 0x6E, 0x6F,

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from isim.milenage import Milenage, derive_opc
+from isim.aka.milenage import Milenage, derive_opc
 
 SETS_TEXT = """
 35.208-1 465b5ce8b199b49faa5f0a2ee238a6bc 23553cbe9637a89d218ae64dae47bf35 ff9bb4d0b607 b9b9
@@ -328,7 +328,7 @@ def test_derive_opc_keys_every_call(k: bytes, op: bytes) -> None:
 # CLI (isim.personalize.work.start_method).
 _FORKED_CHILDREN = """
 import json, multiprocessing, sys
-from isim.milenage import derive_opc
+from isim.aka.milenage import derive_opc
 
 SETS = json.loads(sys.stdin.read())
 

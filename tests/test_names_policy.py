@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 from certs import PKI
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
 from isim.errors import ProfileError
+from isim.identity.trust import DomainError, normalize_domain, uri_domain
+from isim.ims.tlscheck import CHECK_IDENTITY, check_pcscf, sip_identities
 from isim.personalize.hss import HssRecord, hss_line
-from isim.profile import profile_from_mapping
-from isim.tlscheck import CHECK_IDENTITY, check_pcscf, sip_identities
-from isim.trust import DomainError, normalize_domain, uri_domain
+from isim.profile.model import profile_from_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
 ALICE: dict[str, Any] = yaml.safe_load((ROOT / "examples" / "alice.yaml").read_text())
@@ -123,7 +123,7 @@ def test_sip_uri_san_host_comes_from_the_one_sip_parser(pki: PKI) -> None:
     leaf = pki.leaf(cn="x", uris=["sip:pcscf.ims.example.com:5061;transport=tls",
                                   "sip:bob@ims.example.com", "sips:pcscf.ims.example.com",
                                   "sip:192.0.2.1"])
-    from isim.names import parse_sip_uri  # the one SIP URI parser
+    from isim.identity.names import parse_sip_uri  # the one SIP URI parser
 
     ids = sip_identities(leaf.cert)
     assert ids.names == ["pcscf.ims.example.com"]
@@ -211,8 +211,7 @@ def test_alice_passes_check() -> None:
 @example("a.b@ims.example.com")
 @example("a=@b")
 def test_property_nai_fast_path_agrees_with_the_full_rules(nai: str) -> None:
-    from isim import names
-
+    from isim.identity import names
     plain = names._PLAIN_NAI.fullmatch(nai)
     if plain is None:
         return

@@ -125,8 +125,8 @@ def test_template_values_are_checked_once_at_load(tmp_path: Path) -> None:
 
 def test_template_rows_check_like_their_merged_profile(tmp_path: Path) -> None:
     """`Template.check` of a row = the check of `row_mapping(row)`, the batch OP included."""
-    from isim.milenage import derive_opc
-    from isim.profile import profile_from_mapping
+    from isim.aka.milenage import derive_opc
+    from isim.profile.model import profile_from_mapping
 
     tpl = load_template(_write(tmp_path / "t.yaml",
                                "trust_domains: [3gppnetwork.org]\nop: '" + "cd" * 16 + "'\n"))

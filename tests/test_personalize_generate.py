@@ -13,7 +13,7 @@ from isim.personalize.generate import (
     luhn_digit,
     random_digits,
 )
-from isim.profile import profile_from_mapping
+from isim.profile.model import profile_from_mapping
 
 
 def luhn_valid(number: str) -> bool:

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from apdu.pins import encode_pin
-from isim.contents import card_contents
-from isim.image import build_image, make_card
+from isim.card.contents import card_contents
+from isim.card.image import build_image, make_card
 from isim.personalize.card import card_output, card_script
 from isim.personalize.script import (
     READ,
@@ -22,7 +22,7 @@ from isim.personalize.script import (
     check_log,
     render_scriptor,
 )
-from isim.profile import Profile, profile_from_mapping
+from isim.profile.model import Profile, profile_from_mapping
 from specs.layout import layout
 
 BASE = {

@@ -23,13 +23,13 @@ from typing import Any
 import pytest
 
 from emulator_proc import EmulatorProcess
+from isim.card.image import build_image, load_image, make_card, save_image
 from isim.codecs import codec_for
-from isim.image import build_image, load_image, make_card, save_image
 from isim.personalize.card import card_script
 from isim.personalize.run import RunOptions
 from isim.personalize.script import check_log
 from isim.personalize.writer import CardFailure, write_cards
-from isim.profile import Profile, profile_from_mapping
+from isim.profile.model import Profile, profile_from_mapping
 from pcsc_stack import PcscStack, serve_card
 from sample_batch import write_sample_batch, write_sample_template
 from transport import pcsc

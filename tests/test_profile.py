@@ -1,4 +1,4 @@
-"""Profile loading and validation: isim.profile."""
+"""Profile loading and validation: isim.profile.model."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from isim.errors import InputError, IsimError, Problem, ProfileError
-from isim.profile import (
+from isim.profile.model import (
     KEYS,
     Profile,
     ProfileRules,
@@ -607,7 +607,7 @@ def test_values_equal_as_before_but_one_and_true_differ() -> None:
 def test_every_profile_field_has_its_default_in_profile_checks() -> None:
     # Profile states no defaults (it is filled by _new_profile): each field's default is
     # profile_checks.DEFAULTS, the one place; a lone profile of the required keys gets them
-    from isim.profile_checks import DEFAULTS
+    from isim.profile.checks import DEFAULTS
 
     names = {f.name for f in dataclasses.fields(Profile)}
     assert names == set(DEFAULTS) | {"source"}

@@ -15,15 +15,15 @@ from click.testing import CliRunner, Result
 from certs import PKI, Issued, write_pem
 from fake_pcscf import FakePcscf, Reply, sip_reply
 from ims_cards import ALICE, usim_only_profile
-from isim.aka import generate_vector, resync
+from isim.aka.milenage import Milenage
+from isim.aka.procedure import generate_vector, resync
+from isim.card.emulator import Emulator
+from isim.card.image import build_image
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
-from isim.emulator import Emulator
-from isim.image import build_image
 from isim.ims.card import UeCard
 from isim.ims.digest import digest_response
 from isim.inspect import CardSource
-from isim.milenage import Milenage
-from isim.profile import load_profile
+from isim.profile.model import load_profile
 
 PCSCF = "pcscf.ims.example.com"  # alice's EF.P-CSCF record 1, inside ims.example.com
 IMPI = "001010123456789@ims.mnc001.mcc001.3gppnetwork.org"

@@ -9,10 +9,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from isim.card.contents import card_contents
+from isim.card.image import build_image
 from isim.cli import main
-from isim.contents import card_contents
-from isim.image import build_image
-from isim.profile import load_profile, profile_from_mapping
+from isim.profile.model import load_profile, profile_from_mapping
 from isim.saip.asn import SQN_INIT_ENTRIES, decode_pe, encode_pe
 from isim.saip.export import export_image
 from isim.saip.extract import extract
@@ -198,7 +198,7 @@ def test_unknown_pe_is_kept_and_reported(tmp_path: Path) -> None:
 def test_export_refuses_rule_breaking_image(tmp_path: Path) -> None:
     image = build_image(load_profile(EXAMPLE))
     image.isim["trust_domains"] = ["test.3gpp.com"]  # IMPU 1 now outside
-    from isim.image import save_image
+    from isim.card.image import save_image
 
     src = tmp_path / "img.json"
     save_image(src, image)

@@ -11,10 +11,10 @@ import yaml
 from click.testing import CliRunner
 from pycrate_asn1dir import eUICCPP_IFTv3 as pycrate_saip
 
+from isim.card.contents import card_contents
+from isim.card.image import build_image
 from isim.cli import main
-from isim.contents import card_contents
-from isim.image import build_image
-from isim.profile import load_profile, profile_from_mapping
+from isim.profile.model import load_profile, profile_from_mapping
 from isim.saip.export import export_image
 from isim.saip.files import apply_items
 from isim.saip.layout import field_key, saip_layout
@@ -112,7 +112,7 @@ def test_personalize_format_saip(tmp_path: Path) -> None:
     assert [p.stem for p in packages] == [p.stem for p in images] and packages
     for image_path, package in zip(images, packages, strict=True):
         assert stat.S_IMODE(package.stat().st_mode) == 0o600
-        from isim.image import load_image
+        from isim.card.image import load_image
 
         assert export_image(load_image(image_path)) == package.read_bytes()
         _pycrate_pes(package.read_bytes())

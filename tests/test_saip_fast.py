@@ -8,8 +8,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from isim.contents import card_contents
-from isim.profile import profile_from_mapping
+from isim.card.contents import card_contents
+from isim.profile.model import profile_from_mapping
 from isim.saip.asn import decode_pe
 from isim.saip.fast import PackageEncoder, profile_package, reference_package
 from isim.saip.package import read_package

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from isim.sqn import SQN_MAX, SqnArray, SqnConfig, next_sqn
+from isim.aka.sqn import SQN_MAX, SqnArray, SqnConfig, next_sqn
 
 
 def sqn_of(seq: int, ind: int, ind_bits: int = 5) -> int:

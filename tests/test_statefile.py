@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from isim.emulator import Emulator, StateError
+from isim.card.emulator import Emulator, StateError
+from isim.card.image import CardImage, build_image, load_image, save_image
 from isim.fileio import SymlinkRefused
-from isim.image import CardImage, build_image, load_image, save_image
-from isim.profile import load_profile
+from isim.profile.model import load_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 ALICE = ROOT / "examples" / "alice.yaml"

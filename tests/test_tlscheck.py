@@ -1,4 +1,4 @@
-"""isim.tlscheck: should the UE trust this P-CSCF certificate (chain, RFC 5922 identity,
+"""isim.ims.tlscheck: should the UE trust this P-CSCF certificate (chain, RFC 5922 identity,
 trust domain, realm)?"""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from certs import DAY, PKI, Issued
-from isim.tlscheck import (
+from isim.ims.tlscheck import (
     CHECK_CHAIN,
     CHECK_IDENTITY,
     CHECK_REALM,

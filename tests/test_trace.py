@@ -10,9 +10,9 @@ import pytest
 from apdu.engine import SECRET_COMMAND_DATA, SECRET_RESPONSE_DATA
 from apdu.trace import mask_capdu, mask_rapdu, masked_capdu, masked_rapdu
 from emulator_proc import EmulatorProcess, FakeVpcd
-from isim.emulator import Emulator
-from isim.image import build_image, save_image
-from isim.profile import load_profile
+from isim.card.emulator import Emulator
+from isim.card.image import build_image, save_image
+from isim.profile.model import load_profile
 from specs.layout import layout
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""The trust-domain rule (TS 33.203 clause 8.1 as changed by the seed CR): isim.trust."""
+"""The trust-domain rule (TS 33.203 clause 8.1 as changed by the seed CR): isim.identity.trust."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from isim.names import is_public_suffix
-from isim.trust import (
+from isim.identity.names import is_public_suffix
+from isim.identity.trust import (
     DomainError,
     Violation,
     check_domain,
@@ -428,8 +428,7 @@ SIP_PART = st.text(alphabet="aZ09-_.!~*'()+&=$,;?/%:@[] \t", min_size=1, max_siz
 def test_property_plain_sip_fast_path_agrees_with_the_full_grammar(rest: str) -> None:
     """The `user@host` fast path accepts only URIs the RFC 3261 grammar accepts, with the same
     host (so the same domain or the same error)."""
-    from isim import names
-
+    from isim.identity import names
     plain = names._PLAIN_SIP_URI.fullmatch(rest)
     if plain is None:
         return

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from isim.card.emulator import Emulator, image_identity_problems
+from isim.card.image import build_image, load_image
 from isim.codecs import codec_for
 from isim.codecs.usim import UsimAdministrativeData
-from isim.emulator import Emulator, image_identity_problems
-from isim.image import build_image, load_image
-from isim.profile import Profile, load_profile, profile_from_mapping
+from isim.profile.model import Profile, load_profile, profile_from_mapping
 from specs.layout import layout
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,11 +11,11 @@ from typing import Any
 import yaml
 from click.testing import CliRunner
 
+from isim.card.image import CardImage, build_image, save_image
 from isim.cli import EXIT_OK, EXIT_VIOLATION, main
 from isim.codecs import codec_for
 from isim.codecs.usim import UsimAdministrativeData
-from isim.image import CardImage, build_image, save_image
-from isim.profile import load_profile, profile_from_mapping
+from isim.profile.model import load_profile, profile_from_mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 ALICE = ROOT / "examples" / "alice.yaml"

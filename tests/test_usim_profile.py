@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from isim.cli import EXIT_OK, EXIT_VIOLATION, main
 from isim.codecs.usim import PlmnAct
-from isim.profile import load_profile
+from isim.profile.model import load_profile
 from isim.usim.profile_keys import DEFAULT_UST
 
 ROOT = Path(__file__).resolve().parent.parent

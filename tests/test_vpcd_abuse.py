@@ -12,8 +12,8 @@ import pytest
 
 from emulator_proc import ROOT, EmulatorProcess
 from emulator_proc import FakeVpcd as EmulatorPeer
-from isim.image import build_image, save_image
-from isim.profile import load_profile
+from isim.card.image import build_image, save_image
+from isim.profile.model import load_profile
 from responders import UICC_ATR, TrivialCard
 from test_vpcd import SELECT_MF, FakeVpcd, _finish, _run
 from transport.vpcd import VpcdTransport

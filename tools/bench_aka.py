@@ -18,9 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from apdu.sw import SW_OK
-from isim.aka import ImsAka, generate_vector, ims_aka_response
-from isim.milenage import Milenage
-from isim.sqn import SqnArray, SqnConfig
+from isim.aka.milenage import Milenage
+from isim.aka.procedure import ImsAka, generate_vector, ims_aka_response
+from isim.aka.sqn import SqnArray, SqnConfig
 
 K = bytes.fromhex("465b5ce8b199b49faa5f0a2ee238a6bc")
 OPC = bytes.fromhex("cd63cb71954a9f4e48a5994e37a02baf")

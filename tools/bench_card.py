@@ -41,12 +41,12 @@ for _p in (str(ROOT), str(ROOT / "tools")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from isim.aka import generate_vector  # noqa: E402
-from isim.emulator import Emulator  # noqa: E402
-from isim.image import CardImage, build_image, save_image  # noqa: E402
-from isim.milenage import Milenage  # noqa: E402
-from isim.profile import load_profile  # noqa: E402
-from isim.sqn import next_sqn  # noqa: E402
+from isim.aka.milenage import Milenage  # noqa: E402
+from isim.aka.procedure import generate_vector  # noqa: E402
+from isim.aka.sqn import next_sqn  # noqa: E402
+from isim.card.emulator import Emulator  # noqa: E402
+from isim.card.image import CardImage, build_image, save_image  # noqa: E402
+from isim.profile.model import load_profile  # noqa: E402
 from responders import TrivialCard  # noqa: E402
 from transport import pcsc, vpcd  # noqa: E402
 

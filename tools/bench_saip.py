@@ -29,7 +29,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 
 def _profiles(cards: int, applications: str = "") -> list:
-    from isim.contents import card_contents
+    from isim.card.contents import card_contents
     from isim.personalize.batch import open_batch
     from isim.personalize.template import load_template
     from sample_batch import write_sample_batch, write_sample_template

@@ -222,8 +222,8 @@ def _pair(stack: PcscStack, tree: Path, image: Path, swap: bool, seconds: float,
 
 
 def vs_minimal(seconds: float, burst: int, before: str | None, repeats: int) -> int:
-    from isim.image import build_image, save_image
-    from isim.profile import load_profile
+    from isim.card.image import build_image, save_image
+    from isim.profile.model import load_profile
 
     with tempfile.TemporaryDirectory() as tmp, pcsc_stack(activate=True) as stack:
         image = Path(tmp) / "alice.img"

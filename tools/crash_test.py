@@ -41,10 +41,10 @@ for p in (str(ROOT), str(ROOT / "tools")):
         sys.path.insert(0, p)
 
 from emulator_proc import EmulatorError, EmulatorProcess, FakeVpcd  # noqa: E402
+from isim.card.emulator import image_identity_problems  # noqa: E402
+from isim.card.image import CardImage, build_image, load_image, save_image  # noqa: E402
 from isim.codecs import codec_for  # noqa: E402
-from isim.emulator import image_identity_problems  # noqa: E402
-from isim.image import CardImage, build_image, load_image, save_image  # noqa: E402
-from isim.profile import load_profile  # noqa: E402
+from isim.profile.model import load_profile  # noqa: E402
 
 ALICE = ROOT / "examples" / "alice.yaml"
 PIN1 = b"1234\xff\xff\xff\xff"

@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
+from isim.card.image import load_card_source  # noqa: E402
 from isim.codecs import codec_for  # noqa: E402
-from isim.image import load_card_source  # noqa: E402
 from pcsc_stack import StackError, pcsc_stack, stop_process, wait_for_card  # noqa: E402
 from specs.layout import layout  # noqa: E402
 from transport.pcsc import ReaderError, connect  # noqa: E402

@@ -12,7 +12,7 @@ overrides, zero-width characters, line separators, fullwidth forms, soft hyphens
 
 * guard:   UPDATE BINARY / UPDATE RECORD after VERIFY ADM1 in the in-process engine
            (accepted: 90 00; the original content is written back after each case);
-* check:   `isim.profile.profile_from_mapping` of alice's profile with the text the codec
+* check:   `isim.profile.model.profile_from_mapping` of alice's profile with the text the codec
            decodes from the bytes (bytes no text encodes to: refused);
 * inspect: `isim.inspect.inspect` judging what `isim inspect` read from the alice image,
            with the file or record holding the bytes.
@@ -41,13 +41,13 @@ if str(ROOT) not in sys.path:
 import yaml  # noqa: E402
 
 from apdu.engine import Card  # noqa: E402
+from isim.card.contents import ISIM_ADF  # noqa: E402
+from isim.card.image import build_image, make_card  # noqa: E402
 from isim.codecs import CodecError, codec_for  # noqa: E402
 from isim.codecs.tlv import encode_tag80  # noqa: E402
-from isim.contents import ISIM_ADF  # noqa: E402
 from isim.errors import ProfileError  # noqa: E402
-from isim.image import build_image, make_card  # noqa: E402
 from isim.inspect import CardRead, inspect, open_image, read_card  # noqa: E402
-from isim.profile import profile_from_mapping  # noqa: E402
+from isim.profile.model import profile_from_mapping  # noqa: E402
 
 __all__ = ["NASTY", "Result", "check_accepts", "fuzz", "guard_write", "inspect_accepts",
            "random_case"]

@@ -23,14 +23,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from apdu.engine import Card  # noqa: E402
-from isim.identity_files import (  # noqa: E402
+from isim.card.image import CardImage, build_image, make_card  # noqa: E402
+from isim.identity.files import (  # noqa: E402
     IDENTITY_FILES,
     PCSCF_FILE,
     identity_file_problems,
     pcscf_problems,
 )
-from isim.image import CardImage, build_image, make_card  # noqa: E402
-from isim.profile import load_profile  # noqa: E402
+from isim.profile.model import load_profile  # noqa: E402
 
 __all__ = ["identity_problems", "isim_card", "isim_check"]
 
@@ -52,7 +52,7 @@ def isim_card() -> Card:
 
 def identity_problems(card: Card) -> list[str]:
     """Problems of the card's IMPI, IMPUs, home domain and P-CSCF addresses: the one
-    validation the write guard, `isim check` and `isim inspect` run (`isim.identity_files`)."""
+    validation the write guard, `isim check` and `isim inspect` run (`isim.identity.files`)."""
     image = _image()
     adf = card.adf(bytes.fromhex(image.isim["aid"]))
     contents: dict[str, bytes | list[bytes] | None] = {}

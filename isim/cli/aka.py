@@ -19,12 +19,12 @@ from typing import NoReturn
 
 import click
 
-from isim.aka import generate_vector, resync
+from isim.aka.milenage import Milenage
+from isim.aka.procedure import generate_vector, resync
+from isim.aka.sqn import SqnArray, next_sqn
+from isim.card.image import load_card_source
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main, reporting
 from isim.errors import IsimError
-from isim.image import load_card_source
-from isim.milenage import Milenage
-from isim.sqn import SqnArray, next_sqn
 
 
 class _BadInput(Exception):

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import click
 
+from isim.card.contents import card_contents
+from isim.card.image import build_image, save_image
+from isim.card.statefile import STATE_KEY, new_state_key
 from isim.cli import EXIT_OK, main, reporting
-from isim.contents import card_contents
-from isim.image import build_image, save_image
-from isim.profile import load_profile
-from isim.statefile import STATE_KEY, new_state_key
+from isim.profile.model import load_profile
 
 
 @main.command("build")

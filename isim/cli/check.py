@@ -16,7 +16,7 @@ import click
 
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
 from isim.errors import InputError, ProfileError
-from isim.profile import MAX_PROFILE_BYTES, load_profile, parse_profile
+from isim.profile.model import MAX_PROFILE_BYTES, load_profile, parse_profile
 
 
 def _check_one(path: str) -> dict[str, Any]:

@@ -8,9 +8,9 @@ from typing import Any, NoReturn
 
 import click
 
-from isim.checker import shown
 from isim.cli import EXIT_BAD_INPUT, main
 from isim.codecs import Codec, CodecError, codec_for
+from isim.profile.checker import shown
 
 MAX_EF_SIZE = 0xFFFF  # the file size in an FCP is two bytes (TS 102 221 clause 11.1.1.4.1)
 

@@ -34,10 +34,10 @@ from rich.console import Console
 
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, is_number, main
 from isim.cli.render import render
+from isim.identity.trust import DomainError, trust_domain
 from isim.inspect import CardSource, CardUnreadable, image_source, inspect_source, reader_source
 from isim.inspect.auth import adm_block, pin_block
 from isim.inspect.report import to_json_text
-from isim.trust import DomainError, trust_domain
 
 
 def _secret(parse: Any) -> Any:

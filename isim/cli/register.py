@@ -6,7 +6,7 @@
 
 The identities come from the card (ISIM, else derived from the USIM's IMSI); the P-CSCF from
 --pcscf, else the card's first FQDN in EF.P-CSCF; port 5061 by default. The certificate is
-judged by the trust rule (`isim.tlscheck`) before any SIP byte is sent. `--trace` writes the
+judged by the trust rule (`isim.ims.tlscheck`) before any SIP byte is sent. `--trace` writes the
 SIP messages to stderr with the Digest response (derived from RES) masked.
 
 Exit codes: 0 registered; 1 P-CSCF not trusted, REGISTER rejected or authentication failed;
@@ -27,7 +27,7 @@ from cryptography import x509
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from isim.ims.card import CardError, UeCard, open_card
 from isim.ims.register import RegisterConfig, RegisterFailure, RegisterResult, register
-from isim.tlscheck import CertificateFileError, read_pem_file
+from isim.ims.tlscheck import CertificateFileError, read_pem_file
 
 DEFAULT_PORT = 5061  # SIP over TLS (RFC 3261 clause 19.1.2)
 

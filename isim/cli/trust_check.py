@@ -26,17 +26,17 @@ from typing import Any, NoReturn
 import click
 from cryptography import x509
 
+from isim.card.image import is_card_image
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, is_number, main
 from isim.errors import IsimError
-from isim.image import is_card_image
-from isim.tlscheck import (
+from isim.identity.trust import DomainError, normalize_domain
+from isim.ims.tlscheck import (
     CertificateFileError,
     TrustReport,
     check_pcscf,
     fetch_chain,
     read_pem_file,
 )
-from isim.trust import DomainError, normalize_domain
 
 
 class CannotDecide(Exception):
@@ -55,7 +55,7 @@ class CardView:
 def read_card(card: str, trust_domains: Sequence[str] | None = None) -> CardView:
     """Read the home domain, P-CSCF records and trust domains of CARD.
 
-    CARD is a profile (`isim.profile.load_profile`), a card image (read through the
+    CARD is a profile (`isim.profile.model.load_profile`), a card image (read through the
     in-process engine by `isim.inspect`, the same APDUs as a reader) or `reader:N` (a PC/SC
     reader: index or name). `trust_domains` (`--trust-domain`) replaces the profile's or
     image's own; a card in a reader does not store them, so `reader:N` needs them.
@@ -64,9 +64,9 @@ def read_card(card: str, trust_domains: Sequence[str] | None = None) -> CardView
     if card.startswith("reader:") or is_card_image(path):
         return _read_through_inspect(card, trust_domains)
     try:
-        from isim.profile import load_profile
+        from isim.profile.model import load_profile
     except ImportError:
-        raise CannotDecide("profile loading (isim.profile) is not available") from None
+        raise CannotDecide("profile loading (isim.profile.model) is not available") from None
     try:
         profile = load_profile(path)
     except (IsimError, OSError, ValueError) as exc:  # InputError, ProfileError
@@ -80,8 +80,8 @@ def read_card(card: str, trust_domains: Sequence[str] | None = None) -> CardView
 
 
 def _read_through_inspect(card: str, trust_domains: Sequence[str] | None) -> CardView:
+    from isim.identity.trust import FILE_DOMAIN
     from isim.inspect import CardUnreadable, image_source, inspect_source, reader_source
-    from isim.trust import FILE_DOMAIN
 
     try:
         if card.startswith("reader:"):

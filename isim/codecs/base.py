@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import construct
 
-from isim.checker import shown
+from isim.profile.checker import shown
 from specs.layout import EFSpec
 
 from .errors import CodecError, SizeError

@@ -51,7 +51,7 @@ class AdCodec(Codec[AdministrativeData]):
 
     def _encode(self, value: AdministrativeData, size: int) -> bytes:
         # construct costs ~15 us a call, paid once per distinct value: personalization
-        # encodes EF.AD once per UE operation mode of a batch (isim.contents, per_value)
+        # encodes EF.AD once per UE operation mode of a batch (isim.card.contents, per_value)
         return _AD.build({"ue_operation_mode": value.ue_operation_mode,
                           "additional_information": bytes(value.additional_information)})
 

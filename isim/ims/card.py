@@ -3,10 +3,11 @@
 * Identities come from the ISIM (EF.IMPI, EF.IMPU, EF.DOMAIN, EF.P-CSCF; TS 31.103 4.2),
   read by :mod:`isim.inspect` (the same read-only reader as ``isim inspect``). Without an
   ISIM they are derived from the USIM's EF.IMSI and EF.AD, read by the same reader
-  (TS 23.003 clause 13, :mod:`isim.identities`).
+  (TS 23.003 clause 13, :mod:`isim.identity.from_imsi`).
 * AUTHENTICATE (TS 102 221 clause 11.1.16) in the 3G / IMS AKA context (P2 = 81,
   TS 31.103 7.1.2 / TS 31.102 7.1.2) on that application, the answer decoded into
-  :class:`isim.aka.Success` / :class:`~isim.aka.SyncFailure` / :class:`~isim.aka.MacFailure`.
+  :class:`isim.aka.procedure.Success` / :class:`~isim.aka.procedure.SyncFailure` /
+  :class:`~isim.aka.procedure.MacFailure`.
 
 Every command goes through :func:`apdu.t0.following_procedure`, so a card answering in T=0
 style (61XX / 6CXX) reads the same as one that does not. A reader's card and an in-process
@@ -23,10 +24,10 @@ from pathlib import Path
 from apdu.ins import INS_AUTHENTICATE, INS_SELECT, SELECT_BY_AID, SELECT_RETURN_NONE
 from apdu.sw import SW_AUTH_MAC_FAILURE, SW_OK, SW_SECURITY_STATUS_NOT_SATISFIED
 from apdu.t0 import ProcedureError, following_procedure
-from isim.aka import AkaResult, MacFailure, Success, SyncFailure
-from isim.auth_codes import P2_IMS_AKA, TAG_SUCCESS, TAG_SYNC_FAILURE
+from isim.aka.codes import P2_IMS_AKA, TAG_SUCCESS, TAG_SYNC_FAILURE
+from isim.aka.procedure import AkaResult, MacFailure, Success, SyncFailure
 from isim.errors import IsimError
-from isim.identities import derived_identities
+from isim.identity.from_imsi import derived_identities
 from isim.inspect import CardSource, CardUnreadable, open_image, read_card, reader_source
 from isim.inspect.checks import DecodedEF, inspect
 
@@ -160,7 +161,7 @@ def open_card(*, reader: str | None = None, card: Path | None = None) -> Iterato
     if (reader is None) == (card is None):
         raise CardError("give exactly one of --reader N or --card CARD")
     if card is not None:
-        from isim.image import load_card_source
+        from isim.card.image import load_card_source
 
         try:
             image = load_card_source(card)

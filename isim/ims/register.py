@@ -4,7 +4,7 @@
 
 1. TCP to the P-CSCF (``config.address`` when given, as curl's --resolve), TLS 1.2 or 1.3
    with SNI = the dialled P-CSCF FQDN. The handshake itself verifies nothing.
-2. Before any SIP byte: :func:`isim.tlscheck.check_pcscf` on the presented chain (chain to the
+2. Before any SIP byte: :func:`isim.ims.tlscheck.check_pcscf` on the presented chain (chain to the
    given roots, RFC 5922 identity without wildcards, inside the trust domain). Not trusted:
    :class:`RegisterFailure` with exit code 1 and the report; the socket is closed unused.
 3. REGISTER with ``Authorization: Digest username=IMPI, realm=home domain, nonce="",
@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 
-from isim.aka import MacFailure, Success, SyncFailure
-from isim.tlscheck import TrustReport, check_pcscf, peer_chain, realm_matches
+from isim.aka.procedure import MacFailure, Success, SyncFailure
+from isim.ims.tlscheck import TrustReport, check_pcscf, peer_chain, realm_matches
 
 from .card import UeCard
 from .digest import (
@@ -128,7 +128,7 @@ def connect_tls(host: str, port: int, address: str | None, timeout: float) -> ss
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # isim.tlscheck judges the chain itself, below
+    context.verify_mode = ssl.CERT_NONE  # isim.ims.tlscheck judges the chain itself, below
     target = address or host
     try:
         raw = socket.create_connection((target, port), timeout=timeout)

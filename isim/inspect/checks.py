@@ -14,8 +14,8 @@ from typing import Any
 
 from apdu.arr import AccessRule, Condition, rule_from_symbolic
 from apdu.files import LCSI_ACTIVATED
+from isim.card.contents import ISIM_ADF
 from isim.codecs import CodecError, codec_for
-from isim.contents import ISIM_ADF
 from specs.layout import OPERATIONS, DFSpec, EFSpec, layout
 
 from .findings import ERROR, WARNING, Finding

@@ -1,10 +1,11 @@
-"""IMPI / IMPU / DOMAIN: consistency with each other and the trust-domain rule (`isim.trust`).
+"""IMPI / IMPU / DOMAIN: consistency with each other and the trust-domain rule
+(`isim.identity.trust`).
 
-* The rule (errors): `isim.trust.check_identities` on what the card holds. Values that did
+* The rule (errors): `isim.identity.trust.check_identities` on what the card holds. Values that did
   not decode are left out (their format error is reported already), and "at least one IMPU"
   is only judged when every IMPU record was read and decoded.
 * IMPI realm different from the home network domain: a warning (real test profiles do it).
-* EF.P-CSCF FQDN addresses: the name policy of `isim.names` (`isim.identity_files`).
+* EF.P-CSCF FQDN addresses: the name policy of `isim.identity.names` (`isim.identity.files`).
 * An IMPU host different from the home domain is not reported: operators register public
   identities under other domains, and the rule already bounds every host.
 """
@@ -14,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from isim import trust
 from isim.codecs.identities import PcscfAddress
-from isim.identity_files import PCSCF_FILE, pcscf_name_problem
+from isim.identity import trust
+from isim.identity.files import PCSCF_FILE, pcscf_name_problem
 
 from .findings import ERROR, WARNING, Finding
 

@@ -26,8 +26,8 @@ from apdu.sw import (
     SW_SECURITY_STATUS_NOT_SATISFIED,
     SW_WARNING_END_OF_FILE,
 )
+from isim.card.contents import ISIM_ADF
 from isim.codecs import ApplicationTemplate, CodecError, codec_for
-from isim.contents import ISIM_ADF
 from specs.layout import EFSpec, layout
 
 from .auth import Authenticator, AuthEvent, Secret

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from isim.emulator import Emulator
+from isim.card.emulator import Emulator
+from isim.card.image import CardImage, load_image
 from isim.errors import IsimError
-from isim.image import CardImage, load_image
 from transport import pcsc
 
 from .link import CardUnreadable, Transmit

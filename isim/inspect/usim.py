@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from apdu.ins import INS_SELECT, SELECT_BY_AID, SELECT_BY_PATH, SELECT_RETURN_FCP
 from apdu.sw import SW_FILE_NOT_FOUND, SW_OK
-from isim import identities, trust
+from isim.identity import from_imsi as identities
+from isim.identity import trust
 from isim.usim.contents import USIM_ADF
 from specs.layout import DFSpec, EFSpec, layout
 

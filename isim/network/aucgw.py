@@ -33,9 +33,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from isim.aka import generate_vector, resync
-from isim.gsm import c2, c3
-from isim.milenage import Milenage
+from isim.aka.gsm import c2, c3
+from isim.aka.milenage import Milenage
+from isim.aka.procedure import generate_vector, resync
 from isim.network.sqn_store import SqnStore
 from isim.network.subscribers import Subscriber
 

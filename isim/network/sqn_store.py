@@ -21,9 +21,9 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+from isim.aka.sqn import SQN_MAX, SqnConfig, next_sqn
 from isim.errors import InputError
 from isim.fileio import SECRET_MODE, create_exclusive
-from isim.sqn import SQN_MAX, SqnConfig, next_sqn
 
 __all__ = ["SqnStore", "resync_target"]
 
@@ -76,7 +76,7 @@ class SqnStore:
         return None if row is None else int(row[0])
 
     def take_next(self, imsi: str, initial: int, ind_bits: int) -> int:
-        """The SQN of a new vector (SEQ + 1, IND kept: `isim.sqn.next_sqn`), committed
+        """The SQN of a new vector (SEQ + 1, IND kept: `isim.aka.sqn.next_sqn`), committed
         before it is returned. ValueError when the SQN space is exhausted."""
         return self._update(imsi, initial, lambda last: next_sqn(last, ind_bits))
 

@@ -8,13 +8,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from isim.aka.sqn import SqnArray, SqnConfig
+from isim.card.image import CardImage, is_card_image, load_image
 from isim.codecs import codec_for
 from isim.codecs.errors import CodecError
 from isim.errors import InputError, Problem, ProfileError
-from isim.image import CardImage, is_card_image, load_image
 from isim.personalize.hss import MILENAGE_DB_AMF, TransportKey, read_hss
-from isim.profile import load_profile
-from isim.sqn import SqnArray, SqnConfig
+from isim.profile.model import load_profile
 
 __all__ = ["Subscriber", "from_cards", "from_hss", "index"]
 

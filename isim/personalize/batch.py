@@ -5,7 +5,7 @@
   Several values in one cell (`impu`, `pcscf`, `ist`) are separated by `|`. An empty cell
   means "not given" (template value, IMSI-derived identity or generator).
 * YAML (`.yaml`, `.yml`) or JSON (`.json`): a list of mappings, loaded whole (at most
-  MAX_LIST_BATCH_BYTES, bounded once aliases are expanded: `isim.documents`). A row's number
+  MAX_LIST_BATCH_BYTES, bounded once aliases are expanded: `isim.profile.documents`). A row's number
   is its **1-based index** in the list. A key given twice in a row, a YAML merge key, a
   number too long or a string that is not Unicode makes that row invalid, naming the key.
 
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from isim.documents import MAX_EXPANDED, document_problems, parse_document
 from isim.errors import InputError, Problem
 from isim.fileio import read_bounded
+from isim.profile.documents import MAX_EXPANDED, document_problems, parse_document
 
 __all__ = ["Batch", "Row", "open_batch"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from apdu.pins import encode_pin
-from isim.contents import CardContents, card_contents
-from isim.image import build_image_json
-from isim.profile import Profile
-from isim.statefile import new_state_key
+from isim.card.contents import CardContents, card_contents
+from isim.card.image import build_image_json
+from isim.card.statefile import new_state_key
+from isim.profile.model import Profile
 from specs.layout import layout
 
 from .hss import HssRecord

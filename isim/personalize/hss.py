@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from isim.errors import InputError, Problem, ProfileError
 from isim.fileio import read_bounded
-from isim.names import FORMULA_LEADS
+from isim.identity.names import FORMULA_LEADS
 
 __all__ = [
     "HSS_COLUMNS",
@@ -147,7 +147,7 @@ def _csv_line(cells: Sequence[str]) -> str:
 def _inert(cell: str) -> str:
     """A cell a spreadsheet would evaluate (it starts with = + - @ TAB or CR) gets a leading
     apostrophe (OWASP, "CSV injection"). Validation already refuses such an IMPI
-    (`isim.names.nai_parts`) and no other column can start so: this is the second line."""
+    (`isim.identity.names.nai_parts`) and no other column can start so: this is the second line."""
     return "'" + cell if cell.startswith(FORMULA_LEADS) else cell
 
 

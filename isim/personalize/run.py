@@ -1,6 +1,6 @@
 """`isim personalize BATCH --template T --out DIR`: the two passes over a streamed batch.
 
-Pass 1 validates every row (formats and the trust rule, through `isim.profile`) and keeps
+Pass 1 validates every row (formats and the trust rule, through `isim.profile.model`) and keeps
 only the ICCID and IMSI of each row as integers (`dedupe.py`). Any bad row: `BatchRejected`,
 and nothing is written; with a reject file the bad rows are left out instead.
 Pass 2 streams the batch again and writes, into the staging directory (`outputs.py`), one

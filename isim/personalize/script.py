@@ -40,7 +40,7 @@ from apdu.ins import (
     SELECT_BY_FID,
     SELECT_RETURN_NONE,
 )
-from isim.contents import CardContents, Content, EFContent
+from isim.card.contents import CardContents, Content, EFContent
 from specs.layout import DFSpec, EFSpec
 
 __all__ = [

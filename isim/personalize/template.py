@@ -1,6 +1,6 @@
 """The batch template: the profile keys every card shares, plus the generators.
 
-A template is a profile (YAML or JSON, the keys of `isim.profile`) without the per-card
+A template is a profile (YAML or JSON, the keys of `isim.profile.model`) without the per-card
 keys (`iccid`, `imsi`, `impi`, `impu`, `k`, `opc`), and with an optional `generate:`
 section (see `generate.py`). An `op` in the template is the batch OP: every card gets
 OPc = f(K, OP) (TS 35.206), unless its row gives its own `opc` or `op`.
@@ -19,10 +19,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from isim.documents import MAX_DOCUMENT_BYTES, parse_mapping
 from isim.errors import InputError, Problem, ProfileError
 from isim.fileio import read_bounded
-from isim.profile import KEYS, Profile, ProfileRules, profile_from_mapping
+from isim.profile.documents import MAX_DOCUMENT_BYTES, parse_mapping
+from isim.profile.model import KEYS, Profile, ProfileRules, profile_from_mapping
 
 from .generate import GenerateError, Generators
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from isim.contents import card_contents
-from isim.profile import Profile
+from isim.card.contents import card_contents
+from isim.profile.model import Profile
 from isim.saip.fast import profile_package
 
 from .batch import Row

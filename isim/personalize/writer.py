@@ -8,7 +8,7 @@ to any card before that. Then, for each card inserted into the reader:
 2. the batch is read again whole: its SHA-256 must be the validating pass's (an edit after
    validation stops the run before any APDU that writes this card); the row's profile is
    built and checked again, and the bytes of EF.IMPI / EF.IMPU / EF.DOMAIN pass the check
-   the card's write guard runs (`isim.identity_files`);
+   the card's write guard runs (`isim.identity.files`);
 3. VERIFY ADM1 (and PIN1 when enabled), then every EF is updated (`script.py`);
 4. every EF is read back and compared with what was written.
 
@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 
 from apdu.ins import INS_READ_BINARY
 from apdu.sw import SW_OK_BYTES
+from isim.card.contents import ISIM_ADF, card_contents
 from isim.codecs import codec_for
-from isim.contents import ISIM_ADF, card_contents
 from isim.errors import InputError
-from isim.identity_files import IDENTITY_FILES, identity_file_problems
-from isim.profile import Profile
+from isim.identity.files import IDENTITY_FILES, identity_file_problems
+from isim.profile.model import Profile
 from specs.layout import layout
 from transport.pcsc import PcscCard, ReaderError, connect, list_readers, pick_reader
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import yaml
 
+from isim.card.image import CardImage, build_image, load_card_source, save_image
 from isim.errors import InputError, Problem, ProfileError
 from isim.fileio import atomic_write
-from isim.image import CardImage, build_image, load_card_source, save_image
-from isim.profile import Profile, profile_from_mapping
+from isim.profile.model import Profile, profile_from_mapping
 
 from .export import ExportError, export_image
 from .extract import Extracted, extract, package_image

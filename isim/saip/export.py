@@ -15,7 +15,7 @@ from functools import cache, lru_cache
 from operator import is_
 from typing import Any
 
-from isim.image import CardImage
+from isim.card.image import CardImage
 
 from .asn import SQN_BYTES, SQN_INIT_ENTRIES, encode_pe, fields, mandatory
 from .files import arr_reference, content_items, ef_fcp

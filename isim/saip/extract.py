@@ -1,4 +1,4 @@
-"""What a package holds -> an isim profile (the mapping `isim.profile` validates) and a card
+"""What a package holds -> an isim profile (the mapping `isim.profile.model` validates) and a card
 image for `isim inspect`.
 
 Read: ICCID (EF.ICCID, else the header), IMSI (PE-USIM ef-imsi, TS 31.102 4.2.2) and the MNC
@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from isim.aka.gba import GbaState
+from isim.aka.sqn import SqnArray, SqnConfig
+from isim.card.contents import ISIM_ADF
+from isim.card.image import CardImage
 from isim.codecs import codec_for
 from isim.codecs.errors import CodecError
-from isim.contents import ISIM_ADF
-from isim.gba import GbaState
-from isim.image import CardImage
-from isim.sqn import SqnArray, SqnConfig
 from isim.usim.card import usim_member
 from isim.usim.contents import USIM_ADF
 from specs.layout import layout

@@ -20,9 +20,9 @@ from typing import Any
 from asn1tools.codecs.ber import encode_length_definite
 
 from apdu.build import ef_node
-from isim.contents import CardContents, Content
-from isim.image import build_image
-from isim.profile import Profile
+from isim.card.contents import CardContents, Content
+from isim.card.image import build_image
+from isim.profile.model import Profile
 from specs.layout import EFSpec
 
 from .asn import encode_pe, spec, strip_default_sqn_init

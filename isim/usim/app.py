@@ -23,12 +23,13 @@ from apdu.sw import (
     SW_OK,
     SW_WRONG_LENGTH,
 )
-from isim import identities, trust
-from isim.aka import ImsAka
-from isim.auth_codes import P2_3G, P2_GSM, TAG_SUCCESS
+from isim.aka.codes import P2_3G, P2_GSM, TAG_SUCCESS
+from isim.aka.gsm import c2, c3
+from isim.aka.procedure import ImsAka
+from isim.aka.sqn import SqnArray
 from isim.codecs import CodecError, codec_for
-from isim.gsm import c2, c3
-from isim.sqn import SqnArray
+from isim.identity import from_imsi as identities
+from isim.identity import trust
 
 __all__ = ["GSM_ACCESS", "UsimApplication", "imsi_identity_problems"]
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from apdu.engine import Card
-from isim.aka import ImsAka
+from isim.aka.procedure import ImsAka
 from isim.usim.app import EF_AD, EF_IMSI, EF_UST, UsimApplication, imsi_identity_problems
 from isim.usim.contents import USIM_ADF
 from specs.layout import layout
 
 if TYPE_CHECKING:
-    from isim.image import CardImage
+    from isim.card.image import CardImage
 
 __all__ = ["USIM_ADF", "attach_services", "image_usim_problems", "new_usim", "usim_member"]
 

@@ -1,6 +1,6 @@
 """A validated profile -> the content of the USIM's files (ADF.USIM, DF.5GS, DF.GSM-ACCESS).
 
-`producer(df, spec)` is `isim.contents`' hook for the files below ADF.USIM: how a file's
+`producer(df, spec)` is `isim.card.contents`' hook for the files below ADF.USIM: how a file's
 content comes from the profile, or None for the layout's default (the same on every card).
 Values that are usually the same for a whole batch are encoded once per distinct value.
 """
@@ -16,8 +16,8 @@ from isim.codecs.usim import Msisdn, ServiceProviderName, UsimAdministrativeData
 from specs.layout import EFSpec
 
 if TYPE_CHECKING:
-    from isim.contents import EFContent
-    from isim.profile import Profile
+    from isim.card.contents import EFContent
+    from isim.profile.model import Profile
 
 __all__ = ["USIM_ADF", "producer"]
 
@@ -43,7 +43,7 @@ _RECORDS: dict[str, Callable[[Profile], tuple[Any, ...]]] = {
 
 
 def producer(df: str, spec: EFSpec) -> Callable[[Profile], EFContent] | None:
-    from isim.contents import EFContent, _records  # the caller's module: no import cycle
+    from isim.card.contents import EFContent, _records  # the caller's module: no import cycle
 
     codec = codec_for(spec)
     encode = codec.encode

@@ -1,6 +1,6 @@
 """The profile keys of the USIM (TS 31.102) and the card's application list.
 
-Field checks (one per key, on its value alone) go into `isim.profile_checks`' table;
+Field checks (one per key, on its value alone) go into `isim.profile.checks`' table;
 `derive` fills the defaults that depend on other keys (EF.ACC from the IMSI, the UST from
 what is given, the HPLMN from the IMSI); `verdict` finds the problems across keys.
 
@@ -31,12 +31,12 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from isim.checker import Checker
 from isim.codecs import CodecError, codec_for
 from isim.codecs.usim import ACC_RESERVED, ECC_CATEGORIES, EmergencyNumber, PlmnAct
 from isim.codecs.usim_state import SuciCalcInfo
 from isim.codecs.usim_values import ACT_BITS, encode_alpha, encode_plmn, plmn_of_imsi
-from isim.documents import type_name
+from isim.profile.checker import Checker
+from isim.profile.documents import type_name
 
 __all__ = ["APPLICATIONS", "DEFAULT_UST", "FIELDS", "derive", "verdict"]
 

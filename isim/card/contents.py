@@ -18,7 +18,7 @@ from isim.codecs.binary import AdministrativeData
 from isim.codecs.errors import CodecError
 from isim.codecs.identities import PcscfAddress
 from isim.codecs.uicc import ApplicationTemplate
-from isim.profile import Profile, pcscf_address_type
+from isim.profile.model import Profile, pcscf_address_type
 from isim.usim import contents as usim_contents
 from specs.layout import DFSpec, EFSpec, layout
 

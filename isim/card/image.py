@@ -1,7 +1,7 @@
 """The card image: one whole card as JSON. The import point of its parts:
 
-* `isim.image_format`: the file format and its digest (`CardImage`, load / save);
-* `isim.image_build`: a card image from a profile, and an image as a running card;
+* `isim.card.image_format`: the file format and its digest (`CardImage`, load / save);
+* `isim.card.image_build`: a card image from a profile, and an image as a running card;
 * here: `load_card_source`, an image or a profile given by the user, built if need be.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from isim.image_build import (
+from isim.card.image_build import (
     build_image,
     build_image_json,
     card_dict,
@@ -17,7 +17,7 @@ from isim.image_build import (
     make_card,
     snapshot,
 )
-from isim.image_format import (
+from isim.card.image_format import (
     FORMAT,
     MAX_IMAGE_BYTES,
     CardImage,
@@ -26,7 +26,7 @@ from isim.image_format import (
     load_image,
     save_image,
 )
-from isim.profile import load_profile
+from isim.profile.model import load_profile
 
 __all__ = [
     "FORMAT",

@@ -7,7 +7,7 @@ TLS server certificate, and only trusts it when
 * ``identity``     the SIP domain identities of the leaf (RFC 5922 clause 7.1) include the
                    FQDN that was dialled (case-insensitive exact match, no wildcards);
 * ``trust-domain`` that identity lies inside the card's IMS Trust Domain Name(s), decided by
-                   the same rule the card itself is validated with (:mod:`isim.trust`);
+                   the same rule the card itself is validated with (:mod:`isim.identity.trust`);
 * ``realm``        the Digest realm of the 401 challenge equals the home network domain name
                    (EF.DOMAIN), case-insensitive, a trailing dot ignored.
 
@@ -39,8 +39,8 @@ from cryptography.x509.verification import (
 
 from isim.errors import InputError
 from isim.fileio import read_bounded
-from isim.names import DomainError, normalized, parse_sip_uri
-from isim.trust import in_trust_domain
+from isim.identity.names import DomainError, normalized, parse_sip_uri
+from isim.identity.trust import in_trust_domain
 
 CHECK_CHAIN = "chain"
 CHECK_IDENTITY = "identity"
@@ -286,7 +286,7 @@ def sip_identities(cert: x509.Certificate) -> Identities:
 
 
 def _accept_names(values: Sequence[str]) -> tuple[list[str], list[str]]:
-    """The names a UE compares as they are written (`isim.names`: no whitespace, control or
+    """The names a UE compares as they are written (`isim.identity.names`: no whitespace, control or
     format characters, no UTS 46 mapping); the others with the reason."""
     accepted: list[str] = []
     rejected: list[str] = []
@@ -305,7 +305,7 @@ def _accept_names(values: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 def _sip_uri_host(uri: str) -> tuple[str | None, str]:
-    """Host part of a ``sip:`` URI SAN (`isim.names.parse_sip_uri`); (None, reason) when it
+    """Host part of a ``sip:`` URI SAN (`isim.identity.names.parse_sip_uri`); (None, reason) when it
     is no SIP domain identity. A reason of "" means the URI is simply not a SIP URI (e.g.
     https:) and is not reported."""
     scheme = uri.partition(":")[0].lower()
@@ -387,7 +387,7 @@ def _check_trust_domain(
 
 def realm_matches(realm: str, home_domain: str) -> bool:
     """Realm == home network domain name: case-insensitive, trailing dot ignored (IDN aware);
-    a realm that is no domain name as a UE compares it (`isim.names`) matches nothing."""
+    a realm that is no domain name as a UE compares it (`isim.identity.names`) matches nothing."""
     a = _normalized(realm)
     return a is not None and a == _normalized(home_domain)
 

@@ -1,5 +1,5 @@
 """Field checks that collect problems instead of stopping at the first: the building block
-of profile validation (`isim.profile_checks`, `isim.profile_sizes`)."""
+of profile validation (`isim.profile.checks`, `isim.profile.sizes`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from isim.documents import type_name
 from isim.errors import Problem
+from isim.profile.documents import type_name
 
 __all__ = ["Checker", "did_you_mean"]
 

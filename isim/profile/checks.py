@@ -1,6 +1,6 @@
 """The checks of a profile mapping (formats, identities, the trust-domain rule, what the
-card can hold, in `isim.profile_sizes`): every problem is collected, each naming the key and,
-where it is about what the card would hold, the EF and record. `isim.profile` builds the
+card can hold, in `isim.profile.sizes`): every problem is collected, each naming the key and,
+where it is about what the card would hold, the EF and record. `isim.profile.model` builds the
 Profile from the result.
 
 The checks come in two kinds: a *field check* per key looks at that key's value alone, and
@@ -19,11 +19,12 @@ from functools import cache
 from types import MappingProxyType, ModuleType
 from typing import Any
 
-from isim import identities, trust
-from isim.checker import Checker, did_you_mean, shown
+from isim.aka.sqn import DEFAULT_DELTA, DEFAULT_IND_BITS
 from isim.errors import Problem, ProfileError
-from isim.profile_sizes import NO_SIZES, check_sizes, pcscf_address_type, size_problems
-from isim.sqn import DEFAULT_DELTA, DEFAULT_IND_BITS
+from isim.identity import from_imsi as identities
+from isim.identity import trust
+from isim.profile.checker import Checker, did_you_mean, shown
+from isim.profile.sizes import NO_SIZES, check_sizes, pcscf_address_type, size_problems
 from isim.usim import profile_keys as usim_keys
 
 __all__ = ["AD_MODES", "DEFAULTS", "FIELD_CHECKS", "KEYS", "ProfileRules"]
@@ -397,8 +398,7 @@ def _verdict(c: Checker, v: Mapping[str, Any], present: Any, derived: tuple[str,
 
 @cache
 def _milenage() -> ModuleType:
-    """isim.milenage, imported on first use: only profiles with OP need it (and its
+    """isim.aka.milenage, imported on first use: only profiles with OP need it (and its
     `cryptography` import is slow), and a cached call is cheaper than an import statement."""
-    from isim import milenage
-
+    from isim.aka import milenage
     return milenage

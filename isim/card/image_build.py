@@ -1,7 +1,7 @@
 """A card image from a validated profile (card assembly), and an image as a running card.
 
-The file tree comes from `isim.contents` (which files, what bytes) through `apdu.build` (the
-engine's nodes); the image format is `isim.image_format`.
+The file tree comes from `isim.card.contents` (which files, what bytes) through `apdu.build` (the
+engine's nodes); the image format is `isim.card.image_format`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from typing import Any
 
 from apdu import build
 from apdu.engine import Card
-from isim.app import IsimApplication, new_sqn_array
+from isim.aka.gba import GbaState
+from isim.aka.sqn import DEFAULT_DELTA, DEFAULT_IND_BITS
+from isim.card.contents import ISIM_ADF, CardContents, Content, card_contents
+from isim.card.image_format import CardImage, ImageError, canonical, json_object
+from isim.card.isim_app import IsimApplication, new_sqn_array
 from isim.codecs import codec_for
 from isim.codecs.binary import GbaBootstrapping
-from isim.contents import ISIM_ADF, CardContents, Content, card_contents
-from isim.gba import GbaState
-from isim.image_format import CardImage, ImageError, canonical, json_object
-from isim.profile import Profile
-from isim.sqn import DEFAULT_DELTA, DEFAULT_IND_BITS
+from isim.profile.model import Profile
 from isim.usim.card import attach_services, new_usim, usim_member
 from specs.layout import EFSpec, layout
 
@@ -81,7 +81,7 @@ def build_image_json(profile: Profile, contents: CardContents | None = None, *,
     """`build_image(profile, contents).to_json()`, faster: each EF's canonical JSON is cached
     (most EFs are the same on every card of a batch; EF contents only: no key or PIN is
     cached), and the card's JSON is composed of those texts (`_card_text`). `state_key`: the
-    key of its state file's MAC (isim.statefile)."""
+    key of its state file's MAC (isim.card.statefile)."""
     image = _image(profile, contents or card_contents(profile), _ef_json)
     if state_key is not None:
         image.isim["state_key"] = state_key

@@ -1,5 +1,5 @@
 """EF.IMPI / EF.IMPU / EF.DOMAIN as bytes: decoded strictly, then judged by the one
-validation of identities (`isim.trust.check_identities`).
+validation of identities (`isim.identity.trust.check_identities`).
 
 EF.P-CSCF records get the same strict decoding and the same name policy for FQDN addresses
 (`pcscf_problems`); the trust rule does not cover them.
@@ -7,7 +7,7 @@ EF.P-CSCF records get the same strict decoding and the same name policy for FQDN
 Strict: one `80 L value` data object in its shortest coding, UTF-8 text, and nothing but
 'FF' after it (a second TLV or left-over bytes of an earlier value are refused: a reader
 that stops at the first TLV and one that does not must see the same identity). Used by the
-card's write guard (`isim.app`), the emulator when it loads an image, and the fuzzers;
+card's write guard (`isim.card.isim_app`), the emulator when it loads an image, and the fuzzers;
 `isim inspect` decodes with the same codecs and reports left-over bytes as errors.
 """
 
@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from isim import trust
 from isim.codecs import codec_for
 from isim.codecs.errors import CodecError
 from isim.codecs.identities import PcscfAddress
-from isim.names import DomainError, normalized
+from isim.identity import trust
+from isim.identity.names import DomainError, normalized
 
 __all__ = ["IDENTITY_FILES", "PCSCF_FILE", "decode_identity", "identity_file_problems",
            "pcscf_name_problem", "pcscf_problems"]
@@ -77,7 +77,7 @@ def identity_file_problems(
 
 
 def pcscf_name_problem(address: PcscfAddress) -> str | None:
-    """Why a P-CSCF address is no name a UE can use (`isim.names`: the FQDN as a UE
+    """Why a P-CSCF address is no name a UE can use (`isim.identity.names`: the FQDN as a UE
     compares it); None for IP addresses and the empty FQDN (`80 00`) of real cards."""
     if address.type != "fqdn" or not address.address:
         return None

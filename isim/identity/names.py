@@ -1,5 +1,5 @@
 """What an identity may hold: domain names, NAIs, SIP/SIPS/tel URIs (the syntax; the trust
-rule over them is `isim.trust`).
+rule over them is `isim.identity.trust`).
 
 One policy, applied wherever a name is read or written (profile checks, the card's write
 guard, `isim inspect`, `isim trust-check`): **a card holds exactly what a UE compares.**

@@ -14,14 +14,14 @@ from pathlib import Path
 
 from apdu.engine import Card
 from apdu.events import Response, StateChanged
-from isim import trust
-from isim.app import IsimApplication
-from isim.contents import ISIM_ADF
+from isim.card.contents import ISIM_ADF
+from isim.card.image import CardImage, make_card, snapshot
+from isim.card.isim_app import IsimApplication
+from isim.card.statefile import StateError, StateFile
 from isim.errors import CardContentError
 from isim.fileio import remove_stale_temps
-from isim.identity_files import IDENTITY_FILES, identity_file_problems
-from isim.image import CardImage, make_card, snapshot
-from isim.statefile import StateError, StateFile
+from isim.identity import trust
+from isim.identity.files import IDENTITY_FILES, identity_file_problems
 from isim.usim.card import image_usim_problems
 
 __all__ = ["Emulator", "StateError", "image_identity_problems"]
@@ -34,7 +34,7 @@ def _adf_files(image: CardImage, adf: str) -> dict[str, dict]:
 
 
 def image_identity_problems(image: CardImage) -> list[str]:
-    """Problems of the image's IMPI, IMPUs and home domain (`isim.identity_files`; on a
+    """Problems of the image's IMPI, IMPUs and home domain (`isim.identity.files`; on a
     card without ISIM: of the identities derived from the USIM's IMSI)."""
     if image.isim.get("aid") is None:
         return image_usim_problems(image) or ([] if image.usim else ["no ISIM and no USIM"])
@@ -92,7 +92,7 @@ class Emulator:
         """Load the card: from the state file when it exists (it must be this card's),
         else from `image`, creating the state file. An image whose identities break the
         trust rule is refused unless `allow_rule_violations` (for testing validators).
-        The state file is locked until `close` (isim.statefile); `follow_symlink`: accept a
+        The state file is locked until `close` (isim.card.statefile); `follow_symlink`: accept a
         state path that is a symbolic link; `accept_unsealed`: a state without a MAC (written
         by an older isim), sealed from then on."""
         state_file = (StateFile.open(Path(state_path), image, follow_symlink=follow_symlink,

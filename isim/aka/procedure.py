@@ -20,9 +20,9 @@ from apdu.sw import (
     SW_OK,
     SW_WRONG_LENGTH,
 )
-from isim.auth_codes import TAG_SUCCESS, TAG_SYNC_FAILURE
-from isim.milenage import Milenage
-from isim.sqn import SQN_MAX, SqnArray
+from isim.aka.codes import TAG_SUCCESS, TAG_SYNC_FAILURE
+from isim.aka.milenage import Milenage
+from isim.aka.sqn import SQN_MAX, SqnArray
 
 __all__ = [
     "AMF_RESYNC",

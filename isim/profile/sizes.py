@@ -12,9 +12,9 @@ from types import MappingProxyType
 from typing import Any
 
 from apdu.files import MAX_RECORD_LENGTH, MAX_RECORDS, MAX_TRANSPARENT_SIZE
-from isim.checker import Checker, did_you_mean
-from isim.documents import type_name
 from isim.errors import Problem
+from isim.profile.checker import Checker, did_you_mean
+from isim.profile.documents import type_name
 from specs.ber import tag_of, tags, tlv_size
 from specs.layout import layout
 

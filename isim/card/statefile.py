@@ -33,9 +33,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from isim.card.image import MAX_IMAGE_BYTES, CardImage, ImageError
 from isim.errors import InputError
 from isim.fileio import SECRET_MODE, SymlinkRefused, atomic_write, read_bounded
-from isim.image import MAX_IMAGE_BYTES, CardImage, ImageError
 
 __all__ = [
     "STATE_KEY",

@@ -13,7 +13,7 @@ configured trust domain name, or are a subdomain of one (whole labels, so `badim
 inside `ims.com`). Several trust domains may be configured.
 
 Names are compared in their normal form (A-labels, lower case, no trailing root dot) and
-must first pass the name policy of `isim.names`: no control, format or separator
+must first pass the name policy of `isim.identity.names`: no control, format or separator
 characters, no UTS 46 mapping (a card holds exactly what a UE compares), one '@'. Trust
 domains that are public suffixes are refused (`trust_domain`).
 """
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from isim.names import (
+from isim.identity.names import (
     DomainError,
     is_public_suffix,
     nai_parts,
@@ -122,7 +122,7 @@ def in_trust_domain(name: str, trust_domains: Sequence[str]) -> bool:
 
 @dataclass(frozen=True)
 class Violation:
-    """One value that breaks the trust-domain rule or the name policy (`isim.names`).
+    """One value that breaks the trust-domain rule or the name policy (`isim.identity.names`).
 
     `missing` marks "the ISIM must hold it" (TS 33.203 clause 8.1): a caller that already
     reported why a value is absent (unreadable, malformed) leaves these out."""
@@ -241,13 +241,13 @@ def check_identities(
     domain: str | None,
     trust_domains: Sequence[str] | None,
 ) -> list[Violation]:
-    """Every problem of one ISIM's identities: the name policy (`isim.names`), the trust
+    """Every problem of one ISIM's identities: the name policy (`isim.identity.names`), the trust
     rule, duplicate IMPUs, and TS 33.203 clause 8.1 (the ISIM holds an IMPI, at least one
     IMPU and the home network domain name).
 
     The ONE validation of EF.IMPI / EF.IMPU / EF.DOMAIN: the card's write guard, `isim
     check`, the personalizer, `isim inspect` and the real-card writer all come here, with
-    the values decoded by the codecs (`isim.identity_files` for file bytes).
+    the values decoded by the codecs (`isim.identity.files` for file bytes).
 
     None stands for an absent file or an unused (all FF) record; "" for an empty TLV, which
     is a problem. IMPU records are numbered from 1 in the order given. `trust_domains` None

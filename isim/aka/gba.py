@@ -24,20 +24,20 @@ from apdu.sw import (
     SW_OK,
     SW_WRONG_LENGTH,
 )
-from isim.aka import (
+from isim.aka.codes import (
+    P2_GBA,
+    P2_IMS_AKA,
+    TAG_GBA_BOOTSTRAP,
+    TAG_GBA_NAF_DERIVATION,
+    TAG_SUCCESS,
+)
+from isim.aka.procedure import (
     ImsAka,
     MacFailure,
     Success,
     SyncFailure,
     encode_result,
     parse_rand_autn,
-)
-from isim.auth_codes import (
-    P2_GBA,
-    P2_IMS_AKA,
-    TAG_GBA_BOOTSTRAP,
-    TAG_GBA_NAF_DERIVATION,
-    TAG_SUCCESS,
 )
 
 __all__ = [

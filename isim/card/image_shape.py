@@ -2,8 +2,8 @@
 
 The SHA-256 of an image only shows that it is intact, not that whoever sealed it wrote a
 sensible card: a re-sealed file may hold `card: null`, `isim: []` or `trust_domains: ["*"]`.
-`image_shape_problem` names the first member that is not what `isim.image` writes; the trust
-domains must be domain names (`isim.trust`), as when the image was built from a profile.
+`image_shape_problem` names the first member that is not what `isim.card.image` writes; the trust
+domains must be domain names (`isim.identity.trust`), as when the image was built from a profile.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from isim import trust
-from isim.documents import type_name
 from isim.errors import CardContentError
+from isim.identity import trust
+from isim.profile.documents import type_name
 
 __all__ = ["image_shape_problem"]
 
@@ -89,7 +89,7 @@ def _isim(isim: Any) -> list[str]:
 
 def image_shape_problem(obj: Mapping[str, Any]) -> str | None:
     """The first member of a card image (parsed JSON, without `sha256`) that is not what
-    `isim.image` writes, named; None when all are. Raises `CardContentError` when a trust
+    `isim.card.image` writes, named; None when all are. Raises `CardContentError` when a trust
     domain is not a domain name."""
     try:
         iccid = obj.get("iccid")

@@ -50,10 +50,10 @@ from typing import Any
 from isim.codecs import codec_for
 from isim.codecs.usim import EmergencyNumber, PlmnAct
 from isim.codecs.usim_state import SuciCalcInfo
-from isim.documents import MAX_DOCUMENT_BYTES, parse_mapping, read_mapping, type_name
 from isim.errors import InputError, Problem, ProfileError
-from isim.profile_checks import AD_MODES, KEYS, ProfileRules
-from isim.profile_sizes import pcscf_address_type
+from isim.profile.checks import AD_MODES, KEYS, ProfileRules
+from isim.profile.documents import MAX_DOCUMENT_BYTES, parse_mapping, read_mapping, type_name
+from isim.profile.sizes import pcscf_address_type
 
 __all__ = [
     "AD_MODES",
@@ -79,7 +79,7 @@ class Profile:
     `trust_domains` holds the normal forms (A-label, lower case).
 
     Built by `profile_from_mapping` only (no field has a default here): the defaults of the
-    keys a profile leaves out are in one place, `isim.profile_checks` (`DEFAULTS` and the
+    keys a profile leaves out are in one place, `isim.profile.checks` (`DEFAULTS` and the
     values `_across` derives), and `_new_profile` fills the instance from the checked values
     without the frozen dataclass's per-field `object.__setattr__` (personalization speed)."""
 

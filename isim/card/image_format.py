@@ -1,6 +1,6 @@
 """The card image file format: one whole card as JSON (file tree, PINs, keys, application
-state) and its SHA-256. Building an image from a profile is isim.image_build; isim.image is
-the import point of both.
+state) and its SHA-256. Building an image from a profile is isim.card.image_build;
+isim.card.image is the import point of both.
 
 `isim build -o` writes it, `isim emulate` loads it, and the emulator's `--state` file is the
 same format, rewritten atomically after every state change. A SHA-256 over the canonical
@@ -34,9 +34,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from isim.card.image_shape import image_shape_problem
 from isim.errors import InputError
 from isim.fileio import atomic_write, read_bounded
-from isim.image_shape import image_shape_problem
 
 __all__ = [
     "FORMAT",
@@ -76,9 +76,9 @@ class CardImage:
         return body
 
     def to_json(self, *, seal: Seal | None = None, card_text: str | None = None) -> bytes:
-        """The file. `seal` (isim.statefile): (member, function of the canonical JSON) -> the
+        """The file. `seal` (isim.card.statefile): (member, function of the canonical JSON) -> the
         member's value, added to `isim` over what the other members are. `card_text`: the
-        canonical JSON of `card` when the caller has it (isim.image_build composes it)."""
+        canonical JSON of `card` when the caller has it (isim.card.image_build composes it)."""
         # An object's canonical text is its members' canonical texts in key order: each value
         # is encoded once, for the digest and the file (by json's C encoder: `indent` would
         # take the pure-Python one). "format" first: `is_card_image` reads only the head.

@@ -12,18 +12,18 @@ from typing import Any
 
 from apdu.application import FileContents
 from apdu.sw import SW_INCORRECT_P1_P2, SW_OK
-from isim.aka import ImsAka
-from isim.auth_codes import P2_IMS_AKA, TAG_GBA_BOOTSTRAP, TAG_SUCCESS
+from isim.aka.codes import P2_IMS_AKA, TAG_GBA_BOOTSTRAP, TAG_SUCCESS
+from isim.aka.gba import GbaState, GbaU, authenticate_command
+from isim.aka.milenage import Milenage
+from isim.aka.procedure import ImsAka
+from isim.aka.sqn import SqnArray, SqnConfig
 from isim.codecs.errors import CodecError
-from isim.gba import GbaState, GbaU, authenticate_command
-from isim.identity_files import (
+from isim.identity.files import (
     IDENTITY_FILES,
     PCSCF_FILE,
     identity_file_problems,
     pcscf_problems,
 )
-from isim.milenage import Milenage
-from isim.sqn import SqnArray, SqnConfig
 
 GUARDED = frozenset((*IDENTITY_FILES, PCSCF_FILE))
 _GBA_BOOTSTRAP = bytes((TAG_GBA_BOOTSTRAP,))
@@ -63,7 +63,7 @@ class IsimApplication:
         self, ef_name: str, record: int | None, new_content: bytes, file_contents: FileContents
     ) -> bool:
         """TS 33.203 8.1 as changed by the seed CR: refuse a write that would leave the file
-        with a problem `isim check` and `isim inspect` report (`isim.identity_files`): an
+        with a problem `isim check` and `isim inspect` report (`isim.identity.files`): an
         identity outside the trust domain(s) or breaking the name policy, no IMPI, home
         domain or IMPU left, a duplicate IMPU, a malformed TLV or bytes after it."""
         self.last_rejection = None
