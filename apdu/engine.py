@@ -63,6 +63,7 @@ from apdu.command import CLA_PROPRIETARY, CLA_TABLE, MAX_CHANNELS
 from apdu.events import ApduExchanged, CardEvent, Response, StateChanged, WriteRefused
 from apdu.fcp import df_fcp, ef_fcp
 from apdu.files import DF, EF, df_from_dict, node_to_dict
+from apdu.get_response import get_response
 from apdu.ins import (
     INS_ACTIVATE_FILE,
     INS_AUTHENTICATE,
@@ -89,7 +90,6 @@ from apdu.ins import (
 from apdu.pins import PinStore
 from apdu.sw import (
     SW_CLA_NOT_SUPPORTED,
-    SW_INCORRECT_P1_P2,
     SW_INS_NOT_SUPPORTED,
     SW_LOGICAL_CHANNEL_NOT_SUPPORTED,
     SW_OK,
@@ -119,36 +119,6 @@ _SW_BAD_INS = _swb(SW_INS_NOT_SUPPORTED)
 _SW_BAD_CLA = _swb(SW_CLA_NOT_SUPPORTED)
 
 
-def _get_response(
-    card: Card, ch: Channel, p1: int, p2: int, data: bytes, ne: int
-) -> tuple[bytes, int]:
-    # TS 102 221 clause 7.3.1.1.4, annex C and 11.1.21: data kept by a 61XX (or by a warning
-    # after a case-4 command), same channel, next command. GET RESPONSE is a case-2 command:
-    # P3 = Le, P3 = 00 means 256; a Le other than the pending length is answered 6CXX (data
-    # kept: the terminal re-sends with P3 = XX), a shorter Le gets that much and 61XX for the
-    # rest.
-    pending = card._pending
-    card._pending = None
-    if pending is None or pending[0] is not ch:
-        return _EMPTY, SW_TECHNICAL_PROBLEM
-    card.secrecy = pending[3]
-    if p1 or p2:
-        return _EMPTY, SW_INCORRECT_P1_P2
-    if data:
-        return _EMPTY, SW_WRONG_LENGTH
-    out, sw = pending[1], pending[2]
-    n = len(out)
-    want = ne or 256
-    if want > n:
-        card._pending = pending
-        return _EMPTY, SW_WRONG_LE | (n & 0xFF)
-    rest = out[want:]
-    if rest:
-        card._pending = (ch, rest, sw, pending[3])
-        return out[:want], SW_RESPONSE_BYTES_AVAILABLE | (len(rest) & 0xFF)
-    return out, sw
-
-
 # What the data of an exchange is (for traces: apdu.trace masks by these flags, never by INS).
 SECRET_COMMAND_DATA = 1  # PIN, PUK or ADM values (VERIFY, CHANGE, DISABLE, ENABLE, UNBLOCK)
 SECRET_RESPONSE_DATA = 2  # AUTHENTICATE results (RES, CK, IK, Kc, SRES, AUTS, Ks_ext_NAF)
@@ -159,7 +129,6 @@ SECRET_RESPONSE_DATA = 2  # AUTHENTICATE results (RES, CK, IK, Kc, SRES, AUTS, K
 _FILE_DATA = frozenset({access.read_binary, access.update_binary, access.read_record,
                         access.update_record, access.search_record})
 # TS 102 221 clauses 11.1.9-11.1.13: the data of these INS is PIN data whatever the outcome
-_PIN_INS = PIN_INS
 _SECRECY_OF_INS = bytes(SECRET_COMMAND_DATA if i in PIN_INS else 0 for i in range(256))
 _AUTHENTICATE = misc.authenticate
 
@@ -182,7 +151,7 @@ _INTERINDUSTRY: dict[int, Handler] = {
     INS_AUTHENTICATE: misc.authenticate,
     INS_GET_CHALLENGE: misc.get_challenge,
     INS_MANAGE_CHANNEL: manage_channel,
-    INS_GET_RESPONSE: _get_response,
+    INS_GET_RESPONSE: get_response,
 }
 # ETSI proprietary class (CLA 8X / CX)
 _PROPRIETARY: dict[int, Handler] = {
@@ -433,12 +402,12 @@ class Card:
     def _process(self, capdu: bytes) -> bytes:
         n = len(capdu)
         if n < 4 or not self._powered:
-            self.secrecy = SECRET_COMMAND_DATA if n > 1 and capdu[1] in _PIN_INS else 0
+            self.secrecy = _SECRECY_OF_INS[capdu[1]] if n > 1 else 0
             self._pending = None
             return _SW_WRONG_LENGTH if self._powered else _SW_TECHNICAL
         ins = capdu[1]
         self.secrecy = _SECRECY_OF_INS[ins]
-        if ins != 0xC0 and self._pending is not None:
+        if ins != INS_GET_RESPONSE and self._pending is not None:
             self._pending = None
         entry = CLA_TABLE[capdu[0]]
         if entry < 0:
@@ -486,7 +455,7 @@ class Card:
             self.secrecy = SECRET_RESPONSE_DATA
         elif secret_file:
             self.secrecy |= SECRET_RESPONSE_DATA
-        if self.t0 and handler is not _get_response:
+        if self.t0 and handler is not get_response:
             return self._t0_response(ch, out, sw, data, ne)
         if ne and len(out) > ne:
             return _swb(SW_WRONG_LE | (len(out) & 0xFF))

@@ -35,6 +35,8 @@ from specs.layout import STRUCTURES
 __all__ = [
     "DF",
     "EF",
+    "FID_CURRENT_APP",
+    "FID_MF",
     "LCSI_ACTIVATED",
     "LCSI_CREATION",
     "LCSI_DEACTIVATED",
@@ -65,7 +67,10 @@ _LCSI_VALUES = frozenset(
 MAX_TRANSPARENT_SIZE = 0x7FFF
 MAX_RECORDS = 254
 MAX_RECORD_LENGTH = 255
-_RESERVED_FIDS = frozenset({0x3F00, 0x7FFF, 0xFFFF})
+# reserved FIDs (TS 102 221 clause 8.4): the MF, the current application's ADF, and FFFF
+FID_MF = 0x3F00
+FID_CURRENT_APP = 0x7FFF
+_RESERVED_FIDS = frozenset({FID_MF, FID_CURRENT_APP, 0xFFFF})
 
 
 class EF:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from apdu.files import DF, EF, LCSI_ACTIVATED
+from apdu.files import DF, EF, FID_CURRENT_APP, FID_MF, LCSI_ACTIVATED
 from apdu.ins import SELECT_BY_AID, SELECT_BY_FID, SELECT_RETURN_FCP, SELECT_RETURN_NONE
 from apdu.sw import (
     SW_FILE_NOT_FOUND,
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["resolve_fid", "resolve_path", "select", "status"]
 
 _EMPTY = b""
-_FID_MF = 0x3F00
-_FID_CURRENT_APP = 0x7FFF  # clause 8.4: reserved FID of the current application's ADF
 # P2 b5..b3 (clause 11.1.1.2, table 11.2): 001 return FCP, 011 no data; 000 (FCI) -> FCP
 _RETURN_FCP = frozenset({0x00, SELECT_RETURN_FCP})
 _RETURN_NONE = SELECT_RETURN_NONE
@@ -43,7 +41,7 @@ _RETURN_NONE = SELECT_RETURN_NONE
 
 def _select_map(df: DF, mf: DF) -> dict[int, EF | DF]:
     """FID -> node in the search order of clause 8.4.1 (later entries take precedence)."""
-    m: dict[int, EF | DF] = {_FID_MF: mf}
+    m: dict[int, EF | DF] = {FID_MF: mf}
     parent = df.parent
     if parent is not None:
         for c in parent.children:
@@ -54,12 +52,12 @@ def _select_map(df: DF, mf: DF) -> dict[int, EF | DF]:
     if df.fid is not None:
         m[df.fid] = df
     m.update(df.by_fid)
-    m[_FID_MF] = mf
+    m[FID_MF] = mf
     return m
 
 
 def resolve_fid(card: Card, ch: Channel, fid: int) -> EF | DF | None:
-    if fid == _FID_CURRENT_APP:
+    if fid == FID_CURRENT_APP:
         return ch.app
     df = ch.df
     m = df.select_map
@@ -76,9 +74,9 @@ def resolve_path(card: Card, ch: Channel, data: bytes, from_mf: bool) -> EF | DF
     node: EF | DF | None
     if from_mf:
         node = card.mf
-        if fids[0] == _FID_MF:
+        if fids[0] == FID_MF:
             fids = fids[1:]
-        if fids and fids[0] == _FID_CURRENT_APP:
+        if fids and fids[0] == FID_CURRENT_APP:
             node = ch.app
             fids = fids[1:]
     else:
