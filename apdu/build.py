@@ -158,14 +158,14 @@ def _content(df: DFSpec, ef: EFSpec, where: str, content: Any) -> list[str] | st
     if not ef.is_record:
         if content is None:
             content = default_content(ef)
-        if not isinstance(content, bytes | bytearray):
+        if not isinstance(content, (bytes, bytearray)):
             raise ValueError(f"{where}: transparent content must be bytes")
         return _pad(bytes(content), ef.size, where).hex().upper()
     length, count = ef.record_length, ef.records
     if content is None:
         fresh = arr_records(df, length, count) if ef.name == df.arr_file else None
         content = fresh or default_content(ef)
-    if isinstance(content, bytes | bytearray):
+    if isinstance(content, (bytes, bytearray)):
         content = [bytes(content[i : i + length]) for i in range(0, len(content), length)]
     records = list(content)
     if len(records) > count:

@@ -64,7 +64,7 @@ def authenticate(
             app.state_changed = False
     if type(out) is bytes and type(sw) is int and 0 <= sw <= 0xFFFF and len(out) <= 256:
         return out, sw  # the usual case, checked without conversions
-    if not isinstance(out, bytes | bytearray) or not isinstance(sw, int) or not 0 <= sw <= 0xFFFF:
+    if not isinstance(out, (bytes, bytearray)) or not isinstance(sw, int) or not 0 <= sw <= 0xFFFF:
         return _EMPTY, SW_TECHNICAL_PROBLEM
     if len(out) > 256:
         return _EMPTY, SW_TECHNICAL_PROBLEM

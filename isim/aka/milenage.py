@@ -30,8 +30,8 @@ _C234 = (1 << 256) | (2 << 128) | 4
 
 
 def _require(value: bytes, length: int, name: str) -> None:
-    if not isinstance(value, bytes | bytearray) or len(value) != length:
-        got = len(value) if isinstance(value, bytes | bytearray) else type(value).__name__
+    if not isinstance(value, (bytes, bytearray)) or len(value) != length:
+        got = len(value) if isinstance(value, (bytes, bytearray)) else type(value).__name__
         raise ValueError(f"{name} must be {length} bytes, got {got}")
 
 
@@ -52,10 +52,11 @@ def _ecb_encryptor(k: bytes) -> CipherContext:
 def derive_opc(k: bytes, op: bytes) -> bytes:
     """OPc = OP xor E_K(OP) (TS 35.206 clause 4.1): one block under a new K per call, so one
     `cryptography` encryptor per call (~3.5 us; the ECB mode object is shared)."""
-    _require(k, 16, "K")
-    _require(op, 16, "OP")
-    e = Cipher(algorithms.AES(bytes(k)), _ECB).encryptor().update(bytes(op))
-    return (int.from_bytes(e, "big") ^ int.from_bytes(op, "big")).to_bytes(16, "big")
+    if type(k) is not bytes or type(op) is not bytes or len(k) != 16 or len(op) != 16:
+        _require(k, 16, "K")  # the message (a bytearray passes)
+        _require(op, 16, "OP")
+    e = Cipher(algorithms.AES(k), _ECB).encryptor().update(op)
+    return (int.from_bytes(e) ^ int.from_bytes(op)).to_bytes(16)
 
 
 def _out234(m: Milenage, temp: int) -> int:

@@ -183,7 +183,7 @@ class AuthVector:
 
 
 def _sqn_bytes(sqn: int | bytes) -> bytes:
-    if isinstance(sqn, bytes | bytearray):
+    if isinstance(sqn, (bytes, bytearray)):
         if len(sqn) != 6:
             raise ValueError(f"SQN must be 6 bytes, got {len(sqn)}")
         return bytes(sqn)

@@ -55,7 +55,7 @@ def identity_file_problems(
             unreadable.add(name)
             values[name] = [None]
             continue
-        records = not isinstance(content, bytes | bytearray)
+        records = not isinstance(content, (bytes, bytearray))
         units = list(content) if records else [content]
         decoded: list[str | None] = []
         for number, unit in enumerate(units, start=1):

@@ -31,6 +31,7 @@ from isim.identity.names import (
     nai_realm,
     normalize_domain,
     normalized,
+    normalized_text,
     text_problem,
     uri_domain,
     uri_key,
@@ -99,7 +100,7 @@ def _trust(trust_domains: Sequence[str] | None) -> _TrustDomains | None:
         return None
     if isinstance(trust_domains, str):  # a str is a Sequence[str]: take it as one name
         return _compile((trust_domains,))
-    return _compile(tuple(trust_domains))
+    return _compile(trust_domains if type(trust_domains) is tuple else tuple(trust_domains))
 
 
 def in_trust_domain(name: str, trust_domains: Sequence[str]) -> bool:
@@ -143,19 +144,20 @@ class Violation:
 def _check_name(
     name: str, what: str, trust: _TrustDomains | None, file: str, record: int | None, value: str
 ) -> list[Violation]:
-    normal = normalized(name)
+    normal = normalized_text(name)  # `name` is a str (a parser's result, or checked by _text)
     if isinstance(normal, DomainError):
         reason = f"{what} {name!r} is not a valid domain name: {normal}"
         return [Violation(file, record, value, _explain(value, reason))]
-    if trust is None or trust.contains(normal):
-        return []
+    if trust is None or normal in trust.names or normal.endswith(trust.suffixes):
+        return []  # `_TrustDomains.contains` written out: this runs for every name of a batch
     reason = f"{what} {name!r} is not inside trust domain(s) {trust.text}"
     return [Violation(file, record, value, reason)]
 
 
 def _text(value: object, file: str, record: int | None) -> list[Violation]:
     """The empty value and, in non-ASCII text, the characters of `names.text_problem` (ASCII
-    whitespace and controls fail every parser below; `_explain` then names them)."""
+    whitespace and controls fail every parser below; `_explain` then names them). Callers
+    skip the call for a non-empty ASCII str (`_plain`), which has none of these problems."""
     if not isinstance(value, str):
         return [Violation(file, record, str(value), "must be a string")]
     if not value:
@@ -164,15 +166,21 @@ def _text(value: object, file: str, record: int | None) -> list[Violation]:
     return [Violation(file, record, value, problem)] if problem else []
 
 
+def _plain(value: object) -> bool:
+    """A non-empty ASCII str: what nearly every identity is, and what `_text` passes."""
+    return type(value) is str and value != "" and value.isascii()
+
+
 def _explain(value: str, reason: str) -> str:
     """A parser's reason, or the character that made it fail when there is one."""
     return text_problem(value) or reason
 
 
 def _impi(nai: str, trust: _TrustDomains | None) -> list[Violation]:
-    bad = _text(nai, FILE_IMPI, None)
-    if bad:
-        return bad
+    if not _plain(nai):
+        bad = _text(nai, FILE_IMPI, None)
+        if bad:
+            return bad
     try:
         realm = nai_parts(nai)[1]
     except DomainError as exc:
@@ -181,9 +189,10 @@ def _impi(nai: str, trust: _TrustDomains | None) -> list[Violation]:
 
 
 def _impu(uri: str, record: int | None, trust: _TrustDomains | None) -> list[Violation]:
-    bad = _text(uri, FILE_IMPU, record)
-    if bad:
-        return bad
+    if not _plain(uri):
+        bad = _text(uri, FILE_IMPU, record)
+        if bad:
+            return bad
     try:
         domain = uri_domain(uri)
     except DomainError as exc:
@@ -195,9 +204,10 @@ def _impu(uri: str, record: int | None, trust: _TrustDomains | None) -> list[Vio
 
 
 def _domain(domain: str, trust: _TrustDomains | None) -> list[Violation]:
-    bad = _text(domain, FILE_DOMAIN, None)
-    if bad:
-        return bad
+    if not _plain(domain):
+        bad = _text(domain, FILE_DOMAIN, None)
+        if bad:
+            return bad
     return _check_name(domain, "domain", trust, FILE_DOMAIN, None, domain)
 
 

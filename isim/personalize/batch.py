@@ -155,6 +155,7 @@ def _csv_rows(path: Path, sha: Any) -> Iterator[Row]:
         if repeated:
             raise InputError(f"line 1: repeated column {', '.join(repeated)} in header",
                              source=str(path))
+        converters = [(key, _CELLS.get(key)) for key in header]
         last = reader.line_num
         while True:
             try:
@@ -166,28 +167,31 @@ def _csv_rows(path: Path, sha: Any) -> Iterator[Row]:
             number, last = last + 1, reader.line_num
             if not cells or (len(cells) == 1 and not cells[0].strip()):
                 continue  # blank line
-            bad_bytes = bool(bad) and any(n in bad for n in range(number, last + 1))
-            yield _csv_row(number, header, cells, bad_bytes)
+            problems: list[Problem] = []
+            if len(cells) != len(header):
+                problems.append(Problem(
+                    "(row)", f"{len(cells)} cells where the header has {len(header)} columns"))
+            if bad and any(n in bad for n in range(number, last + 1)):
+                cells = _without_bad_utf8(header, cells, problems)
+            values: dict[str, Any] = {}
+            for (key, convert), text in zip(converters, cells, strict=False):
+                text = text.strip()
+                if text:
+                    values[key] = text if convert is None else convert(text)
+            yield Row(number, values, problems)
 
 
-def _csv_row(number: int, header: list[str], cells: list[str], bad_bytes: bool) -> Row:
-    row = Row(number, {})
-    if len(cells) != len(header):
-        row.problems.append(
-            Problem("(row)", f"{len(cells)} cells where the header has {len(header)} columns")
-        )
-    values = row.values
+def _without_bad_utf8(header: list[str], cells: list[str], problems: list[Problem]
+                      ) -> list[str]:
+    """The cells with those holding bytes that were not UTF-8 emptied (each one a problem)."""
+    out = []
     for key, text in zip(header, cells, strict=False):
-        if bad_bytes:
-            problem = _bad_utf8(key, text)
-            if problem is not None:
-                row.problems.append(problem)
-                continue
-        text = text.strip()
-        if text:
-            convert = _CELLS.get(key)
-            values[key] = text if convert is None else convert(text)
-    return row
+        problem = _bad_utf8(key, text)
+        if problem is not None:
+            problems.append(problem)
+            text = ""
+        out.append(text)
+    return out
 
 
 def _list_rows(path: Path, sha: Any) -> Iterator[Row]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -142,7 +143,7 @@ class Generators:
                 digits.append((key, n))
         return cls(iccid, imsi, k == "random", tuple(digits))
 
-    @property
+    @cached_property  # asked for every row of both passes
     def draws_secrets(self) -> bool:
         """Whether rows get random secrets (K, PIN1, PUK1, ADM1)."""
         return self.random_k or bool(self.secret_digits)

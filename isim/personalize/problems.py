@@ -26,7 +26,7 @@ def _texts(value: Any) -> Iterator[str]:
     if isinstance(value, Mapping):
         for item in value.values():
             yield from _texts(item)
-    elif isinstance(value, list | tuple):
+    elif isinstance(value, (list, tuple)):
         for item in value:
             yield from _texts(item)
     elif value is not None:

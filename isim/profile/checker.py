@@ -82,7 +82,7 @@ class Checker:
         if key not in self.data:
             return None
         value = self.data[key]
-        if not isinstance(value, list | tuple):
+        if not isinstance(value, (list, tuple)):
             self.add(key, f"must be a list, not {type_name(value)}")
             return None
         out: list[str | None] = []
@@ -100,7 +100,7 @@ class Checker:
         without repeats; None when the value is not a list. Bad entries are left out and
         reported by their entry number: a value is never repeated into the message."""
         raw = self.data[key]
-        if not isinstance(raw, list | tuple):
+        if not isinstance(raw, (list, tuple)):
             self.add(key, f"must be a list of numbers, not {type_name(raw)}")
             return None
         out: set[int] = set()

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import filterfalse
 from types import MappingProxyType, ModuleType
 from typing import Any
 
@@ -246,10 +247,6 @@ def _string(c: Checker, key: str) -> str | None:
     return c.string(key, None)
 
 
-def _string_list(c: Checker, key: str) -> list[str | None] | None:
-    return c.string_list(key)
-
-
 # key -> (field check, value when the key is absent); in the order of KEYS
 _FIELDS: dict[str, tuple[FieldCheck, Any]] = {
     "trust_domains": (_trust_domains, None),
@@ -257,7 +254,7 @@ _FIELDS: dict[str, tuple[FieldCheck, Any]] = {
     "imsi": (_text(_IMSI, "6 to 15 decimal digits"), None),
     "mnc_length": (_mnc_length, 2),
     "impi": (_impi, None),  # absent: derived from the IMSI
-    "impu": (_string_list, None),  # absent: derived from the IMSI
+    "impu": (Checker.string_list, None),  # absent: derived from the IMSI
     "domain": (_domain, None),  # absent: derived from the IMSI
     "pcscf": (_pcscf, ()),
     "ist": (_ist, None),  # absent: [1] when pcscf is given
@@ -304,6 +301,7 @@ class ProfileRules:
 
     base: Mapping[str, Any] = field(default_factory=dict)
     fields: dict[str, Any] = field(init=False, repr=False)  # defaults + parsed base values
+    base_keys: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         c = Checker(self.base)
@@ -311,6 +309,7 @@ class ProfileRules:
         if c.problems:
             raise ProfileError(c.problems)
         object.__setattr__(self, "fields", {**DEFAULTS, **parsed})
+        object.__setattr__(self, "base_keys", frozenset(self.base))
 
     def check(
         self, data: Mapping[str, Any], *, derive_opc: bool = True, known_valid: bool = False
@@ -325,7 +324,7 @@ class ProfileRules:
         c = Checker(data)
         values = self.fields.copy()
         values.update(_field_values(c, data))
-        present = self.base.keys() | data.keys() if self.base else data.keys()
+        present = self.base_keys.union(data) if self.base_keys else data.keys()
         derived = _across(c, values, present, derive_opc)
         if not known_valid:  # read-only: the verdict cannot change a value
             _verdict(c, MappingProxyType(values), present, derived)
@@ -346,7 +345,7 @@ def _field_values(c: Checker, data: Mapping[str, Any]) -> dict[str, Any]:
 def _across(c: Checker, v: dict[str, Any], present: Any, derive_opc: bool) -> tuple[str, ...]:
     """The values that depend on other keys, set in `v`: identities derived from the IMSI
     (TS 23.003 clause 13; returns which), the IST default, OPc from OP, SQN."""
-    derived = tuple([k for k in _IDENTITY_KEYS if k not in present])
+    derived = tuple(filterfalse(present.__contains__, _IDENTITY_KEYS))
     if derived:
         imsi, mnc_length = v["imsi"], v["mnc_length"]
         if imsi is not None and mnc_length:

@@ -223,7 +223,7 @@ def profile_from_mapping(
     """Validate one profile given as a mapping; raise `ProfileError` listing every problem.
     `rules`: the checks of profiles sharing a base (a batch template: `data` is the row);
     `known_valid`: see `ProfileRules.check`."""
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):  # dict: no ABC check
         raise ProfileError(
             [Problem("(profile)", f"must be a mapping of keys to values, not {type_name(data)}")],
             source=source,

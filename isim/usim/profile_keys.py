@@ -60,7 +60,7 @@ _NEEDS_SERVICE = {
 
 def _applications(c: Checker, key: str) -> tuple[str, ...] | None:
     raw = c.data[key]
-    if not isinstance(raw, list | tuple) or not raw:
+    if not isinstance(raw, (list, tuple)) or not raw:
         c.add(key, "must be a non-empty list of usim and/or isim")
         return None
     if any(a not in APPLICATIONS for a in raw) or len(set(raw)) != len(raw):
@@ -102,7 +102,7 @@ def _entries(
     """The entries of a list key: a string stands for `{short: string}`; an entry that is
     not a mapping of `fields` is reported (and left out)."""
     raw = c.data[key]
-    if not isinstance(raw, list | tuple):
+    if not isinstance(raw, (list, tuple)):
         c.add(key, f"must be a list of {what}, not {type_name(raw)}")
         return None
     out = []
@@ -125,7 +125,7 @@ def _plmn_act(c: Checker, key: str) -> tuple[PlmnAct, ...] | None:
         act = entry.get("act", ALL_ACT)
         try:
             encode_plmn(entry.get("plmn"))  # type: ignore[arg-type]
-            if not isinstance(act, list | tuple) or any(a not in ACT_BITS for a in act):
+            if not isinstance(act, (list, tuple)) or any(a not in ACT_BITS for a in act):
                 raise ValueError(f"act must be a list of {', '.join(ACT_BITS)}")
         except ValueError as exc:
             c.add(key, f"entry {n}: {exc}")
@@ -237,13 +237,15 @@ def verdict(c: Checker, v: Mapping[str, Any], present: Any) -> None:
     apps = v["applications"]
     if apps is None:
         return
-    dir_records = (v["sizes"] or {}).get("MF/EF.DIR", {}).get("records")
+    sizes = v["sizes"]
+    dir_records = sizes["MF/EF.DIR"].get("records") if sizes and "MF/EF.DIR" in sizes else None
     if dir_records is not None and dir_records < len(apps):
         c.add("sizes", f"MF/EF.DIR: {dir_records} record(s) for {len(apps)} applications",
               "EF.DIR")
     if USIM not in apps:
-        for key in _USIM_ONLY_KEYS & set(present):
-            c.add(key, "the card has no USIM (applications)")
+        if not _USIM_ONLY_KEYS.isdisjoint(present):
+            for key in sorted(_USIM_ONLY_KEYS.intersection(present)):
+                c.add(key, "the card has no USIM (applications)")
         return
     if "imsi" not in present:
         c.add("imsi", "required for the USIM (EF.IMSI)")
