@@ -1,11 +1,12 @@
 """PEs encoded as asn1tools does, faster (isim.saip.fast: the packages of a batch).
 
-The same bytes as `asn.encode_pe` (tests/test_saip_fast.py), faster: a PE is asn1tools' encoding of its members one after the other, under its tag and
-length (X.690 8.9); each member is encoded by asn1tools' own `encode_member` and kept, keyed
-by its value, so what is the same on every card of a batch (file control parameters, most
-files, the ARR records, the header's template list) is encoded once and only the per-card
-members (ICCID, IMPI, IMPU, PINs, K/OPc ...) are encoded per card. A key or PIN is never
-kept: members holding one are encoded every time.
+The same bytes as `asn.encode_pe` (tests/test_saip_fast.py): a PE is asn1tools' encoding of
+its members one after the other, under its tag and length (X.690 8.9), each member encoded
+by asn1tools' own `encode_member`. `PackageEncoder` keeps a member's encoding by its value,
+so what is the same on every card is encoded once. A key or PIN is never kept: a member
+holding one (PE-PINCodes' and PE-PUKCodes' lists, PE-AKAParameter's algoConfiguration) is
+encoded once with placeholders of the secrets' lengths, kept cut around them, and each
+card's secrets go between the pieces.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from operator import is_, itemgetter
+from operator import itemgetter
 from typing import Any
 
 from asn1tools.codecs.ber import encode_length_definite
@@ -35,10 +36,6 @@ def _pe_type(name: str) -> Any:
     return member
 
 
-_ABSENT = object()
-_SECRET = object()  # in PackageEncoder._last: a member holding secrets (not kept)
-
-
 @cache
 def _members(name: str) -> tuple[tuple[Any, str, bool], ...]:
     """(member, its name, whether it holds secrets) of a PE's type, in order."""
@@ -52,21 +49,6 @@ class _Shape:
     seq: Any  # the PE's asn1tools type
     tag: bytes
     members: tuple[tuple[Any, str, bool], ...]  # the members given, as `_members`
-    getter: Callable[[dict[str, Any]], tuple[Any, ...]]  # their values
-    secret: bool  # whether a member may hold secrets
-
-
-@dataclass(slots=True)
-class _Last:
-    """A PE of the previous card: its member values (_SECRET for a member holding secrets),
-    their encodings (empty for those), its DER and value (empty and None when it has a
-    member holding secrets)."""
-
-    shape: _Shape
-    objects: tuple[Any, ...]
-    parts: list[bytes]
-    encoded: bytes
-    value: dict[str, Any] | None
 
 
 @cache
@@ -79,10 +61,7 @@ def _shape(name: str, keys: tuple[str, ...]) -> _Shape:
     for member, mname, _ in _members(name):
         if mname not in given and not member.optional and not member.has_default():
             seq.encode_member(member, {}, bytearray())  # raises
-    members = tuple(m for m in _members(name) if m[1] in given)
-    names = [m[1] for m in members]
-    getter = itemgetter(*names) if len(names) > 1 else (lambda v: tuple(v[n] for n in names))
-    return _Shape(seq, bytes(seq.tag), members, getter, any(m[2] for m in members))
+    return _Shape(seq, bytes(seq.tag), tuple(m for m in _members(name) if m[1] in given))
 
 
 _SCALARS = frozenset({bytes, str, int, bool, type(None)})
@@ -172,70 +151,37 @@ def _is_file(value: list[Any]) -> bool:
 
 
 class PackageEncoder:
-    """Encodes PEs as `encode_pe` does, keeping the encoding of non-secret members."""
+    """Encodes PEs as `encode_pe` does (isim.saip.fast: the PEs holding secrets): members
+    holding no secret are kept by value, those holding one are cut around placeholders."""
 
     def __init__(self) -> None:
         self._kept: dict[tuple[str, str, Any], bytes] = {}
-        # a file's `File` value is one object per content (export's file cache): kept by
-        # identity, the object held here so that its id is not reused
-        self._files: dict[int, tuple[Any, bytes]] = {}
+        self._fcps: dict[int, tuple[Any, bytes]] = {}  # `encode_file`'s
         self._cuts: dict[tuple, list[bytes]] = {}
-        # per (PE, slot): the previous card's member objects, their encodings, the PE's
-        self._last: dict[tuple[str, Any], _Last] = {}
 
-    def pe(self, name: str, value: dict[str, Any], slot: Any = None) -> bytes:
-        """One PE's DER. `slot` (e.g. the PE's place in its package) names the PE of the
-        previous card to compare with: its members that are the very objects this one has
-        (export's caches give one object per file content, FCP, header ...) are not
-        encoded again. Members holding secrets are neither kept nor compared."""
-        key = (name, slot)
-        held = self._last.get(key)
-        if held is not None and held.value is value:
-            return held.encoded  # the very PE value of the previous card (holds no secret)
+    def pe(self, name: str, value: dict[str, Any]) -> bytes:
+        """One PE's DER."""
         if name == "akaParameter":
             value = strip_default_sqn_init(value)
         shape = _shape(name, tuple(value))
-        objects = shape.getter(value)
-        if held is not None and held.shape is not shape:
-            held = None  # other members than the previous card's
-        if held is not None and not shape.secret and all(map(is_, held.objects, objects)):
-            held.value = value
-            return held.encoded
         seq = shape.seq
         parts: list[bytes] = []
-        for i, (member, mname, secret) in enumerate(shape.members):
-            item = objects[i]
+        for member, mname, secret in shape.members:
+            item = value[mname]
             if secret and not (type(item) is tuple and type(item[1]) is bytes):
                 # (a CHOICE of an OCTET STRING, e.g. pinCodes' filePath, holds no secret)
                 parts.append(self._secret_member(name, seq, member, value))
-                continue
-            if held is not None:
-                old = held.objects[i]
-                if old is item or (type(item) is list and type(old) is list
-                                   and len(old) == len(item) and all(map(is_, old, item))):
-                    parts.append(held.parts[i])
-                    continue
-            parts.append(self._member(name, seq, member, mname, value, item))
+            elif type(item) is list and _is_file(item):
+                parts.append(encode_file(member, item, self._fcps))
+            else:
+                parts.append(self._member(name, seq, member, mname, value, item))
         body = b"".join(parts)
-        encoded = shape.tag + bytes(encode_length_definite(len(body))) + body
-        if len(self._last) >= _MAX_KEPT:
-            self._last.clear()
-        if shape.secret:  # neither the secrets nor their encodings are kept
-            kept = _Last(shape, tuple([_SECRET if m[2] else o for m, o in
-                                       zip(shape.members, objects, strict=True)]),
-                         [b"" if m[2] else p for m, p in zip(shape.members, parts, strict=True)],
-                         b"", None)
-        else:
-            kept = _Last(shape, objects, parts, encoded, value)
-        self._last[key] = kept
-        return encoded
+        return shape.tag + bytes(encode_length_definite(len(body))) + body
 
     def _member(self, name: str, seq: Any, member: Any, mname: str, value: dict[str, Any],
                 item: Any) -> bytes:
-        """A member holding no secret: a file by identity, anything else by value."""
+        """A member holding no secret, kept by value."""
         kind = type(item)
-        if kind is list and _is_file(item):
-            return self._file(member, item)
         key = (name, mname, item if kind is bytes or kind is str or kind is int
                else _freeze(item))
         found = self._kept.get(key)
@@ -247,17 +193,6 @@ class PackageEncoder:
                 self._kept.clear()
             self._kept[key] = found
         return found
-
-    def _file(self, member: Any, items: list[tuple[str, Any]]) -> bytes:
-        """A `File` member: the list seen before, by identity; else `encode_file`."""
-        held = self._files.get(id(items))
-        if held is not None and held[0] is items:
-            return held[1]
-        encoded = encode_file(member, items, self._files)
-        if len(self._files) >= _MAX_KEPT:
-            self._files.clear()
-        self._files[id(items)] = (items, encoded)
-        return encoded
 
     def _secret_member(self, name: str, seq: Any, member: Any, value: dict[str, Any]) -> bytes:
         """A member holding secrets: its encoding with placeholders is kept, cut where they
@@ -288,7 +223,7 @@ class PackageEncoder:
         return b"".join(out)
 
     def package(self, pes: list[tuple[str, dict[str, Any]]]) -> bytes:
-        return b"".join([self.pe(name, value, i) for i, (name, value) in enumerate(pes)])
+        return b"".join([self.pe(name, value) for name, value in pes])
 
 
 def encode_file(member: Any, items: list[tuple[str, Any]],

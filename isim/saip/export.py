@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
-from operator import is_
 from typing import Any
 
 from isim.card.image import CardImage
@@ -65,24 +64,13 @@ class _Builder:
     files: list[tuple[dict[str, Any], FilePlace]] = field(default_factory=list)
     secrets: dict[int, str] = field(default_factory=dict)
 
-    def add(self, name: str, body: dict[str, Any], *, keep: bool = False,
-            secret: str | None = None) -> int:
+    def add(self, name: str, body: dict[str, Any], *, secret: str | None = None) -> int:
         """Append a PE, return its index in the package (its PEHeader number: the PEs after
-        the ProfileHeader count from 1). `keep` (a body holding no secret, never changed):
-        the same body object at the same place as the last card gives the same PE value
-        object. `secret`: the body is `secret_bodies(...)[secret]`."""
+        the ProfileHeader count from 1). `secret`: the body is `secret_bodies(...)[secret]`."""
         number = len(self.pes) + 1
         if secret is not None:
             self.secrets[number] = secret
-        if not keep:
-            self.pes.append((name, pe_value(name, number, body)))
-            return number
-        held = _KEPT_PES.get((number, name))
-        if held is None or held[0] is not body:
-            if len(_KEPT_PES) >= _MAX_CACHED:
-                _KEPT_PES.clear()
-            held = _KEPT_PES[number, name] = (body, pe_value(name, number, body))
-        self.pes.append((name, held[1]))
+        self.pes.append((name, pe_value(name, number, body)))
         return number
 
 
@@ -91,13 +79,9 @@ def pe_value(name: str, number: int, body: dict[str, Any]) -> dict[str, Any]:
     return {_header_field(name): _pe_header(number), **body}
 
 
-_KEPT_PES: dict[tuple[int, str], tuple[dict[str, Any], dict[str, Any]]] = {}
-
-
 @lru_cache(maxsize=256)
 def _pe_header(identification: int) -> dict[str, int]:
-    """A PEHeader value: one object per number (isim.saip.fast finds it by identity; never
-    changed by its users)."""
+    """A PEHeader value: one object per number (never changed by its users)."""
     return {"identification": identification}
 
 
@@ -116,25 +100,9 @@ def _stream(ef: dict[str, Any]) -> bytes:
     return b"".join(r if isinstance(r, bytes) else bytes.fromhex(r) for r in content)
 
 
-_BY_ENTRY: dict[int, tuple[dict[str, Any], str, list[tuple[str, Any]]]] = {}
-
-
 def _ef_file(ef: dict[str, Any], implicit_arr: str) -> list[tuple[str, Any]]:
-    """The `File` value of an EF entry. An entry object seen before (isim.saip.fast gives
-    one per EF content) is looked up by identity, others by what they are made of."""
-    held = _BY_ENTRY.get(id(ef))
-    if held is not None and held[0] is ef and held[1] == implicit_arr:
-        return held[2]
-    items = _ef_file_by_value(ef, implicit_arr)
-    if len(_BY_ENTRY) >= _MAX_CACHED:
-        _BY_ENTRY.clear()
-    _BY_ENTRY[id(ef)] = (ef, implicit_arr, items)
-    return items
-
-
-def _ef_file_by_value(ef: dict[str, Any], implicit_arr: str) -> list[tuple[str, Any]]:
-    """The `File` value of an EF (cached by everything it is made of; callers never change
-    it). Its FCP is one object per set of attributes."""
+    """The `File` value of an EF entry (cached by everything it is made of; callers never
+    change it). Its FCP is one object per set of attributes."""
     content = ef["content"]
     count = 0 if isinstance(content, str | bytes) else len(content)
     shape = (ef["name"], ef["fid"], ef.get("sfi"), ef["structure"], ef.get("size"),
@@ -252,8 +220,8 @@ def _df_pes(b: _Builder, plan: DFPlan, node: dict[str, Any], first_file: list[tu
     """The DF's PE (and its optional files PE); returns the DFs below it (their own PEs)."""
     efs = [ef for ef in node["files"] if "files" not in ef]
     (main, optional, generic), where = _df_values(plan, efs, first_file, implicit_arr, path)
-    at = b.add(plan.pe, main, keep=True)
-    opt_at = b.add(plan.opt_pe or "", optional, keep=True) if optional is not None else -1
+    at = b.add(plan.pe, main)
+    opt_at = b.add(plan.opt_pe or "", optional) if optional is not None else -1
     if generic is not None:
         b.gfm.append(generic)
     own = plan.pe_fields().values()
@@ -263,48 +231,12 @@ def _df_pes(b: _Builder, plan: DFPlan, node: dict[str, Any], first_file: list[tu
 
 
 _DFValues = tuple[dict[str, Any], dict[str, Any] | None, list[tuple[str, Any]] | None]
-# the last layout of a DF per shape (PE, path, FCP, EF count): its EF entries, the PE field
-# of each (None: genericFileManagement) and the values
-_DF_CACHE: dict[tuple, tuple[list[dict[str, Any]], list[str | None], _DFValues]] = {}
 
 
 def _df_values(plan: DFPlan, efs: list[dict[str, Any]], first_file: list[tuple],
                implicit_arr: str, path: bytes) -> tuple[_DFValues, list[str | None]]:
     """(the DF's PE body, its optional files PE body or None, its genericFileManagement
-    command or None), and the PE member of each EF (None: genericFileManagement). The layout of the last card with the same DF shape is reused: only
-    the EF entries that are not the very objects it had (isim.saip.fast gives one object per
-    EF content) are laid out again."""
-    key = (plan.pe, implicit_arr, path, tuple(first_file[0][1].items()), len(efs))
-    held = _DF_CACHE.get(key)
-    if held is not None:
-        old_efs, where, (main, optional, generic) = held
-        if len(old_efs) == len(efs) and all(map(is_, old_efs, efs)):
-            return held[2], where
-        changed = [i for i, same in enumerate(map(is_, old_efs, efs)) if not same]
-        if all(where[i] is not None and efs[i]["name"] == old_efs[i]["name"]
-               for i in changed):  # the same EFs, no generic file changed
-            # a copy of a body with a changed file only (the other keeps its identity)
-            own = plan.pe_fields().values()
-            in_main = [where[i] in own for i in changed]
-            if any(in_main):
-                main = dict(main)
-            if not all(in_main):
-                assert optional is not None
-                optional = dict(optional)
-            for i, mine in zip(changed, in_main, strict=True):
-                (main if mine else optional)[where[i]] = _ef_file(efs[i], implicit_arr)
-            values: _DFValues = (main, optional, generic)
-            _DF_CACHE[key] = (efs, where, values)
-            return values, where
-    values, where = _lay_out_df(plan, efs, first_file, implicit_arr, path)
-    if len(_DF_CACHE) >= _MAX_CACHED:
-        _DF_CACHE.clear()
-    _DF_CACHE[key] = (efs, where, values)
-    return values, where
-
-
-def _lay_out_df(plan: DFPlan, efs: list[dict[str, Any]], first_file: list[tuple],
-                implicit_arr: str, path: bytes) -> tuple[_DFValues, list[str | None]]:
+    command or None), and the PE member of each EF (None: genericFileManagement)."""
     own, opt = plan.pe_fields(), plan.opt_fields()
     main: dict[str, Any] = {"templateID": plan.template, next(iter(own.values())): first_file}
     optional: dict[str, Any] = {"templateID": plan.opt_template}
@@ -383,13 +315,13 @@ def image_outline(image: CardImage) -> Outline:
             b.add("pinCodes", secrets["local-pin"], secret="local-pin")
             first_adf = temp
         elif "local-pin" in secrets and first_adf is not None:
-            b.add("pinCodes", _shared_pins(first_adf), keep=True)
+            b.add("pinCodes", _shared_pins(first_adf))
         b.add("akaParameter", secrets["aka"], secret="aka")
         for sub in below:
             _sub_df_pes(b, lay, sub, pins, temp)
     if b.gfm:
         b.add("genericFileManagement", {"fileManagementCMD": b.gfm})
-    b.add("end", _END, keep=True)
+    b.add("end", _END)
     services, templates = _mandatory_lists(
         (*[p.service for p, _ in plans if p.service], lay.milenage_service),
         tuple([pe for pe, _ in b.pes]))
@@ -414,8 +346,7 @@ def _shared_pins(first_adf: bytes) -> dict[str, Any]:
 def _mandatory_lists(services: tuple[str, ...], pes: tuple[str, ...]
                      ) -> tuple[dict[str, None], list[str]]:
     """The header's service set and template list (eUICC-Mandatory-GFSTEList: the templates
-    the PEs use): one object each per batch (never changed by their users; isim.saip.fast
-    finds them by identity)."""
+    the PEs use), made once per set (never changed by their users)."""
     lay = saip_layout()
     templates = []
     for pe in pes:

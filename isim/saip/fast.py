@@ -137,7 +137,7 @@ class _Plan:
             out[i] = self.tags[i] + bytes(encode_length_definite(len(body))) + body
         bodies = secret_bodies(pins, isim)
         for i, name in self.secrets.items():
-            out[i] = encoder.pe(name, pe_value(name, i, bodies[self.roles[i]]), i)
+            out[i] = encoder.pe(name, pe_value(name, i, bodies[self.roles[i]]))
         return b"".join(out)
 
     def _place(self, slot: _Slot, ef: EFContent, edited: dict[int, list[bytes]]) -> None:
