@@ -80,8 +80,8 @@ class _Plan:
         outline = image_outline(build_image(profile, contents, ef_node=node))
         self.pins_shape = pins_shape
         self.dfs: tuple[tuple[DFSpec, tuple[EFContent, ...]], ...] = contents.dfs
-        self.secrets = {i: outline.pes[i][0] for i in outline.secrets}
-        self.roles = outline.secrets
+        # PE -> (its name, its body's key in export.secret_bodies)
+        self.secrets = {i: (outline.pes[i][0], role) for i, role in outline.secrets.items()}
         self.encoded: list[bytes] = []
         self.tags: dict[int, bytes] = {}
         self.parts: dict[int, list[bytes]] = {}
@@ -136,8 +136,8 @@ class _Plan:
             body = b"".join(parts)
             out[i] = self.tags[i] + bytes(encode_length_definite(len(body))) + body
         bodies = secret_bodies(pins, isim)
-        for i, name in self.secrets.items():
-            out[i] = encoder.pe(name, pe_value(name, i, bodies[self.roles[i]]))
+        for i, (name, role) in self.secrets.items():
+            out[i] = encoder.pe(name, pe_value(name, i, bodies[role]))
         return b"".join(out)
 
     def _place(self, slot: _Slot, ef: EFContent, edited: dict[int, list[bytes]]) -> None:
