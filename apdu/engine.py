@@ -28,8 +28,9 @@ order the driver acts on them: `StateChanged` when the command changed persisten
 through `Application.state_changed`): persist first; the trace events `ApduExchanged` (with
 what the data is, for masking) and `WriteRefused`; then `Response`, to send last. The
 driver loop is `transport.driver`. Verification state, selections and channels are
-volatile. `card.process(capdu) -> rapdu` is the bare exchange (tests, fuzzers), which
-leaves the change in `card.state_changed` for `take_state_changed()`.
+volatile. `card.process(capdu) -> rapdu` is the bare exchange (tests, fuzzers, an in-process
+transport that nobody traces), which leaves the change in `card.state_changed` for
+`take_state_changed()`.
 
 Response styles: default (APDU level, T=1/PC-SC): data + SW in one R-APDU; an explicit Le
 shorter than the data -> 6CXX. `t0=True`: a command with data whose response has data
@@ -392,12 +393,16 @@ class Card:
         """One C-APDU in, the R-APDU (data + SW1 SW2) out. Never raises. Afterwards
         `secrecy` tells what the exchange's data is (SECRET_COMMAND_DATA: PIN values in the
         C-APDU; SECRET_RESPONSE_DATA: AUTHENTICATE results in the R-APDU, also when a GET
-        RESPONSE returns them)."""
+        RESPONSE returns them). A write guard's refusal is not reported here (`receive`'s
+        `WriteRefused`) and does not carry over to a later `receive`."""
         try:
-            return self._process(capdu if type(capdu) is bytes else bytes(capdu))
+            rapdu = self._process(capdu if type(capdu) is bytes else bytes(capdu))
         except Exception:  # TS 102 221 clause 10.2.1.6: technical problem, no diagnosis
             self._pending = None
-            return _SW_TECHNICAL
+            rapdu = _SW_TECHNICAL
+        if self._refusal is not None:
+            self._refusal = None
+        return rapdu
 
     def _process(self, capdu: bytes) -> bytes:
         n = len(capdu)

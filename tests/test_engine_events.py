@@ -59,6 +59,30 @@ def test_a_guard_refusal_is_a_typed_event() -> None:
     assert not any(isinstance(e, WriteRefused) for e in later)
 
 
+def test_a_refusal_in_the_bare_exchange_is_not_reported_later() -> None:
+    """`process` (what `Emulator.transmit` runs) has no events: a refusal there must not
+    surface as a WriteRefused of the next `receive`."""
+    emu = Emulator.open(build_image(load_profile(ROOT / "examples" / "alice.yaml")))
+    for capdu in (VERIFY_ADM1, SELECT_ISIM, bytes.fromhex("00A4000C026F02")):
+        assert emu.transmit(capdu) == b"\x90\x00"
+    size = len(emu.card.ef("ADF.ISIM/EF.IMPI").body)
+    evil = b"\x80\x0b" + b"a@evil.test"
+    evil += b"\xff" * (size - len(evil))
+    assert emu.transmit(bytes([0, 0xD6, 0, 0, len(evil)]) + evil) == b"\x6a\x80"
+    later = emu.card.receive(bytes.fromhex("00B0000010"))
+    assert [type(e) for e in later] == [Response]
+
+
+def test_transmit_persists_a_change_before_it_answers(tmp_path: Path) -> None:
+    state = tmp_path / "alice.state"
+    emu = Emulator.open(build_image(load_profile(ROOT / "examples" / "alice.yaml")),
+                        state_path=state)
+    assert emu.transmit(bytes.fromhex("0020000A08") + b"99999999") == b"\x63\xc2"
+    assert load_image(state).card["pins"]["0A"]["tries"] == 2
+    assert not emu.card.state_changed  # taken by transmit
+    emu.close()
+
+
 def test_driver_persists_before_it_returns_the_response(tmp_path: Path) -> None:
     state = tmp_path / "alice.state"
     emu = Emulator.open(build_image(load_profile(ROOT / "examples" / "alice.yaml")),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from apdu.engine import Card
-from apdu.events import Response, StateChanged
+from apdu.events import StateChanged
 from isim.card.contents import ISIM_ADF
 from isim.card.image import CardImage, make_card, snapshot
 from isim.card.isim_app import IsimApplication
@@ -137,14 +137,13 @@ class Emulator:
 
     def transmit(self, capdu: bytes) -> bytes:
         """In-process transport: one command, persisted, answered (process -> persist ->
-        send, as transport.driver does)."""
-        events = self.card.receive(capdu)
-        if len(events) == 1:  # the Response alone: nothing to persist
-            return events[0].rapdu  # type: ignore[union-attr]
-        for event in events:
-            if type(event) is StateChanged:
-                self.persist(event)
-            elif type(event) is Response:
-                return event.rapdu
-        raise AssertionError("apdu.engine.Card.receive always ends with a Response")
-
+        send, the order of transport.driver). Nobody traces an in-process exchange, so this
+        takes the engine's bare exchange (`Card.process`) and its `StateChanged` as the
+        card's flag: building the event objects would cost a sixth of the call (callgrind:
+        ~1,600 of ~15,000 instructions for a READ BINARY)."""
+        card = self.card
+        rapdu = card.process(capdu)
+        if card.state_changed:
+            card.state_changed = False
+            self.persist()
+        return rapdu
