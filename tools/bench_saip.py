@@ -8,7 +8,8 @@ K per card, the sample template), validated and their EFs encoded before the clo
 Measured, in CPU seconds of this process (other processes on the machine do not count):
 
 * `fast`: `isim.saip.fast.profile_package` (what `isim personalize --format saip` runs): the
-  card image, its PEs, the batch-wide members encoded once. Target: >= 5,000 packages/s.
+  batch's plan (its PEs encoded once), per card its own EF members and the PEs holding
+  secrets. Target: >= 5,000 packages/s.
 * `asn1tools`: the same PEs, each encoded whole by asn1tools (the reference encoding).
 
 Each is the best of --repeat passes. Every fast package is compared with the reference

@@ -28,6 +28,7 @@ __all__ = [
     "build_image",
     "build_image_json",
     "card_dict",
+    "image_sections",
     "make_application",
     "make_card",
     "snapshot",
@@ -133,20 +134,27 @@ def _card_text(card: dict[str, Any]) -> str:
 
 
 def _image(profile: Profile, contents: CardContents, ef_node: EFNode) -> CardImage:
-    isim_df = layout().applications[ISIM_ADF]
-    sqn = new_sqn_array(profile.sqn, profile.sqn_ind_bits, profile.sqn_delta, profile.sqn_limit)
+    pins, isim = image_sections(profile)
     return CardImage(
         iccid=profile.iccid,
-        card=card_dict(contents, _pins(profile), ef_node=ef_node),
+        card=card_dict(contents, pins, ef_node=ef_node),
         usim=usim_member(profile.has_usim),
-        isim={
-            "aid": (isim_df.aid or b"").hex().upper() if profile.has_isim else None,
-            "trust_domains": list(profile.trust_domains),
-            "k": profile.k.hex(),
-            "opc": profile.opc.hex(),
-            "state": {"sqn": sqn.to_dict(), "gba": GbaState().to_dict()},
-        },
+        isim=isim,
     )
+
+
+def image_sections(profile: Profile) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The image's PINs (its card's "pins") and ISIM section (keys, AKA state): all of
+    `build_image` but the file tree (isim.saip.fast builds that once per batch)."""
+    isim_df = layout().applications[ISIM_ADF]
+    sqn = new_sqn_array(profile.sqn, profile.sqn_ind_bits, profile.sqn_delta, profile.sqn_limit)
+    return _pins(profile), {
+        "aid": (isim_df.aid or b"").hex().upper() if profile.has_isim else None,
+        "trust_domains": list(profile.trust_domains),
+        "k": profile.k.hex(),
+        "opc": profile.opc.hex(),
+        "state": {"sqn": sqn.to_dict(), "gba": GbaState().to_dict()},
+    }
 
 
 # ------------------------------------------------------------------ the running card

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
-from operator import is_
 from typing import Any
 
 from isim.card.image import CardImage
@@ -21,7 +20,8 @@ from .asn import SQN_BYTES, SQN_INIT_ENTRIES, encode_pe, fields, mandatory
 from .files import arr_reference, content_items, ef_fcp
 from .layout import DFPlan, SaipLayout, field_key, saip_layout
 
-__all__ = ["ExportError", "export_image", "image_pes"]
+__all__ = ["ExportError", "FilePlace", "Outline", "export_image", "image_outline", "image_pes",
+           "pe_value", "secret_bodies"]
 
 _NOT_CREATED = [("doNotCreate", None)]  # clause 8.3.1: a "created by default" file left out
 _LOCAL = 0x80  # key references 81..88 are local (second) PINs: TS 102 221 9.5.1
@@ -31,37 +31,57 @@ class ExportError(ValueError):
     """A card this exporter cannot express (a DF with no PE in specs/saip.yaml)."""
 
 
+@dataclass(frozen=True)
+class FilePlace:
+    """Where an EF's content went: member `member` of the PE at `pe` (its index in the
+    package, the ProfileHeader being 0), whose value is `value(entry)`."""
+
+    pe: int
+    member: str
+    implicit_arr: str | None  # the `File` value's; None: the header's ICCID (the EF's body)
+
+    def value(self, entry: dict[str, Any]) -> Any:
+        if self.implicit_arr is None:
+            return _stream(entry)
+        return _ef_file(entry, self.implicit_arr)
+
+
+@dataclass
+class Outline:
+    """A card's PEs (`image_pes`) and where its per-card parts went (isim.saip.fast: a batch's
+    plan)."""
+
+    pes: list[tuple[str, dict[str, Any]]]
+    files: list[tuple[dict[str, Any], FilePlace]]  # (EF entry, where); GFM files have none
+    secrets: dict[int, str]  # PE index -> its body's key in `secret_bodies`
+
+
 @dataclass
 class _Builder:
     lay: SaipLayout
     pes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     gfm: list[list[tuple[str, Any]]] = field(default_factory=list)
+    files: list[tuple[dict[str, Any], FilePlace]] = field(default_factory=list)
+    secrets: dict[int, str] = field(default_factory=dict)
 
-    def add(self, name: str, body: dict[str, Any], *, keep: bool = False) -> None:
-        """Append a PE; its PEHeader numbers the PEs after the ProfileHeader from 1. `keep`
-        (a body holding no secret, never changed): the same body object at the same place
-        as the last card gives the same PE value object (isim.saip.fast finds it by
-        identity)."""
+    def add(self, name: str, body: dict[str, Any], *, secret: str | None = None) -> int:
+        """Append a PE, return its index in the package (its PEHeader number: the PEs after
+        the ProfileHeader count from 1). `secret`: the body is `secret_bodies(...)[secret]`."""
         number = len(self.pes) + 1
-        if not keep:
-            self.pes.append((name, {_header_field(name): _pe_header(number), **body}))
-            return
-        held = _KEPT_PES.get((number, name))
-        if held is None or held[0] is not body:
-            if len(_KEPT_PES) >= _MAX_CACHED:
-                _KEPT_PES.clear()
-            held = _KEPT_PES[number, name] = (
-                body, {_header_field(name): _pe_header(number), **body})
-        self.pes.append((name, held[1]))
+        if secret is not None:
+            self.secrets[number] = secret
+        self.pes.append((name, pe_value(name, number, body)))
+        return number
 
 
-_KEPT_PES: dict[tuple[int, str], tuple[dict[str, Any], dict[str, Any]]] = {}
+def pe_value(name: str, number: int, body: dict[str, Any]) -> dict[str, Any]:
+    """A PE's value: its PEHeader (`number`), then `body`'s members."""
+    return {_header_field(name): _pe_header(number), **body}
 
 
 @lru_cache(maxsize=256)
 def _pe_header(identification: int) -> dict[str, int]:
-    """A PEHeader value: one object per number (isim.saip.fast finds it by identity; never
-    changed by its users)."""
+    """A PEHeader value: one object per number (never changed by its users)."""
     return {"identification": identification}
 
 
@@ -80,25 +100,9 @@ def _stream(ef: dict[str, Any]) -> bytes:
     return b"".join(r if isinstance(r, bytes) else bytes.fromhex(r) for r in content)
 
 
-_BY_ENTRY: dict[int, tuple[dict[str, Any], str, list[tuple[str, Any]]]] = {}
-
-
 def _ef_file(ef: dict[str, Any], implicit_arr: str) -> list[tuple[str, Any]]:
-    """The `File` value of an EF entry. An entry object seen before (isim.saip.fast gives
-    one per EF content) is looked up by identity, others by what they are made of."""
-    held = _BY_ENTRY.get(id(ef))
-    if held is not None and held[0] is ef and held[1] == implicit_arr:
-        return held[2]
-    items = _ef_file_by_value(ef, implicit_arr)
-    if len(_BY_ENTRY) >= _MAX_CACHED:
-        _BY_ENTRY.clear()
-    _BY_ENTRY[id(ef)] = (ef, implicit_arr, items)
-    return items
-
-
-def _ef_file_by_value(ef: dict[str, Any], implicit_arr: str) -> list[tuple[str, Any]]:
-    """The `File` value of an EF (cached by everything it is made of; callers never change
-    it). Its FCP is one object per set of attributes."""
+    """The `File` value of an EF entry (cached by everything it is made of; callers never
+    change it). Its FCP is one object per set of attributes."""
     content = ef["content"]
     count = 0 if isinstance(content, str | bytes) else len(content)
     shape = (ef["name"], ef["fid"], ef.get("sfi"), ef["structure"], ef.get("size"),
@@ -171,8 +175,25 @@ def _puk_configs(pins: dict[str, Any], lay: SaipLayout) -> list[dict]:
     ]
 
 
-def _aka(image: CardImage, lay: SaipLayout) -> dict[str, Any]:
-    isim = image.isim
+def secret_bodies(pins: dict[str, Any], isim: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The bodies of the PEs holding a card's secrets, by role: "puk" (PE-PUKCodes, when a
+    PIN has an unblock code), "pin" and "local-pin" (PE-PINCodes of the MF's and of the first
+    ADF's PINs, when there are such), "aka" (PE-AKAParameter of every ADF). `pins`, `isim`:
+    the card image's sections."""
+    lay = saip_layout()
+    out: dict[str, dict[str, Any]] = {"aka": _aka(isim, lay)}
+    if any(p.get("unblock") for p in pins.values()):
+        out["puk"] = {"pukCodes": _puk_configs(pins, lay)}
+    glob = sorted(int(r, 16) for r in pins if int(r, 16) < _LOCAL)
+    if glob:
+        out["pin"] = {"pinCodes": ("pinconfig", _pin_configs(pins, glob, lay))}
+    local = sorted(int(r, 16) for r in pins if int(r, 16) >= _LOCAL)
+    if local:
+        out["local-pin"] = {"pinCodes": ("pinconfig", _pin_configs(pins, local, lay))}
+    return out
+
+
+def _aka(isim: dict[str, Any], lay: SaipLayout) -> dict[str, Any]:
     sqn = isim.get("state", {}).get("sqn", {})
     body: dict[str, Any] = {"algoConfiguration": ("algoParameter", {
         "algorithmID": lay.algorithm_id, "algorithmOptions": lay.algorithm_options,
@@ -198,58 +219,24 @@ def _df_pes(b: _Builder, plan: DFPlan, node: dict[str, Any], first_file: list[tu
             implicit_arr: str, path: bytes) -> list[dict[str, Any]]:
     """The DF's PE (and its optional files PE); returns the DFs below it (their own PEs)."""
     efs = [ef for ef in node["files"] if "files" not in ef]
-    main, optional, generic = _df_values(plan, efs, first_file, implicit_arr, path)
-    b.add(plan.pe, main, keep=True)
-    if optional is not None:
-        b.add(plan.opt_pe or "", optional, keep=True)
+    (main, optional, generic), where = _df_values(plan, efs, first_file, implicit_arr, path)
+    at = b.add(plan.pe, main)
+    opt_at = b.add(plan.opt_pe or "", optional) if optional is not None else -1
     if generic is not None:
         b.gfm.append(generic)
+    own = plan.pe_fields().values()
+    b.files += [(ef, FilePlace(at if member in own else opt_at, member, implicit_arr))
+                for ef, member in zip(efs, where, strict=True) if member is not None]
     return [ef for ef in node["files"] if "files" in ef]  # DFs below an ADF (DF.5GS ...)
 
 
 _DFValues = tuple[dict[str, Any], dict[str, Any] | None, list[tuple[str, Any]] | None]
-# the last layout of a DF per shape (PE, path, FCP, EF count): its EF entries, the PE field
-# of each (None: genericFileManagement) and the values
-_DF_CACHE: dict[tuple, tuple[list[dict[str, Any]], list[str | None], _DFValues]] = {}
 
 
 def _df_values(plan: DFPlan, efs: list[dict[str, Any]], first_file: list[tuple],
-               implicit_arr: str, path: bytes) -> _DFValues:
+               implicit_arr: str, path: bytes) -> tuple[_DFValues, list[str | None]]:
     """(the DF's PE body, its optional files PE body or None, its genericFileManagement
-    command or None). The layout of the last card with the same DF shape is reused: only
-    the EF entries that are not the very objects it had (isim.saip.fast gives one object per
-    EF content) are laid out again."""
-    key = (plan.pe, implicit_arr, path, tuple(first_file[0][1].items()), len(efs))
-    held = _DF_CACHE.get(key)
-    if held is not None:
-        old_efs, where, (main, optional, generic) = held
-        if len(old_efs) == len(efs) and all(map(is_, old_efs, efs)):
-            return held[2]
-        changed = [i for i, same in enumerate(map(is_, old_efs, efs)) if not same]
-        if all(where[i] is not None and efs[i]["name"] == old_efs[i]["name"]
-               for i in changed):  # the same EFs, no generic file changed
-            # a copy of a body with a changed file only (the other keeps its identity)
-            own = plan.pe_fields().values()
-            in_main = [where[i] in own for i in changed]
-            if any(in_main):
-                main = dict(main)
-            if not all(in_main):
-                assert optional is not None
-                optional = dict(optional)
-            for i, mine in zip(changed, in_main, strict=True):
-                (main if mine else optional)[where[i]] = _ef_file(efs[i], implicit_arr)
-            values: _DFValues = (main, optional, generic)
-            _DF_CACHE[key] = (efs, where, values)
-            return values
-    values, where = _lay_out_df(plan, efs, first_file, implicit_arr, path)
-    if len(_DF_CACHE) >= _MAX_CACHED:
-        _DF_CACHE.clear()
-    _DF_CACHE[key] = (efs, where, values)
-    return values
-
-
-def _lay_out_df(plan: DFPlan, efs: list[dict[str, Any]], first_file: list[tuple],
-                implicit_arr: str, path: bytes) -> tuple[_DFValues, list[str | None]]:
+    command or None), and the PE member of each EF (None: genericFileManagement)."""
     own, opt = plan.pe_fields(), plan.opt_fields()
     main: dict[str, Any] = {"templateID": plan.template, next(iter(own.values())): first_file}
     optional: dict[str, Any] = {"templateID": plan.opt_template}
@@ -289,9 +276,15 @@ def _sub_df_pes(b: _Builder, lay: SaipLayout, node: dict[str, Any], pins: dict[s
 
 def image_pes(image: CardImage) -> list[tuple[str, dict[str, Any]]]:
     """The PEs (alternative, value) of a card image, in package order."""
+    return image_outline(image).pes
+
+
+def image_outline(image: CardImage) -> Outline:
+    """The PEs of a card image, in package order, and where its per-card parts went."""
     lay = saip_layout()
     card = image.card
     pins: dict[str, Any] = card.get("pins", {})
+    secrets = secret_bodies(pins, image.isim)
     b = _Builder(lay)
     mf = card["mf"]
     iccid = next(f for f in mf["files"] if f["name"] == "EF.ICCID")
@@ -306,12 +299,9 @@ def image_pes(image: CardImage) -> list[tuple[str, dict[str, Any]]]:
                  "pinStatusTemplateDO": _pin_status(pins, local=False)}
     _df_pes(b, lay.dfs["MF"], mf, [("fileDescriptor", mf_status)], lay.implicit_arr["mf"], b"")
     # PE-MF was added by _df_pes; the MF's PINs and the PUKs follow it
-    if any(p.get("unblock") for p in pins.values()):
-        b.add("pukCodes", {"pukCodes": _puk_configs(pins, lay)})
-    glob = sorted(int(r, 16) for r in pins if int(r, 16) < _LOCAL)
-    if glob:
-        b.add("pinCodes", {"pinCodes": ("pinconfig", _pin_configs(pins, glob, lay))})
-    local = sorted(int(r, 16) for r in pins if int(r, 16) >= _LOCAL)
+    for name, role in (("pukCodes", "puk"), ("pinCodes", "pin")):
+        if role in secrets:
+            b.add(name, secrets[role], secret=role)
     first_adf: bytes | None = None
     for plan, node in plans:
         temp = bytes.fromhex(plan.temporary_fid or "")
@@ -321,17 +311,17 @@ def image_pes(image: CardImage) -> list[tuple[str, dict[str, Any]]]:
                    "pinStatusTemplateDO": _pin_status(pins, local=True)}
         below = _df_pes(b, plan, node, [("fileDescriptor", adf_fcp)],
                         lay.implicit_arr["adf_files"], temp)
-        if local and first_adf is None:
-            b.add("pinCodes", {"pinCodes": ("pinconfig", _pin_configs(pins, local, lay))})
+        if "local-pin" in secrets and first_adf is None:
+            b.add("pinCodes", secrets["local-pin"], secret="local-pin")
             first_adf = temp
-        elif local and first_adf is not None:
-            b.add("pinCodes", _shared_pins(first_adf), keep=True)
-        b.add("akaParameter", _aka(image, lay))
+        elif "local-pin" in secrets and first_adf is not None:
+            b.add("pinCodes", _shared_pins(first_adf))
+        b.add("akaParameter", secrets["aka"], secret="aka")
         for sub in below:
             _sub_df_pes(b, lay, sub, pins, temp)
     if b.gfm:
         b.add("genericFileManagement", {"fileManagementCMD": b.gfm})
-    b.add("end", _END, keep=True)
+    b.add("end", _END)
     services, templates = _mandatory_lists(
         (*[p.service for p, _ in plans if p.service], lay.milenage_service),
         tuple([pe for pe, _ in b.pes]))
@@ -339,7 +329,8 @@ def image_pes(image: CardImage) -> list[tuple[str, dict[str, Any]]]:
         "major-version": lay.major_version, "minor-version": lay.minor_version,
         "profileType": lay.profile_type, "iccid": _stream(iccid),
         "eUICC-Mandatory-services": services, "eUICC-Mandatory-GFSTEList": templates}
-    return [("header", header), *b.pes]
+    b.files.append((iccid, FilePlace(0, "iccid", None)))
+    return Outline([("header", header), *b.pes], b.files, b.secrets)
 
 
 _END: dict[str, Any] = {}
@@ -355,8 +346,7 @@ def _shared_pins(first_adf: bytes) -> dict[str, Any]:
 def _mandatory_lists(services: tuple[str, ...], pes: tuple[str, ...]
                      ) -> tuple[dict[str, None], list[str]]:
     """The header's service set and template list (eUICC-Mandatory-GFSTEList: the templates
-    the PEs use): one object each per batch (never changed by their users; isim.saip.fast
-    finds them by identity)."""
+    the PEs use), made once per set (never changed by their users)."""
     lay = saip_layout()
     templates = []
     for pe in pes:

@@ -1,371 +1,184 @@
 """Packages for a batch (`isim personalize --format saip`, tools/bench_saip.py).
 
 The same bytes as `export.export_image(build_image(profile))` (tests/test_saip_fast.py),
-faster: a PE is asn1tools' encoding of its members one after the other, under its tag and
-length (X.690 8.9); each member is encoded by asn1tools' own `encode_member` and kept, keyed
-by its value, so what is the same on every card of a batch (file control parameters, most
-files, the ARR records, the header's template list) is encoded once and only the per-card
-members (ICCID, IMPI, IMPU, PINs, K/OPc ...) are encoded per card. A key or PIN is never
-kept: members holding one are encoded every time.
+faster. The cards of a batch share their file tree; what differs from card to card is a few
+EF contents (ICCID, IMSI, ACC, IMPI, IMPU ...), the PINs, PUKs, K and OPc. So a card gives
+its tree a plan (`_Plan`): its PEs as export makes them (`export.image_outline`), encoded,
+and where each EF's content went. A card of the same tree (every EF the very `EFContent` of
+the plan's card, or one with a place in the plan) is encoded from the plan: only the
+members holding its own EF contents are encoded again, and the PEs holding secrets (their
+bodies from `export.secret_bodies`) by `encoder.PackageEncoder`, which keeps no secret.
+Another card (another tree, other PIN references, an EF without a place of its own that
+differs, such as a genericFileManagement file) gets a plan of its own. A plan holds no
+secret: the PEs holding one are left out of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
-from operator import is_, itemgetter
 from typing import Any
 
 from asn1tools.codecs.ber import encode_length_definite
 
 from apdu.build import ef_node
-from isim.card.contents import CardContents, Content
+from isim.card.contents import CardContents, EFContent, card_contents
 from isim.card.image import build_image
+from isim.card.image_build import image_sections
 from isim.profile.model import Profile
-from specs.layout import EFSpec
+from specs.layout import DFSpec, EFSpec
 
-from .asn import encode_pe, spec, strip_default_sqn_init
-from .export import image_pes
+from .asn import encode_pe
+from .encoder import PackageEncoder, encode_file, member_parts
+from .export import FilePlace, image_outline, image_pes, pe_value, secret_bodies
 
-__all__ = ["PackageEncoder", "profile_package"]
+__all__ = ["profile_package", "reference_package"]
 
-_SECRET_MEMBERS = frozenset({"pinCodes", "pukCodes", "algoConfiguration"})
-_SECRET_FIELDS = frozenset({"pinValue", "pukValue", "key", "opc"})
-_MAX_KEPT = 8192
-_MARK = b"\xa5\x5a\xc3"  # a placeholder: _MARK, its number, then filler to the secret's length
+_MAX_PLANS = 8  # the trees (and PIN references) of the last cards
 
 
-@cache
-def _pe_type(name: str) -> Any:
-    member = spec().types["ProfileElement"].type.name_to_member[name]
-    assert not member.additions  # EXTENSIBILITY IMPLIED, no additions: root members only
-    return member
-
-
-_ABSENT = object()
-_SECRET = object()  # in PackageEncoder._last: a member holding secrets (not kept)
-
-
-@cache
-def _members(name: str) -> tuple[tuple[Any, str, bool], ...]:
-    """(member, its name, whether it holds secrets) of a PE's type, in order."""
-    return tuple((m, m.name, m.name in _SECRET_MEMBERS) for m in _pe_type(name).root_members)
+def _raw_entry(spec: EFSpec, data: bytes | tuple[bytes, ...], arr_fid: str) -> dict[str, Any]:
+    """An EF's entry with its content as bytes (export reads either form)."""
+    return ef_node(spec, arr_fid, data)
 
 
 @dataclass(frozen=True)
-class _Shape:
-    """A PE with a given set of members: what encoding one needs."""
+class _Target:
+    """A member a per-card EF content goes to: `place` says which and its value; `index`
+    is the member's among its PE's (`_Plan.parts`)."""
 
+    place: FilePlace
+    index: int
     seq: Any  # the PE's asn1tools type
-    tag: bytes
-    members: tuple[tuple[Any, str, bool], ...]  # the members given, as `_members`
-    getter: Callable[[dict[str, Any]], tuple[Any, ...]]  # their values
-    secret: bool  # whether a member may hold secrets
+    member: Any  # the member's
 
 
-@dataclass(slots=True)
-class _Last:
-    """A PE of the previous card: its member values (_SECRET for a member holding secrets),
-    their encodings (empty for those), its DER and value (empty and None when it has a
-    member holding secrets)."""
+@dataclass(frozen=True)
+class _Slot:
+    """An EF whose content may differ per card: its ARR file and where its content goes."""
 
-    shape: _Shape
-    objects: tuple[Any, ...]
-    parts: list[bytes]
-    encoded: bytes
-    value: dict[str, Any] | None
+    arr_fid: str
+    targets: tuple[_Target, ...]
 
 
-@cache
-def _shape(name: str, keys: tuple[str, ...]) -> _Shape:
-    """A PE with these keys. An absent member is OPTIONAL or DEFAULT (DER encodes nothing
-    for it); a mandatory one missing raises asn1tools' error; keys that are no member are
-    ignored (as asn1tools does)."""
-    given = frozenset(keys)
-    seq = _pe_type(name)
-    for member, mname, _ in _members(name):
-        if mname not in given and not member.optional and not member.has_default():
-            seq.encode_member(member, {}, bytearray())  # raises
-    members = tuple(m for m in _members(name) if m[1] in given)
-    names = [m[1] for m in members]
-    getter = itemgetter(*names) if len(names) > 1 else (lambda v: tuple(v[n] for n in names))
-    return _Shape(seq, bytes(seq.tag), members, getter, any(m[2] for m in members))
+def _pin_shape(pins: dict[str, Any]) -> tuple[tuple[str, bool], ...]:
+    """What of the PINs the PEs without secrets depend on: the references (FCPs' PIN status,
+    which PE-PINCodes there are) and whether each has an unblock code (PE-PUKCodes)."""
+    return tuple([(ref, bool(pin.get("unblock"))) for ref, pin in pins.items()])
 
 
-_SCALARS = frozenset({bytes, str, int, bool, type(None)})
+class _Plan:
+    """The PEs of a card tree, encoded; the members holding EF contents kept apart."""
 
+    def __init__(self, profile: Profile, contents: CardContents,
+                 pins_shape: tuple[tuple[str, bool], ...]) -> None:
+        made: list[tuple[str, dict[str, Any]]] = []  # (ARR file, entry) in contents order
 
-def _freeze(value: Any) -> Any:
-    """A hashable form of a value (dicts and lists as tuples)."""
-    kind = type(value)
-    if kind is dict:
-        return tuple([(k, v if type(v) in _SCALARS else _freeze(v)) for k, v in value.items()])
-    if kind is list or kind is tuple:
-        return tuple([v if type(v) in _SCALARS else _freeze(v) for v in value])
-    return value
+        def node(spec: EFSpec, data: bytes | tuple[bytes, ...], arr_fid: str) -> dict:
+            made.append((arr_fid, _raw_entry(spec, data, arr_fid)))
+            return made[-1][1]
 
-
-def _mask(value: Any, secrets: list[bytes]) -> Any:
-    """`value` with every secret (PIN, PUK, K, OPc) replaced by a numbered placeholder of the
-    same length; the secrets, in order, go to `secrets`."""
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            if k in _SECRET_FIELDS and isinstance(v, bytes) and len(v) >= len(_MARK) + 1:
-                out[k] = (_MARK + bytes([len(secrets)]) + b"\xc3" * len(v))[:len(v)]
-                secrets.append(v)
-            else:
-                out[k] = _mask(v, secrets)
-        return out
-    if isinstance(value, list):
-        return [_mask(v, secrets) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_mask(v, secrets) for v in value)
-    return value
-
-
-class _NoShortcut(Exception):
-    """A secret field that is no OCTET STRING longer than a placeholder."""
-
-
-@cache
-def _split(keys: tuple[str, ...]) -> tuple[Callable[[dict[str, Any]], tuple[Any, ...]],
-                                           tuple[str, ...]]:
-    """(the values of a dict's non-secret keys, its secret keys in order)."""
-    plain = tuple(k for k in keys if k not in _SECRET_FIELDS)
-    getter = itemgetter(*plain) if len(plain) > 1 else (lambda v: tuple(v[k] for k in plain))
-    return getter, tuple(k for k in keys if k in _SECRET_FIELDS)
-
-
-def _secret_key(value: Any, secrets: list[bytes]) -> Any:
-    """A hashable form of `value` without its secrets, which go to `secrets` in the order
-    `_mask` numbers them. Raises _NoShortcut (see there)."""
-    kind = type(value)
-    if kind is dict:
-        keys = tuple(value)
-        getter, hidden = _split(keys)
-        plain = getter(value)
-        if not _SCALARS.issuperset(map(type, plain)):
-            return _secret_key_walk(value, secrets)
-        for k in hidden:  # (all other values are scalars: _mask's order)
-            v = value[k]
-            if type(v) is not bytes or len(v) <= len(_MARK):
-                raise _NoShortcut
-            secrets.append(v)
-        return keys, plain
-    if kind is list or kind is tuple:
-        return tuple([v if type(v) in _SCALARS else _secret_key(v, secrets) for v in value])
-    return value
-
-
-def _secret_key_walk(value: dict[str, Any], secrets: list[bytes]) -> Any:
-    """`_secret_key` of a dict holding dicts or lists, field by field."""
-    out = []
-    for k, v in value.items():
-        if k in _SECRET_FIELDS:
-            if type(v) is not bytes or len(v) <= len(_MARK):
-                raise _NoShortcut
-            secrets.append(v)
-            out.append((k, None))
-        elif type(v) in _SCALARS:
-            out.append((k, v))
-        else:
-            out.append((k, _secret_key(v, secrets)))
-    return ("walk", tuple(out))
-
-
-def _is_file(value: list[Any]) -> bool:
-    return bool(value) and type(value[0]) is tuple and value[0][0] == "fileDescriptor"
-
-
-class PackageEncoder:
-    """Encodes PEs as `encode_pe` does, keeping the encoding of non-secret members."""
-
-    def __init__(self) -> None:
-        self._kept: dict[tuple[str, str, Any], bytes] = {}
-        # a file's `File` value is one object per content (export's file cache): kept by
-        # identity, the object held here so that its id is not reused
-        self._files: dict[int, tuple[Any, bytes]] = {}
-        self._cuts: dict[tuple, list[bytes]] = {}
-        # per (PE, slot): the previous card's member objects, their encodings, the PE's
-        self._last: dict[tuple[str, Any], _Last] = {}
-
-    def pe(self, name: str, value: dict[str, Any], slot: Any = None) -> bytes:
-        """One PE's DER. `slot` (e.g. the PE's place in its package) names the PE of the
-        previous card to compare with: its members that are the very objects this one has
-        (export's caches give one object per file content, FCP, header ...) are not
-        encoded again. Members holding secrets are neither kept nor compared."""
-        key = (name, slot)
-        held = self._last.get(key)
-        if held is not None and held.value is value:
-            return held.encoded  # the very PE value of the previous card (holds no secret)
-        if name == "akaParameter":
-            value = strip_default_sqn_init(value)
-        shape = _shape(name, tuple(value))
-        objects = shape.getter(value)
-        if held is not None and held.shape is not shape:
-            held = None  # other members than the previous card's
-        if held is not None and not shape.secret and all(map(is_, held.objects, objects)):
-            held.value = value
-            return held.encoded
-        seq = shape.seq
-        parts: list[bytes] = []
-        for i, (member, mname, secret) in enumerate(shape.members):
-            item = objects[i]
-            if secret and not (type(item) is tuple and type(item[1]) is bytes):
-                # (a CHOICE of an OCTET STRING, e.g. pinCodes' filePath, holds no secret)
-                parts.append(self._secret_member(name, seq, member, value))
+        outline = image_outline(build_image(profile, contents, ef_node=node))
+        self.pins_shape = pins_shape
+        self.dfs: tuple[tuple[DFSpec, tuple[EFContent, ...]], ...] = contents.dfs
+        # PE -> (its name, its body's key in export.secret_bodies)
+        self.secrets = {i: (outline.pes[i][0], role) for i, role in outline.secrets.items()}
+        self.encoded: list[bytes] = []
+        self.tags: dict[int, bytes] = {}
+        self.parts: dict[int, list[bytes]] = {}
+        members: dict[int, tuple[Any, list[Any]]] = {}  # PE -> (its type, its members)
+        for i, (name, value) in enumerate(outline.pes):
+            if i in self.secrets:  # encoded per card; the plan holds no secret
+                self.encoded.append(b"")
                 continue
-            if held is not None:
-                old = held.objects[i]
-                if old is item or (type(item) is list and type(old) is list
-                                   and len(old) == len(item) and all(map(is_, old, item))):
-                    parts.append(held.parts[i])
+            seq, tag, parts = member_parts(name, value)
+            self.tags[i], self.parts[i] = tag, [p for _, p in parts]
+            members[i] = (seq, [m for m, _ in parts])
+            body = b"".join(self.parts[i])
+            self.encoded.append(tag + bytes(encode_length_definite(len(body))) + body)
+        places: dict[int, list[_Target]] = {}
+        for entry, place in outline.files:
+            seq, pe_members = members[place.pe]
+            index = next(n for n, m in enumerate(pe_members) if m.name == place.member)
+            places.setdefault(id(entry), []).append(
+                _Target(place, index, seq, pe_members[index]))
+        slots: list[dict[int, _Slot]] = []
+        it = iter(made)
+        for _, files in contents.dfs:
+            here: dict[int, _Slot] = {}
+            for k in range(len(files)):
+                arr_fid, entry = next(it)
+                if id(entry) in places:
+                    here[k] = _Slot(arr_fid, tuple(places[id(entry)]))
+            slots.append(here)
+        self.slots = slots
+        self._fcps: dict[int, tuple[Any, bytes]] = {}
+
+    def package(self, contents: CardContents, pins: dict[str, Any], isim: dict[str, Any],
+                encoder: PackageEncoder) -> bytes | None:
+        """The card's package; None when the card is not of this plan's tree."""
+        dfs = contents.dfs
+        if len(dfs) != len(self.dfs):
+            return None
+        edited: dict[int, list[bytes]] = {}
+        for (df, files), (own_df, own), slots in zip(dfs, self.dfs, self.slots, strict=True):
+            if df is not own_df or len(files) != len(own):
+                return None
+            for k, (ef, was) in enumerate(zip(files, own, strict=True)):
+                if ef is was:
                     continue
-            parts.append(self._member(name, seq, member, mname, value, item))
-        body = b"".join(parts)
-        encoded = shape.tag + bytes(encode_length_definite(len(body))) + body
-        if len(self._last) >= _MAX_KEPT:
-            self._last.clear()
-        if shape.secret:  # neither the secrets nor their encodings are kept
-            kept = _Last(shape, tuple([_SECRET if m[2] else o for m, o in
-                                       zip(shape.members, objects, strict=True)]),
-                         [b"" if m[2] else p for m, p in zip(shape.members, parts, strict=True)],
-                         b"", None)
-        else:
-            kept = _Last(shape, objects, parts, encoded, value)
-        self._last[key] = kept
-        return encoded
-
-    def _member(self, name: str, seq: Any, member: Any, mname: str, value: dict[str, Any],
-                item: Any) -> bytes:
-        """A member holding no secret: a file by identity, anything else by value."""
-        kind = type(item)
-        if kind is list and _is_file(item):
-            return self._file(member, item)
-        key = (name, mname, item if kind is bytes or kind is str or kind is int
-               else _freeze(item))
-        found = self._kept.get(key)
-        if found is None:
-            part = bytearray()
-            seq.encode_member(member, value, part)
-            found = bytes(part)
-            if len(self._kept) >= _MAX_KEPT:
-                self._kept.clear()
-            self._kept[key] = found
-        return found
-
-    def _file(self, member: Any, items: list[tuple[str, Any]]) -> bytes:
-        """A `File` member (SEQUENCE OF CHOICE, X.690 8.10): the list seen before, by
-        identity; else its items one by one, an FCP seen before by identity too."""
-        held = self._files.get(id(items))
-        if held is not None and held[0] is items:
-            return held[1]
-        content = bytearray()
-        choice = member.element_type
-        for item in items:
-            if item[0] == "fileDescriptor":
-                fcp = item[1]
-                seen = self._files.get(id(fcp))
-                if seen is None or seen[0] is not fcp:
-                    part = bytearray()
-                    choice.encode(item, part)
-                    seen = self._files[id(fcp)] = (fcp, bytes(part))
-                content += seen[1]
-            else:
-                choice.encode(item, content)
-        encoded = bytes(member.tag) + bytes(encode_length_definite(len(content))) + content
-        if len(self._files) >= _MAX_KEPT:
-            self._files.clear()
-        self._files[id(items)] = (items, encoded)
-        return encoded
-
-    def _secret_member(self, name: str, seq: Any, member: Any, value: dict[str, Any]) -> bytes:
-        """A member holding secrets: its encoding with placeholders is kept, cut where they
-        are, and the card's secrets (of the same lengths: the DER lengths do not change)
-        go between the pieces. The pieces hold no secret."""
-        secrets: list[bytes] = []
-        try:
-            key = ("secret", name, member.name, _secret_key(value[member.name], secrets))
-        except _NoShortcut:
-            key = None
-        pieces = self._cuts.get(key) if key is not None and len(secrets) <= 0xFF else None
-        if pieces is None and key is not None and len(secrets) <= 0xFF:
-            masked = _mask(value[member.name], [])
-            part = bytearray()
-            seq.encode_member(member, {member.name: masked}, part)
-            pieces = _cut(bytes(part), masked, len(secrets))
-            if pieces is not None:
-                if len(self._cuts) >= _MAX_KEPT:
-                    self._cuts.clear()
-                self._cuts[key] = pieces
-        if pieces is None:  # no shortcut for this shape
-            direct = bytearray()
-            seq.encode_member(member, value, direct)
-            return bytes(direct)
-        out = [pieces[0]]
-        for secret, piece in zip(secrets, pieces[1:], strict=True):
-            out += (secret, piece)
+                slot = slots.get(k)
+                if ef.spec is not was.spec or (slot is None and ef.data != was.data):
+                    return None
+                if slot is not None:
+                    self._place(slot, ef, edited)
+        out = self.encoded.copy()
+        for i, parts in edited.items():
+            body = b"".join(parts)
+            out[i] = self.tags[i] + bytes(encode_length_definite(len(body))) + body
+        bodies = secret_bodies(pins, isim)
+        for i, (name, role) in self.secrets.items():
+            out[i] = encoder.pe(name, pe_value(name, i, bodies[role]))
         return b"".join(out)
 
-    def package(self, pes: list[tuple[str, dict[str, Any]]]) -> bytes:
-        return b"".join([self.pe(name, value, i) for i, (name, value) in enumerate(pes)])
+    def _place(self, slot: _Slot, ef: EFContent, edited: dict[int, list[bytes]]) -> None:
+        """The members holding this EF's content, encoded into `edited` (PE -> members)."""
+        entry = _raw_entry(ef.spec, ef.data, slot.arr_fid)
+        for target in slot.targets:
+            place = target.place
+            parts = edited.get(place.pe)
+            if parts is None:
+                parts = edited[place.pe] = self.parts[place.pe].copy()
+            value = place.value(entry)
+            if type(value) is list:  # a `File`
+                parts[target.index] = encode_file(target.member, value, self._fcps)
+            else:
+                part = bytearray()
+                target.seq.encode_member(target.member, {place.member: value}, part)
+                parts[target.index] = bytes(part)
 
 
-def _cut(encoded: bytes, masked: Any, count: int) -> list[bytes] | None:
-    """`encoded` cut around placeholders 0..count-1 (each must occur exactly once)."""
-    pieces = []
-    pos = 0
-    for i in range(count):
-        mark = _MARK + bytes([i])
-        at = encoded.find(mark, pos)
-        if at < 0 or encoded.count(mark) != 1:
-            return None
-        pieces.append(encoded[pos:at])
-        length = _placeholder_length(masked, i)
-        pos = at + length
-    pieces.append(encoded[pos:])
-    return pieces
-
-
-def _placeholder_length(masked: Any, i: int) -> int:
-    mark = _MARK + bytes([i])
-    stack = [masked]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, dict):
-            stack.extend(v.values())
-        elif isinstance(v, list | tuple):
-            stack.extend(v)
-        elif isinstance(v, bytes) and v.startswith(mark):
-            return len(v)
-    raise ValueError("placeholder not in the value")
-
-
+_PLANS: list[_Plan] = []  # the most recently used first
 _ENCODER = PackageEncoder()
 
 
-_ENTRIES: dict[tuple[int, Content, str], tuple[EFSpec, dict[str, Any]]] = {}
-
-
-def _raw_entry(spec: EFSpec, data: Content, arr_fid: str) -> dict[str, Any]:
-    """An EF's entry with its content as bytes: one object per EF content (export's file
-    cache and the encoder find it by identity). Never changed by its users. (Keyed by the
-    spec's identity: specs are long-lived objects, and hashing one costs its fields.)"""
-    key = (id(spec), data, arr_fid)
-    held = _ENTRIES.get(key)
-    if held is None or held[0] is not spec:
-        if len(_ENTRIES) >= _MAX_KEPT:
-            _ENTRIES.clear()
-        held = _ENTRIES[key] = (spec, ef_node(spec, arr_fid, data))
-    return held[1]
-
-
 def profile_package(profile: Profile, contents: CardContents | None = None) -> bytes:
-    """The package of a validated profile (= export_image(build_image(profile)))."""
-    image = build_image(profile, contents, ef_node=_raw_entry)
-    return _ENCODER.package(image_pes(image))
+    """The package of a validated profile (= export_image(build_image(profile, contents)))."""
+    contents = contents or card_contents(profile)
+    pins, isim = image_sections(profile)
+    shape = _pin_shape(pins)
+    for n, plan in enumerate(_PLANS):
+        if plan.pins_shape == shape:
+            out = plan.package(contents, pins, isim, _ENCODER)
+            if out is not None:
+                if n:
+                    _PLANS.insert(0, _PLANS.pop(n))
+                return out
+    plan = _Plan(profile, contents, shape)
+    _PLANS.insert(0, plan)
+    del _PLANS[_MAX_PLANS:]
+    out = plan.package(contents, pins, isim, _ENCODER)
+    assert out is not None  # the plan's own card
+    return out
 
 
 def reference_package(profile: Profile, contents: CardContents | None = None) -> bytes:
