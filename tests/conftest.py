@@ -8,8 +8,15 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 import pcsc_stack as _stack
+
+# Property tests: the suite (and CI) runs the same examples every time, so that a run fails
+# for a change and not for the draw; `pytest --hypothesis-profile=explore` draws new ones.
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", max_examples=1000)
+settings.load_profile("repeatable")
 
 
 @pytest.fixture(scope="session")

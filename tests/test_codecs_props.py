@@ -241,4 +241,10 @@ def test_ad_layout_and_round_trip(value: AdministrativeData) -> None:
     codec = codec_for("AD")
     encoded = codec.encode(value, size=1 + len(value.additional_information))
     assert encoded == bytes([value.ue_operation_mode]) + value.additional_information
-    assert codec.decode(encoded) == value
+    # a file of nothing but FF is an empty (erased) one, whatever wrote it
+    assert codec.decode(encoded) == (None if encoded.count(0xFF) == len(encoded) else value)
+
+
+def test_ad_of_all_ff_is_an_empty_file() -> None:
+    assert codec_for("AD").decode(b"\xff") is None
+    assert codec_for("AD").decode(b"\xff\x01") == AdministrativeData(0xFF, b"\x01")

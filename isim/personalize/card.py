@@ -33,8 +33,9 @@ def card_script(profile: Profile, contents: CardContents | None = None) -> Scrip
     )
 
 
-def card_output(profile: Profile, *, row_label: str = "") -> CardOutput:
-    contents = card_contents(profile)
+def card_output(profile: Profile, contents: CardContents | None = None, *,
+                row_label: str = "") -> CardOutput:
+    contents = contents or card_contents(profile)
     script = card_script(profile, contents)
     header = [
         "isim personalization script (scriptor format, pcsc-tools)",

@@ -102,8 +102,9 @@ class Worker:
         known_valid = getattr(rows, "known_valid", False)
         for row in rows:
             profile = self.profile(row, known_valid)
-            card = card_output(profile, row_label=f"{self.row_label} {row.number}")
-            package = profile_package(profile) if self.saip else None
+            contents = card_contents(profile)
+            card = card_output(profile, contents, row_label=f"{self.row_label} {row.number}")
+            package = profile_package(profile, contents) if self.saip else None
             if out is not None:
                 write_new_file(Path(out, IMAGES, f"{card.iccid}.json"), card.image)
                 write_new_file(Path(out, SCRIPTS, f"{card.iccid}.apdu"), card.script.encode())
