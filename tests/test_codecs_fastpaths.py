@@ -75,3 +75,23 @@ def test_pcscf_label_problems_cached_like_uncached() -> None:
     profile_sizes._pcscf_label_problems(c1, pcscf, long_label, {})
     assert c1.problems
     assert list(profile_sizes._pcscf_label_cached(pcscf, long_label)) == c1.problems
+
+
+def _outcome(encode, value: object, size: int | None) -> bytes | str:
+    try:
+        return encode(value, size)
+    except Exception as exc:  # the same error, or the same bytes
+        return f"{type(exc).__name__}: {exc}"
+
+
+@given(st.sampled_from(["IMPI", "IMPU", "DOMAIN"]),
+       st.one_of(st.text(max_size=140), st.text("ab.@:", min_size=120, max_size=135),
+                 st.none(), st.integers()),
+       st.one_of(st.none(), st.integers(0, 260)))
+def test_identity_text_fast_path_is_the_generic_encoding(ef: str, value: object,
+                                                         size: int | None) -> None:
+    from isim.codecs.base import Codec
+
+    codec = codec_for(ef)
+    assert _outcome(codec.encode, value, size) == _outcome(
+        lambda v, s: Codec.encode(codec, v, s), value, size)

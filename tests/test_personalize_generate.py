@@ -135,3 +135,23 @@ def test_random_digits_uses_all_digits() -> None:
 def test_bad_generate_sections(spec: dict[str, object]) -> None:
     with pytest.raises(GenerateError):
         Generators.from_spec(spec)
+
+
+def test_luhn_check_and_digit_agree_with_the_spelled_out_algorithm() -> None:
+    """ITU-T E.118 / ISO/IEC 7812-1 with a loop, against isim.profile.luhn's byte sums."""
+    from isim.profile.luhn import luhn_ok
+
+    def by_hand(body: str) -> str:
+        total = 0
+        for i, ch in enumerate(reversed(body)):
+            d = int(ch) * (2 if i % 2 == 0 else 1)
+            total += d - 9 if d > 9 else d
+        return str((10 - total % 10) % 10)
+
+    for n in range(2000):
+        body = str(n * 7919 + 89)[: 1 + n % 19]
+        digit = by_hand(body)
+        assert luhn_digit(body) == digit
+        assert luhn_ok(body + digit)
+        assert not luhn_ok(body + str((int(digit) + 1) % 10))
+    assert luhn_ok("79927398713")  # the usual worked example

@@ -48,6 +48,15 @@ class Utf8TlvCodec(Codec[str]):
             raise CodecError(self.ef, f"value must be text, not {type(value).__name__}")
         return tlv.encode_tag80(value.encode("utf-8"))
 
+    def encode(self, value: str | None, size: int | None = None) -> bytes:
+        """`Codec.encode`; ASCII text that fits in a short-form TLV (every identity of a
+        batch, encoded per card) without its calls: `80 L text`, then FF to `size`."""
+        if size is not None and type(value) is str and value.isascii():
+            n = len(value)
+            if n < 0x80 and n + 2 <= size:
+                return bytes((tlv.TAG_DATA_OBJECT, n)) + value.encode() + b"\xff" * (size - n - 2)
+        return super().encode(value, size)
+
     def _to_json(self, value: str) -> dict[str, Any]:
         return {self.json_key: value}
 

@@ -229,9 +229,6 @@ def check_domain(domain: str, trust_domains: Sequence[str] | None) -> list[Viola
 
 
 def _duplicates(impus: Sequence[str | None]) -> list[Violation]:
-    heads = {uri[:4].lower() for uri in impus if uri}
-    if len(heads) == len(impus):
-        return []  # no two of one scheme (the usual sip + tel) and no gap: no key needed
     seen: dict[str, int] = {}
     out: list[Violation] = []
     for record, uri in enumerate(impus, start=1):
@@ -271,15 +268,18 @@ def check_identities(
     else:
         out += _impi(impi, trust)
     present = 0
+    heads: set[str] = set()  # their first four characters, lower case
     for record, uri in enumerate(impus, start=1):
         if uri is not None:
             present += 1
             out += _impu(uri, record, trust)
+            if uri and type(uri) is str:
+                heads.add(uri[:4].lower())
     if not present:
         out.append(Violation(FILE_IMPU, None, "", "at least one IMPU is required "
                              "(TS 33.203 clause 8.1)", missing=True))
-    elif present > 1:
-        out += _duplicates(impus)
+    elif present > 1 and len(heads) != len(impus):  # else no two of one scheme (the usual
+        out += _duplicates(impus)  # sip + tel) and no gap: no key needed
     if domain is None:
         out.append(Violation(FILE_DOMAIN, None, "", "the ISIM must hold the home network "
                              "domain name (TS 33.203 clause 8.1)", missing=True))

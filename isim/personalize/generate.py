@@ -28,6 +28,8 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
+from isim.profile import luhn
+
 __all__ = [
     "GenerateError",
     "Generators",
@@ -50,16 +52,7 @@ def luhn_digit(body: str) -> str:
     """The Luhn check digit that completes `body` (a string of decimal digits)."""
     if not body.isdigit() or not body.isascii():
         raise GenerateError(f"not a string of decimal digits: {body!r}")
-    total = 0
-    # From the right, every second digit starting with the rightmost body digit is doubled.
-    for i, ch in enumerate(reversed(body)):
-        d = ord(ch) - 48
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
+    return luhn.luhn_digit(body)
 
 
 def random_digits(n: int) -> str:

@@ -25,6 +25,7 @@ from isim.errors import Problem, ProfileError
 from isim.identity import from_imsi as identities
 from isim.identity import trust
 from isim.profile.checker import Checker, did_you_mean, shown
+from isim.profile.luhn import luhn_ok
 from isim.profile.sizes import NO_SIZES, check_sizes, pcscf_address_type, size_problems
 from isim.usim import profile_keys as usim_keys
 
@@ -51,17 +52,6 @@ _IMSI = re.compile(r"[0-9]{6,15}")
 _PIN = re.compile(r"[0-9]{4,8}")
 _PUK = re.compile(r"[0-9]{8}")
 _ADM_ASCII = re.compile(r"[0-9]{8}")
-
-
-_LUHN_DOUBLE = str.maketrans("0123456789", "0246813579")  # 2d, less 9 when it has 2 digits
-
-
-def _luhn_ok(digits: str) -> bool:
-    """Luhn check over the whole string, check digit last (ITU-T E.118 / ISO/IEC 7812-1).
-    `digits` is ASCII decimal digits; each byte is 48 + its digit."""
-    rev = digits[::-1]
-    total = sum(rev[0::2].encode()) + sum(rev[1::2].translate(_LUHN_DOUBLE).encode())
-    return (total - 48 * len(digits)) % 10 == 0
 
 
 _TRUST_FIELDS = {trust.FILE_IMPI: "impi", trust.FILE_IMPU: "impu", trust.FILE_DOMAIN: "domain"}
@@ -121,7 +111,7 @@ def _trust_domains(c: Checker, key: str) -> tuple[str, ...] | None:
 
 def _iccid(c: Checker, key: str) -> str | None:
     iccid = c.text(key, _ICCID, "19 or 20 decimal digits")
-    if iccid is not None and not _luhn_ok(iccid):
+    if iccid is not None and not luhn_ok(iccid):
         c.add(key, "Luhn check digit is wrong (ITU-T E.118)")
         return None
     return iccid
