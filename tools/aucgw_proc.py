@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from emulator_proc import ROOT, isim_argv, isim_env
+from lifetime import dies_with_parent
 
 __all__ = ["AucGwProcess", "GatewayClient"]
 
@@ -34,7 +35,7 @@ class AucGwProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 15.0) -> AucGwProcess:
-        self.proc = subprocess.Popen(self.argv, env=isim_env(), cwd=ROOT,
+        self.proc = subprocess.Popen(dies_with_parent(self.argv), env=isim_env(), cwd=ROOT,
                                      stdin=subprocess.DEVNULL, stdout=self._log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout

@@ -22,6 +22,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 from isim.card.image import load_card_source  # noqa: E402
 from isim.codecs import codec_for  # noqa: E402
+from lifetime import dies_with_parent  # noqa: E402
 from pcsc_stack import StackError, pcsc_stack, stop_process, wait_for_card  # noqa: E402
 from specs.layout import layout  # noqa: E402
 from transport.pcsc import ReaderError, connect  # noqa: E402
@@ -108,8 +109,8 @@ def _run(stack, args, state: Path) -> int:
     stack.activate()
     print(f"demo: pcscd ({stack.kind}) with reader {stack.reader_name!r}")
     emu = subprocess.Popen(
-        [sys.executable, "-m", "isim", "emulate", args.card, "--state", str(state),
-         "--vpcd", f"127.0.0.1:{stack.vpcd_port}"],
+        dies_with_parent([sys.executable, "-m", "isim", "emulate", args.card, "--state",
+                          str(state), "--vpcd", f"127.0.0.1:{stack.vpcd_port}"]),
         cwd=ROOT,
     )
     try:

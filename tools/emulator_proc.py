@@ -6,7 +6,8 @@
         assert emu.terminate() == 0                 # SIGTERM: clean stop
 
 The process always dies with the context (SIGKILL if it did not stop), so a failing test
-leaves no orphan emulator.  `FakeVpcd` is the other end of the vpcd protocol for tests that
+leaves no orphan emulator, and with the starting thread (`lifetime`) when the test process
+itself is killed.  `FakeVpcd` is the other end of the vpcd protocol for tests that
 drive the emulator directly (no pcscd): it listens, the emulator connects to it with
 ``--vpcd 127.0.0.1:PORT``, and it speaks the 2-byte-length framing of transport.vpcd.
 """
@@ -24,6 +25,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+
+from lifetime import dies_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,7 +75,7 @@ class EmulatorProcess:
 
     def start(self) -> EmulatorProcess:
         self.proc = subprocess.Popen(
-            self.argv, env=self.env, cwd=ROOT, stdin=subprocess.DEVNULL,
+            dies_with_parent(self.argv), env=self.env, cwd=ROOT, stdin=subprocess.DEVNULL,
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         return self
 

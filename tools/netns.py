@@ -25,6 +25,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from lifetime import dies_with_parent
+
 __all__ = ["NETNS_TOOLS", "Namespace", "NamespaceError", "owner_argv", "socket_inodes",
            "udp_sockets"]
 
@@ -44,14 +46,10 @@ def _tool(name: str) -> str:
     return path
 
 
-def _dies_with_parent(argv: list[str]) -> list[str]:
-    return [_tool("setpriv"), "--pdeathsig", "KILL", *argv]
-
-
 def owner_argv(argv: list[str]) -> list[str]:
     """`argv` run in a new network namespace whose loopback is up (it stays the same pid)."""
     script = f'{_tool("ip")} link set lo up && exec "$@"'
-    return _dies_with_parent([_tool("unshare"), "--net", "--", "/bin/sh", "-ec", script,
+    return dies_with_parent([_tool("unshare"), "--net", "--", "/bin/sh", "-ec", script,
                               "netns", *argv])
 
 
@@ -118,7 +116,7 @@ class Namespace:
 
     def join_argv(self, argv: list[str]) -> list[str]:
         """`argv` run inside the namespace (pass `pass_fds` to subprocess)."""
-        return _dies_with_parent([_tool("nsenter"), f"--net=/proc/self/fd/{self.fd}", "--",
+        return dies_with_parent([_tool("nsenter"), f"--net=/proc/self/fd/{self.fd}", "--",
                                   *argv])
 
     def close(self) -> None:

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from lifetime import dies_with_parent
 from transport.vpcd import VpcdTransport
 from transport.vpcd_session import VirtualCard
 
@@ -240,7 +241,7 @@ def _start_pcscd(kind: str, timeout: float, port: int | None = None) -> PcscStac
         argv = daemon
         socket_path = SYSTEM_SOCKET
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(dies_with_parent(argv), stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     stack = PcscStack(
         kind=kind, socket_path=socket_path, vpcd_port=port,
