@@ -272,3 +272,30 @@ def test_usim_only_card_round_trip(tmp_path: Path) -> None:
     assert card_contents(load_profile(back)) == card_contents(load_profile(src))
     assert _run("inspect", "--saip", der, "--trust-domain", "3gppnetwork.org")[0] == 0
     assert _run("inspect", "--saip", der, "--trust-domain", "example.org")[0] == 1
+
+
+def test_a_card_with_other_ind_bits_has_no_package(tmp_path: Path) -> None:
+    """PE-AKAParameter.sqnInit is 32 SEQs, one per IND value of 5 bits: a card with another
+    IND length is refused with the reason (exit 2, nothing written), not exported without
+    its SQN array."""
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["sqn_ind_bits"] = 4
+    card = tmp_path / "ind4.yaml"
+    card.write_text(yaml.safe_dump(data))
+    out = tmp_path / "x.der"
+    code, text = _run("saip", "export", card, "-o", out)
+    assert code == 2 and "sqn_ind_bits: 4 IND bits" in text and "Traceback" not in text
+    assert not out.exists()
+
+
+def test_personalize_format_saip_refuses_other_ind_bits_in_pass_1(tmp_path: Path) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text((ROOT / "examples/batch/template.yaml").read_text()
+                        + "sqn_ind_bits: 4\n")
+    out = tmp_path / "out"
+    args = ["personalize", ROOT / "examples/batch/batch.csv", "--template", template,
+            "--out", out]
+    code, text = _run(*args, "--format", "saip")
+    assert code == 1 and "--format saip: 4 IND bits" in text and not out.exists()
+    code, _ = _run(*args)  # images and scripts hold any IND length
+    assert code == 0 and out.is_dir()

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from isim.card.contents import card_contents
+from isim.errors import Problem
 from isim.profile.model import Profile
+from isim.saip.export import sqn_problem
 from isim.saip.fast import profile_package
 
 from .batch import Row
@@ -73,6 +75,10 @@ class Worker:
                 values = dict(values)
                 gen.placeholders(values, template.values)
             checked, found = template.check(values, derive_opc=False)
+            if self.saip and not found:
+                problem = sqn_problem(checked["sqn_ind_bits"])
+                if problem:
+                    found = [Problem("sqn_ind_bits", f"--format saip: {problem}")]
             if found:
                 problems.extend(RowProblem.of(row.number, p, row.values) for p in found)
             else:

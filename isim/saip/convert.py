@@ -25,8 +25,8 @@ def export_card(card: str | Path, output: Path) -> int:
     """CARD (profile or image) -> a package at `output` (0600, atomic). Returns its size.
     The card's identities must keep the trust rule (ProfileError / CardContentError)."""
     image = load_card_source(card)  # a profile is validated (rule included) on loading
-    _check_image_rule(image, str(card))
     try:
+        _check_image_rule(image, str(card))
         data = export_image(image)
     except ExportError as exc:
         raise InputError(str(exc), source=str(card)) from None

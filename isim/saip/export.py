@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
 
+from isim.aka.sqn import DEFAULT_IND_BITS
 from isim.card.image import CardImage
 
 from .asn import SQN_BYTES, SQN_INIT_ENTRIES, encode_pe, fields, mandatory
@@ -21,7 +22,7 @@ from .files import arr_reference, content_items, ef_fcp
 from .layout import DFPlan, SaipLayout, field_key, saip_layout
 
 __all__ = ["ExportError", "FilePlace", "Outline", "export_image", "image_outline", "image_pes",
-           "pe_value", "secret_bodies"]
+           "pe_value", "secret_bodies", "sqn_problem"]
 
 _NOT_CREATED = [("doNotCreate", None)]  # clause 8.3.1: a "created by default" file left out
 _LOCAL = 0x80  # key references 81..88 are local (second) PINs: TS 102 221 9.5.1
@@ -193,8 +194,21 @@ def secret_bodies(pins: dict[str, Any], isim: dict[str, Any]) -> dict[str, dict[
     return out
 
 
+def sqn_problem(ind_bits: int) -> str | None:
+    """Why a card whose SQNs have `ind_bits` IND bits has no package (None: it has one):
+    PE-AKAParameter.sqnInit is one SEQ per IND value, 32 of them."""
+    if 1 << ind_bits == SQN_INIT_ENTRIES:
+        return None
+    return (f"{ind_bits} IND bits: an eUICC Profile Package carries the SQN array of "
+            f"{SQN_INIT_ENTRIES.bit_length() - 1} (PE-AKAParameter.sqnInit, "
+            f"{SQN_INIT_ENTRIES} entries)")
+
+
 def _aka(isim: dict[str, Any], lay: SaipLayout) -> dict[str, Any]:
     sqn = isim.get("state", {}).get("sqn", {})
+    problem = sqn_problem(sqn.get("ind_bits", DEFAULT_IND_BITS))
+    if problem:
+        raise ExportError(f"sqn_ind_bits: {problem}")
     body: dict[str, Any] = {"algoConfiguration": ("algoParameter", {
         "algorithmID": lay.algorithm_id, "algorithmOptions": lay.algorithm_options,
         "key": bytes.fromhex(isim["k"]), "opc": bytes.fromhex(isim["opc"])})}
