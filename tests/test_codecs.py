@@ -310,3 +310,35 @@ def test_json_errors_are_codec_errors() -> None:
         codec_for("P-CSCF").from_json({"type": "ipv4", "address": "nope"})
     with pytest.raises(CodecError):
         codec_for("IST").encode(frozenset({0}))
+
+
+# TS 102 221 annex A: alpha identifiers in the '81' and '82' UCS2 codings (decoded, never
+# written: isim writes the default alphabet or '80'). b8 = 0: a default alphabet character;
+# b8 = 1: b7..b1 added to the base pointer ('81': the third byte is bits 15..8 of it).
+@pytest.mark.parametrize(("hexdata", "text"), [
+    ("8103135395a6ffff", "S\u0995\u09a6"),  # base 0x13 << 7 = 0x0980 (Bengali)
+    ("820505302d82d32d31", "-\u0532\u0583-1"),  # base 0x0530 (Armenian)
+    ("820200415a80", "Z\u0041"),  # 82 with base U+0041: 80 is the base itself
+])
+def test_alpha_identifier_ucs2_half_page_codings(hexdata: str, text: str) -> None:
+    from isim.codecs.usim_values import decode_alpha
+
+    assert decode_alpha(bytes.fromhex(hexdata)) == text
+
+
+@pytest.mark.parametrize(("hexdata", "why"), [
+    ("8105135395", "announces 5 characters"),
+    ("81", "truncated"),
+    ("8201d80080", "is not UCS2"),
+    ("8101131b", "extension table"),
+])
+def test_alpha_identifier_ucs2_half_page_errors(hexdata: str, why: str) -> None:
+    from isim.codecs.usim_values import decode_alpha
+
+    with pytest.raises(ValueError, match=why):
+        decode_alpha(bytes.fromhex(hexdata))
+
+
+def test_spn_in_the_81_coding_decodes_through_the_ef_codec() -> None:
+    spn = codec_for("USIM/SPN").decode(bytes.fromhex("01" + "8103135395a6" + "ff" * 10))
+    assert spn is not None and spn.name == "S\u0995\u09a6" and spn.display_condition == 1

@@ -118,7 +118,9 @@ _GSM7 = (
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 _GSM7_INDEX = {c: i for i, c in enumerate(_GSM7) if c != "\x1b"}
-_UCS2 = 0x80
+_UCS2 = 0x80  # TS 102 221 annex A: '80' UCS2; '81', '82' a half page of UCS2 (decoded only)
+_UCS2_HALF_PAGE = 0x81
+_UCS2_PAGE = 0x82
 
 
 def encode_alpha(text: str) -> bytes:
@@ -139,9 +141,33 @@ def decode_alpha(data: bytes) -> str:
         while end >= 2 and body[end - 2 : end] == b"\xff\xff":
             end -= 2
         return body[:end].decode("utf-16-be")
-    if data[:1] in (b"\x81", b"\x82"):
-        raise ValueError(f"UCS2 coding {data[0]:02X} is not supported")
+    if data[:1] == bytes((_UCS2_HALF_PAGE,)):  # 81 n base(15..8) chars
+        return _half_page(data[3:], data[1:2], data[2] << 7 if len(data) > 2 else -1)
+    if data[:1] == bytes((_UCS2_PAGE,)):  # 82 n base(16 bits) chars
+        return _half_page(data[4:], data[1:2], int.from_bytes(data[2:4]) if len(data) > 3 else -1)
     text = data.rstrip(b"\xff")
     if any(b >= 0x80 or b == 0x1B for b in text):
         raise ValueError("alpha identifier is not in the SMS default alphabet")
     return "".join(_GSM7[b] for b in text)
+
+
+def _half_page(chars: bytes, count: bytes, base: int) -> str:
+    """TS 102 221 annex A, codings '81' and '82': `count` characters, each a default
+    alphabet character (b8 = 0) or b7..b1 added to the UCS2 base pointer (b8 = 1)."""
+    if not count or base < 0:
+        raise ValueError("UCS2 alpha identifier truncated before its characters")
+    n = count[0]
+    if len(chars) < n:
+        raise ValueError(f"UCS2 alpha identifier announces {n} characters, holds {len(chars)}")
+    out = []
+    for b in chars[:n]:
+        if b < 0x80:
+            if b == 0x1B:
+                raise ValueError("alpha identifier uses the default alphabet's extension table")
+            out.append(_GSM7[b])
+            continue
+        code = base + (b & 0x7F)
+        if 0xD800 <= code <= 0xDFFF or code > 0xFFFF:
+            raise ValueError(f"UCS2 alpha identifier character U+{code:04X} is not UCS2")
+        out.append(chr(code))
+    return "".join(out)
