@@ -24,6 +24,7 @@ from isim.ims.card import UeCard
 from isim.ims.digest import digest_response
 from isim.inspect import CardSource
 from isim.profile.model import load_profile
+from pcsc_stack import PcscStack
 
 PCSCF = "pcscf.ims.example.com"  # alice's EF.P-CSCF record 1, inside ims.example.com
 IMPI = "001010123456789@ims.mnc001.mcc001.3gppnetwork.org"
@@ -283,7 +284,9 @@ def test_usim_only_card_needs_pcscf(roots: Path, tmp_path: Path) -> None:
     assert result.exit_code == EXIT_BAD_INPUT and "give --pcscf" in result.stderr
 
 
-def test_no_such_reader(roots: Path) -> None:
+def test_no_such_reader(roots: Path, pcsc_stack: PcscStack) -> None:
+    # through the suite's pcscd: libpcsclite keeps the first socket a process asks, so a
+    # reader lookup before the stack is activated would cut the later tests off from it
     result = CliRunner().invoke(main, ["register", "--reader", "no such reader 4711",
                                        "--roots", str(roots), "--trust-domain", "example.com"])
     assert result.exit_code == EXIT_BAD_INPUT, result.output
@@ -293,3 +296,33 @@ def test_no_such_reader(roots: Path) -> None:
 def test_reader_or_card_required(roots: Path) -> None:
     result = CliRunner().invoke(main, ["register", "--roots", str(roots)])
     assert result.exit_code == EXIT_BAD_INPUT and "--reader N or --card CARD" in result.output
+
+
+def test_state_file_keeps_the_sqn_between_registrations(server: Issued, roots: Path,
+                                                        tmp_path: Path) -> None:
+    """`--state`: the card's SQN array persists, as with `isim emulate --state`: the same
+    challenge a second time is a replay, answered with AUTS (without it, each run starts from
+    the profile and accepts the replay)."""
+    state = tmp_path / "alice.state"
+    with FakePcscf(server.cert_pem(), server.key_pem(), [challenge(nonce()), OK]) as peer:
+        first = run(peer, roots, "--json", "--state", str(state))
+    assert first.exit_code == EXIT_OK, first.output
+    assert '"resynchronized": false' in first.stdout and state.exists()
+    assert state.stat().st_mode & 0o777 == 0o600
+    with FakePcscf(server.cert_pem(), server.key_pem(),
+                   [challenge(nonce()), challenge(nonce(SET1_SQN + 32)), OK]) as peer:
+        again = run(peer, roots, "--json", "--state", str(state))
+    assert again.exit_code == EXIT_OK, again.output
+    assert '"resynchronized": true' in again.stdout
+    with_auts = authorization(peer.requests[1])
+    assert resync(Milenage(K, OPC), SET1_RAND, base64.b64decode(with_auts["auts"])) == SET1_SQN
+    with FakePcscf(server.cert_pem(), server.key_pem(), [challenge(nonce()), OK]) as peer:
+        fresh = run(peer, roots, "--json")  # no state: the profile's SQN, the replay passes
+    assert fresh.exit_code == EXIT_OK and '"resynchronized": false' in fresh.stdout
+
+
+def test_state_needs_card(roots: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["register", "--reader", "0", "--state",
+                                       str(tmp_path / "s"), "--roots", str(roots),
+                                       "--trust-domain", "ims.example.com"])
+    assert result.exit_code == EXIT_BAD_INPUT and "--state goes with --card" in result.output

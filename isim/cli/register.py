@@ -1,8 +1,8 @@
 """`isim register`: register the card's IMPU at a P-CSCF over TLS (IMS AKA, AKAv1-MD5).
 
-    isim register (--reader N | --card CARD) [--pcscf HOST[:PORT]] [--resolve HOST:PORT:ADDRESS]
-                  --roots CA.pem [--trust-domain D]... [--impu URI] [--expires S]
-                  [--timeout S] [--json] [--trace]
+    isim register (--reader N | --card CARD [--state FILE]) [--pcscf HOST[:PORT]]
+                  [--resolve HOST:PORT:ADDRESS] --roots CA.pem [--trust-domain D]...
+                  [--impu URI] [--expires S] [--timeout S] [--json] [--trace]
 
 The identities come from the card (ISIM, else derived from the USIM's IMSI); the P-CSCF from
 --pcscf, else the card's first FQDN in EF.P-CSCF; port 5061 by default. The certificate is
@@ -136,6 +136,9 @@ def _print(result: RegisterResult) -> None:
 @click.option("--reader", metavar="N", help="PC/SC reader: index or name.")
 @click.option("--card", "card_path", type=click.Path(path_type=Path),
               help="A profile, card image or state file, run in-process.")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --card: the card's state file (SQN, PIN counters), kept as isim "
+                   "emulate --state keeps it; created from CARD when absent.")
 @click.option("--pcscf", metavar="HOST[:PORT]",
               help="P-CSCF (default: the card's first FQDN in EF.P-CSCF; port 5061).")
 @click.option("--resolve", metavar="HOST:PORT:ADDRESS",
@@ -152,7 +155,8 @@ def _print(result: RegisterResult) -> None:
               help="Seconds for the connection and for each response.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--trace", is_flag=True, help="SIP messages on stderr (secrets masked).")
-def register_command(reader: str | None, card_path: Path | None, pcscf: str | None,
+def register_command(reader: str | None, card_path: Path | None, state_path: Path | None,
+                     pcscf: str | None,
                      resolve: str | None, roots_path: Path, trust_domains: tuple[str, ...],
                      impu: str | None, expires: int, timeout: float, as_json: bool,
                      trace: bool) -> None:
@@ -162,7 +166,7 @@ def register_command(reader: str | None, card_path: Path | None, pcscf: str | No
     tracer = (lambda text: click.echo(text + "\n", err=True)) if trace else None
     try:
         roots = _roots(roots_path)
-        with open_card(reader=reader, card=card_path) as card:
+        with open_card(reader=reader, card=card_path, state=state_path) as card:
             host, port = _pcscf(card, pcscf)
             config = RegisterConfig(
                 pcscf=host, port=port, roots=roots,

@@ -28,8 +28,9 @@ from isim.aka.codes import P2_IMS_AKA, TAG_SUCCESS, TAG_SYNC_FAILURE
 from isim.aka.procedure import AkaResult, MacFailure, Success, SyncFailure
 from isim.errors import IsimError
 from isim.identity.from_imsi import derived_identities
-from isim.inspect import CardSource, CardUnreadable, open_image, read_card, reader_source
+from isim.inspect import CardSource, CardUnreadable, read_card, reader_source
 from isim.inspect.checks import DecodedEF, inspect
+from isim.inspect.sources import emulator_source
 
 __all__ = ["CardError", "CardIdentities", "UeCard", "open_card"]
 
@@ -155,22 +156,32 @@ def _usim_identities(decoded: dict[str, DecodedEF], who: str) -> CardIdentities:
 
 
 @contextlib.contextmanager
-def open_card(*, reader: str | None = None, card: Path | None = None) -> Iterator[UeCard]:
+def open_card(*, reader: str | None = None, card: Path | None = None,
+              state: Path | None = None) -> Iterator[UeCard]:
     """The card in a PC/SC reader (index or name), or CARD (a profile, image or state file)
-    run in the in-process engine; both through the same code. Raises :class:`CardError`."""
+    run in the in-process engine; both through the same code. `state` (with CARD): the
+    card's state file, as `isim emulate --state` keeps it (created from CARD when absent,
+    locked while open; the SQN array and PIN counters persist before each answer). Raises
+    :class:`CardError`."""
     if (reader is None) == (card is None):
         raise CardError("give exactly one of --reader N or --card CARD")
+    if state is not None and card is None:
+        raise CardError("--state goes with --card (a reader's card keeps its own state)")
     if card is not None:
+        from isim.card.emulator import Emulator
         from isim.card.image import load_card_source
 
         try:
             image = load_card_source(card)
+            emu = Emulator.open(image, state_path=state, allow_rule_violations=True)
         except (IsimError, OSError, ValueError) as exc:
             raise CardError(f"{card}: cannot load the card: {exc}") from None
         try:
-            yield UeCard(open_image(image, f"card {card}"))
+            yield UeCard(emulator_source(emu, f"card {card}"))
         except CardUnreadable as exc:
             raise CardError(str(exc)) from None
+        finally:
+            emu.close()
         return
     assert reader is not None
     target: int | str = int(reader) if reader.isdigit() else reader

@@ -15,7 +15,7 @@ from transport import pcsc
 
 from .link import CardUnreadable, Transmit
 
-__all__ = ["CardSource", "image_source", "open_image", "reader_source"]
+__all__ = ["CardSource", "emulator_source", "image_source", "open_image", "reader_source"]
 
 
 @dataclass
@@ -34,7 +34,12 @@ def open_image(image: CardImage, description: str = "image") -> CardSource:
         emu = Emulator.open(image, allow_rule_violations=True)
     except (IsimError, ValueError, KeyError, TypeError) as exc:
         raise CardUnreadable(f"{description}: cannot load the card image: {exc}") from None
-    domains = image.isim.get("trust_domains")
+    return emulator_source(emu, description)
+
+
+def emulator_source(emu: Emulator, description: str) -> CardSource:
+    """A card running in the engine, powered now."""
+    domains = emu.image.isim.get("trust_domains")
     trust = tuple(str(d) for d in domains) if isinstance(domains, list) else None
     return CardSource(description, emu.card.power_on(), emu.transmit, trust)
 
