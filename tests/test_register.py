@@ -326,3 +326,41 @@ def test_state_needs_card(roots: Path, tmp_path: Path) -> None:
                                        str(tmp_path / "s"), "--roots", str(roots),
                                        "--trust-domain", "ims.example.com"])
     assert result.exit_code == EXIT_BAD_INPUT and "--state goes with --card" in result.output
+
+
+@pytest.fixture
+def alice_with_pin1(tmp_path: Path) -> Path:
+    text = ALICE.read_text().replace('pin1: "1234"', 'pin1: "8513"')
+    path = tmp_path / "alice-pin1.yaml"
+    path.write_text(text.replace("pin1_enabled: false", "pin1_enabled: true"))
+    return path
+
+
+def _run_card(peer: FakePcscf, roots: Path, card: Path, *extra: str) -> Result:
+    return CliRunner().invoke(main, [
+        "register", "--card", str(card), "--pcscf", f"{PCSCF}:{peer.port}",
+        "--resolve", f"{PCSCF}:{peer.port}:127.0.0.1", "--roots", str(roots),
+        "--timeout", "3", *extra])
+
+
+def test_pin1_enabled_card_registers_with_pin1(server: Issued, roots: Path,
+                                               alice_with_pin1: Path) -> None:
+    with FakePcscf(server.cert_pem(), server.key_pem(), [challenge(nonce()), OK]) as peer:
+        result = _run_card(peer, roots, alice_with_pin1, "--pin1", "8513", "--json")
+    assert result.exit_code == EXIT_OK, result.output
+    assert "8513" not in result.output
+    second = authorization(peer.requests[1])
+    assert second["response"] == expected_response(second, SET1_RES)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ((), "give --pin1"),
+    (("--pin1", "9999"), "is wrong (2 tries left)"),
+])
+def test_pin1_enabled_card_without_the_right_pin1(server: Issued, roots: Path,
+                                                  alice_with_pin1: Path, extra: tuple[str, ...],
+                                                  message: str) -> None:
+    with FakePcscf(server.cert_pem(), server.key_pem(), [challenge(nonce()), OK]) as peer:
+        result = _run_card(peer, roots, alice_with_pin1, *extra)
+    assert result.exit_code == EXIT_BAD_INPUT and message in result.output, result.output
+    assert "9999" not in result.output and "Traceback" not in result.output

@@ -1,8 +1,9 @@
 """`isim register`: register the card's IMPU at a P-CSCF over TLS (IMS AKA, AKAv1-MD5).
 
-    isim register (--reader N | --card CARD [--state FILE]) [--pcscf HOST[:PORT]]
-                  [--resolve HOST:PORT:ADDRESS] --roots CA.pem [--trust-domain D]...
-                  [--impu URI] [--expires S] [--timeout S] [--json] [--trace]
+    isim register (--reader N | --card CARD [--state FILE]) [--pin1 DIGITS]
+                  [--pcscf HOST[:PORT]] [--resolve HOST:PORT:ADDRESS] --roots CA.pem
+                  [--trust-domain D]... [--impu URI] [--expires S] [--timeout S] [--json]
+                  [--trace]
 
 The identities come from the card (ISIM, else derived from the USIM's IMSI); the P-CSCF from
 --pcscf, else the card's first FQDN in EF.P-CSCF; port 5061 by default. The certificate is
@@ -25,9 +26,11 @@ import click
 from cryptography import x509
 
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from isim.cli.inspect import _secret
 from isim.ims.card import CardError, UeCard, open_card
 from isim.ims.register import RegisterConfig, RegisterFailure, RegisterResult, register
 from isim.ims.tlscheck import CertificateFileError, read_pem_file
+from isim.inspect.auth import pin_block
 
 DEFAULT_PORT = 5061  # SIP over TLS (RFC 3261 clause 19.1.2)
 
@@ -139,6 +142,9 @@ def _print(result: RegisterResult) -> None:
 @click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
               help="With --card: the card's state file (SQN, PIN counters), kept as isim "
                    "emulate --state keeps it; created from CARD when absent.")
+@click.option("--pin1", "pin1", metavar="DIGITS", callback=_secret(pin_block),
+              help="PIN1, presented only if a READ or AUTHENTICATE needs it (never on the "
+                   "last try), as isim inspect --pin1.")
 @click.option("--pcscf", metavar="HOST[:PORT]",
               help="P-CSCF (default: the card's first FQDN in EF.P-CSCF; port 5061).")
 @click.option("--resolve", metavar="HOST:PORT:ADDRESS",
@@ -156,7 +162,7 @@ def _print(result: RegisterResult) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--trace", is_flag=True, help="SIP messages on stderr (secrets masked).")
 def register_command(reader: str | None, card_path: Path | None, state_path: Path | None,
-                     pcscf: str | None,
+                     pin1: bytes | None, pcscf: str | None,
                      resolve: str | None, roots_path: Path, trust_domains: tuple[str, ...],
                      impu: str | None, expires: int, timeout: float, as_json: bool,
                      trace: bool) -> None:
@@ -166,7 +172,7 @@ def register_command(reader: str | None, card_path: Path | None, state_path: Pat
     tracer = (lambda text: click.echo(text + "\n", err=True)) if trace else None
     try:
         roots = _roots(roots_path)
-        with open_card(reader=reader, card=card_path, state=state_path) as card:
+        with open_card(reader=reader, card=card_path, state=state_path, pin1=pin1) as card:
             host, port = _pcscf(card, pcscf)
             config = RegisterConfig(
                 pcscf=host, port=port, roots=roots,

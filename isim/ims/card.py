@@ -29,7 +29,9 @@ from isim.aka.procedure import AkaResult, MacFailure, Success, SyncFailure
 from isim.errors import IsimError
 from isim.identity.from_imsi import derived_identities
 from isim.inspect import CardSource, CardUnreadable, read_card, reader_source
+from isim.inspect.auth import Authenticator, Secret
 from isim.inspect.checks import DecodedEF, inspect
+from isim.inspect.link import Link
 from isim.inspect.sources import emulator_source
 
 __all__ = ["CardError", "CardIdentities", "UeCard", "open_card"]
@@ -53,11 +55,15 @@ class CardIdentities:
 class UeCard:
     """A powered card with its application selected for AUTHENTICATE."""
 
-    def __init__(self, source: CardSource) -> None:
+    def __init__(self, source: CardSource, pin1: bytes | None = None) -> None:
+        """`pin1`: the PIN1 block (`isim.inspect.auth.pin_block`), presented only when a READ
+        or AUTHENTICATE answers 6982, by the inspector's policy (`isim.inspect.auth`: at most
+        once, never on the last try)."""
         self.description = source.description
         self.trust_domains = source.trust_domains
         self._transmit = following_procedure(source.transmit)
         self._aid = b""
+        self._pin1 = pin1
         self.identities = self._read(source)
 
     def _send(self, capdu: bytes) -> tuple[bytes, int]:
@@ -75,15 +81,38 @@ class UeCard:
 
     def _read(self, source: CardSource) -> CardIdentities:
         try:
-            read = read_card(self._transmit, source.atr)  # ISIM, else USIM; else unreadable
+            # ISIM, else USIM; else unreadable
+            read = read_card(self._transmit, source.atr, pin1=self._pin1)
         except CardUnreadable as exc:
             raise CardError(f"{self.description}: {exc}") from None
         inspection = inspect(read, None)
-        if read.isim_aid:
-            self._aid = read.isim_aid
-            return _isim_identities(inspection.decoded, self.description)
-        self._aid = read.usim.aid
-        return _usim_identities(inspection.usim_decoded, self.description)
+        try:
+            if read.isim_aid:
+                self._aid = read.isim_aid
+                return _isim_identities(inspection.decoded, self.description)
+            self._aid = read.usim.aid
+            return _usim_identities(inspection.usim_decoded, self.description)
+        except CardError as exc:  # say why, when a PIN stood in the way
+            why = [e.message for e in read.auth_events if e.level == "error"]
+            why += sorted({f.read_error for f in read.files
+                           if f.read_error and "6982" in f.read_error})
+            raise CardError("; ".join([str(exc), *why])) from None
+
+    def _unlock_pin1(self) -> None:
+        """PIN1 for an AUTHENTICATE that answered 6982 (CardError when it is not given or
+        cannot be presented; the reason never holds the value)."""
+        if self._pin1 is None:
+            raise CardError(f"{self.description}: AUTHENTICATE needs PIN1 verified (6982); "
+                            "give --pin1")
+        auth = Authenticator(Link(self._transmit), [Secret("PIN1", "--pin1", self._pin1)])
+        self._pin1 = None  # presented at most once per run
+        try:
+            unlocked = auth.unlock()
+        except CardUnreadable as exc:
+            raise CardError(f"{self.description}: {exc}") from None
+        if not unlocked:
+            reasons = "; ".join(e.message for e in auth.events) or "not verified"
+            raise CardError(f"{self.description}: AUTHENTICATE needs PIN1: {reasons}")
 
     @property
     def application(self) -> str:
@@ -96,13 +125,15 @@ class UeCard:
         if self._select(self._aid) != SW_OK:
             raise CardError(f"{self.description}: cannot select the {self.application} again")
         body = bytes([_RAND_AUTN_LEN]) + rand + bytes([_RAND_AUTN_LEN]) + autn
-        data, sw = self._send(bytes([0, INS_AUTHENTICATE, 0, P2_IMS_AKA, len(body)])
-                              + body + b"\x00")
+        command = bytes([0, INS_AUTHENTICATE, 0, P2_IMS_AKA, len(body)]) + body + b"\x00"
+        data, sw = self._send(command)
+        if sw == SW_SECURITY_STATUS_NOT_SATISFIED:
+            self._unlock_pin1()
+            data, sw = self._send(command)
         if sw == SW_AUTH_MAC_FAILURE:
             return MacFailure()
         if sw == SW_SECURITY_STATUS_NOT_SATISFIED:
-            raise CardError(f"{self.description}: AUTHENTICATE needs PIN1 verified (6982); "
-                            "disable PIN1 on this card for isim register")
+            raise CardError(f"{self.description}: AUTHENTICATE needs PIN1 verified (6982)")
         if sw != SW_OK:
             raise CardError(f"{self.description}: AUTHENTICATE answered {sw:04X}")
         return _decode_auth(data, self.description)
@@ -157,7 +188,7 @@ def _usim_identities(decoded: dict[str, DecodedEF], who: str) -> CardIdentities:
 
 @contextlib.contextmanager
 def open_card(*, reader: str | None = None, card: Path | None = None,
-              state: Path | None = None) -> Iterator[UeCard]:
+              state: Path | None = None, pin1: bytes | None = None) -> Iterator[UeCard]:
     """The card in a PC/SC reader (index or name), or CARD (a profile, image or state file)
     run in the in-process engine; both through the same code. `state` (with CARD): the
     card's state file, as `isim emulate --state` keeps it (created from CARD when absent,
@@ -177,7 +208,7 @@ def open_card(*, reader: str | None = None, card: Path | None = None,
         except (IsimError, OSError, ValueError) as exc:
             raise CardError(f"{card}: cannot load the card: {exc}") from None
         try:
-            yield UeCard(emulator_source(emu, f"card {card}"))
+            yield UeCard(emulator_source(emu, f"card {card}"), pin1)
         except CardUnreadable as exc:
             raise CardError(str(exc)) from None
         finally:
@@ -187,6 +218,6 @@ def open_card(*, reader: str | None = None, card: Path | None = None,
     target: int | str = int(reader) if reader.isdigit() else reader
     try:
         with reader_source(target) as source:
-            yield UeCard(source)
+            yield UeCard(source, pin1)
     except CardUnreadable as exc:
         raise CardError(str(exc)) from None
