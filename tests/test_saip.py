@@ -18,6 +18,7 @@ from isim.saip.export import export_image
 from isim.saip.extract import extract
 from isim.saip.files import apply_items, content_items
 from isim.saip.package import PackageError, read_package
+from specs.layout import layout
 
 ROOT = Path(__file__).resolve().parents[1]
 TS48 = ROOT / "tests/data/saip/TS48V5-SAIP2-3-BERTLV-SUCI-UNIQUE.der"
@@ -299,3 +300,48 @@ def test_personalize_format_saip_refuses_other_ind_bits_in_pass_1(tmp_path: Path
     assert code == 1 and "--format saip: 4 IND bits" in text and not out.exists()
     code, _ = _run(*args)  # images and scripts hold any IND length
     assert code == 0 and out.is_dir()
+
+
+def _with_aka(data: bytes, edit_usim, edit_isim) -> bytes:
+    """The package with its USIM's and ISIM's PE-AKAParameter values edited."""
+    out, adf = [], None
+    for pe in read_package(data).pes:
+        raw = pe.raw
+        if pe.name in ("usim", "isim"):
+            adf = pe.name
+        elif pe.name == "akaParameter":
+            name, value = decode_pe(raw)
+            (edit_usim if adf == "usim" else edit_isim)(value)
+            raw = encode_pe(name, value)
+        out.append(raw)
+    return b"".join(out)
+
+
+def _map_to_usim(value: dict) -> None:
+    usim_aid = layout().applications["ADF.USIM"].aid
+    value["algoConfiguration"] = ("mappingParameter", {"mappingOptions": b"\x01",
+                                                       "mappingSource": usim_aid})
+
+
+def test_import_follows_the_isims_mapping_to_the_usims_keys(tmp_path: Path) -> None:
+    """TCA: an ISIM may share the USIM's algorithm and keys (mappingParameter naming the
+    USIM's AID): the keys are the USIM's, and imported as such."""
+    der, prof = tmp_path / "m.der", tmp_path / "m.yaml"
+    der.write_bytes(_with_aka(_package(), lambda v: None, _map_to_usim))
+    code, text = _run("saip", "import", der, "-o", prof, *BOTH)
+    assert code == 0 and "shares the algorithm of ADF.USIM" in text, text
+    original, back = load_profile(EXAMPLE), load_profile(prof)
+    assert (back.k, back.opc) == (original.k, original.opc)
+
+
+def test_import_says_when_the_applications_keys_differ(tmp_path: Path) -> None:
+    other = bytes(range(16))
+
+    def usim_key(value: dict) -> None:
+        value["algoConfiguration"][1]["key"] = other
+
+    der, prof = tmp_path / "d.der", tmp_path / "d.yaml"
+    der.write_bytes(_with_aka(_package(), usim_key, lambda v: None))
+    code, text = _run("saip", "import", der, "-o", prof, *BOTH)
+    assert code == 0 and "has another K or OPc" in text and other.hex() not in text, text
+    assert load_profile(prof).k == load_profile(EXAMPLE).k  # the ISIM's

@@ -158,6 +158,10 @@ def _pins(c: PackageContent, m: dict[str, Any]) -> None:
         m["adm1"] = adm.value.hex()
 
 
+def _aid_text(aid: object) -> str:
+    return aid.hex().upper() if isinstance(aid, bytes) else "(none)"
+
+
 def _aka(c: PackageContent, m: dict[str, Any], notes: list[str]) -> bool:
     """K, OPc and the SQN parameters of the ISIM's PE-AKAParameter (else the first)."""
     entries = [a for a in c.aka if a.df == ISIM_ADF] or c.aka
@@ -166,10 +170,25 @@ def _aka(c: PackageContent, m: dict[str, Any], notes: list[str]) -> bool:
         return False
     aka = entries[0]
     kind, conf = aka.value["algoConfiguration"]
-    if kind != "algoParameter":
-        notes.append(f"{aka.pe}: the ISIM shares another NAA's algorithm (mappingParameter): "
-                     "K and OPc not imported")
-        return False
+    if kind != "algoParameter":  # mappingParameter: the parameters of the NAA it names
+        source = conf.get("mappingSource")
+        shared = next((a for a in c.aka if a.df is not None and c.aids.get(a.df) == source
+                       and a.value["algoConfiguration"][0] == "algoParameter"), None)
+        if shared is None:
+            notes.append(f"{aka.pe}: shares the algorithm of the NAA {_aid_text(source)}, "
+                         "which has no akaParameter of its own: K and OPc not imported")
+            return False
+        notes.append(f"{aka.pe}: shares the algorithm of {shared.df} ({shared.pe}): its K "
+                     "and OPc imported")
+        aka = shared
+        kind, conf = aka.value["algoConfiguration"]
+    for other in c.aka:  # isim's card has one K and OPc for every application
+        okind, oconf = other.value["algoConfiguration"]
+        if okind == "algoParameter" and other is not aka and (
+                oconf.get("key"), oconf.get("opc")) != (conf.get("key"), conf.get("opc")):
+            notes.append(f"{other.pe}: {other.df or 'an NAA'} has another K or OPc than "
+                         f"{aka.df or 'the NAA imported'}; isim's card has one K and OPc for "
+                         "both: those of the ISIM (else the first NAA) imported")
     name = _ALGORITHMS.get(conf["algorithmID"], f"algorithm {conf['algorithmID']}")
     if name != _MILENAGE:
         notes.append(f"{aka.pe}: the algorithm is {name}, not Milenage: K and OPc not "
