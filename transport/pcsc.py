@@ -8,11 +8,17 @@ result codes never reach callers.
 
 The PC/SC service is found through libpcsclite, which honours the environment variable
 ``PCSCLITE_CSOCK_NAME`` (the pcscd socket path) when it first connects in a process.
+
+``connect(reader, timeout=S)`` bounds every exchange: PC/SC has no way to cancel an
+SCardTransmit, so a card (or a virtual card's process) that stops answering would hang the
+caller; with a timeout the exchange runs on the connection's own worker thread and a late
+answer is a `ReaderError` (the card is then unusable for this connection).
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from types import TracebackType
 from typing import Any
 
@@ -100,9 +106,12 @@ def list_readers() -> list[str]:
 class PcscCard:
     """A connected card.  Use as a context manager or call `disconnect`."""
 
-    def __init__(self, reader: int | str = 0, *, exclusive: bool = False) -> None:
+    def __init__(self, reader: int | str = 0, *, exclusive: bool = False,
+                 timeout: float | None = None) -> None:
         self._ctx = _Context()
         self._hcard: Any = None
+        self.timeout = timeout  # seconds per exchange (None: wait as long as PC/SC does)
+        self._stalled = False
         try:
             names = self._ctx.readers()
             self.reader = pick_reader(names, reader)
@@ -130,13 +139,38 @@ class PcscCard:
     def _raw(self, capdu: bytes) -> bytes:
         if self._hcard is None:
             raise ReaderError("the card is disconnected")
-        response = _call(self._ctx.scard, f"transmit failed in {self.reader!r}",
-                         self._ctx.scard.SCardTransmit, self._hcard, self._protocol,
-                         list(capdu))
+        if self._stalled:
+            raise ReaderError(f"the card in {self.reader!r} stopped answering")
+        args = (self._ctx.scard, f"transmit failed in {self.reader!r}",
+                self._ctx.scard.SCardTransmit, self._hcard, self._protocol, list(capdu))
+        response = _call(*args) if self.timeout is None else self._bounded(args)
         data = bytes(response)
         if len(data) < 2:
             raise ReaderError(f"short response {data.hex().upper()!r} from the card")
         return data
+
+    def _bounded(self, args: tuple[Any, ...]) -> Any:
+        """`_call(*args)` on a daemon thread, waited for `timeout` seconds: a call stuck in
+        PC/SC then neither hangs the caller nor holds the process at exit."""
+        outcome: list[Any] = []
+
+        def run() -> None:
+            try:
+                outcome.append((True, _call(*args)))
+            except BaseException as exc:  # handed to the caller below
+                outcome.append((False, exc))
+
+        worker = threading.Thread(target=run, name="pcsc-transmit", daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if not outcome:
+            self._stalled = True
+            raise ReaderError(f"the card in {self.reader!r} did not answer within "
+                              f"{self.timeout:g} s")
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return value
 
     def transmit(self, capdu: bytes) -> bytes:
         """Send one C-APDU; return response data followed by SW1 SW2."""
@@ -161,6 +195,9 @@ class PcscCard:
 
     def disconnect(self) -> None:
         """Leave the card (no reset) and release the PC/SC context; idempotent."""
+        if self._stalled:  # a call still in libpcsclite holds the context's lock: touch
+            self._hcard = None  # neither the card nor the context (the process exit frees
+            return  # them)
         if self._hcard is not None:
             with contextlib.suppress(Exception):  # the card or service may be gone
                 self._ctx.scard.SCardDisconnect(self._hcard, self._ctx.scard.SCARD_LEAVE_CARD)
@@ -201,6 +238,8 @@ def _listing(names: list[str]) -> str:
     return ", ".join(f"{i}: {n}" for i, n in enumerate(names))
 
 
-def connect(reader: int | str = 0, *, exclusive: bool = False) -> PcscCard:
-    """Connect to the card in ``reader`` (index, exact name, or unique substring)."""
-    return PcscCard(reader, exclusive=exclusive)
+def connect(reader: int | str = 0, *, exclusive: bool = False,
+            timeout: float | None = None) -> PcscCard:
+    """Connect to the card in ``reader`` (index, exact name, or unique substring);
+    ``timeout``: seconds each exchange may take (see the module docstring)."""
+    return PcscCard(reader, exclusive=exclusive, timeout=timeout)

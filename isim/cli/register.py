@@ -158,7 +158,8 @@ def _print(result: RegisterResult) -> None:
 @click.option("--expires", type=click.IntRange(1, 2**32 - 1), default=600000,
               show_default=True, help="Requested registration expiry, seconds.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
-              help="Seconds for the connection and for each response.")
+              help="Seconds for the connection, for each response and for each exchange "
+                   "with a reader's card.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--trace", is_flag=True, help="SIP messages on stderr (secrets masked).")
 def register_command(reader: str | None, card_path: Path | None, state_path: Path | None,
@@ -172,7 +173,8 @@ def register_command(reader: str | None, card_path: Path | None, state_path: Pat
     tracer = (lambda text: click.echo(text + "\n", err=True)) if trace else None
     try:
         roots = _roots(roots_path)
-        with open_card(reader=reader, card=card_path, state=state_path, pin1=pin1) as card:
+        with open_card(reader=reader, card=card_path, state=state_path, pin1=pin1,
+                       timeout=timeout) as card:
             host, port = _pcscf(card, pcscf)
             config = RegisterConfig(
                 pcscf=host, port=port, roots=roots,
