@@ -24,8 +24,14 @@ from typing import Any
 
 from apdu.t0 import ProcedureError, complete_response, get_response_cla
 
-__all__ = ["PcscCard", "ReaderError", "connect", "get_response_cla", "list_readers", "pick_reader"]
+__all__ = ["TOOL_TIMEOUT", "PcscCard", "ReaderError", "connect", "get_response_cla", "list_readers",
+           "pick_reader"]
 
+
+
+# Seconds the isim tools let a reader's card take for one exchange (a real card answers within
+# a second; a stopped virtual card would otherwise hang them): `connect(timeout=...)`.
+TOOL_TIMEOUT = 30.0
 
 
 class ReaderError(Exception):

@@ -32,7 +32,8 @@ from isim.inspect import CardSource, CardUnreadable, read_card, reader_source
 from isim.inspect.auth import Authenticator, Secret
 from isim.inspect.checks import DecodedEF, inspect
 from isim.inspect.link import Link
-from isim.inspect.sources import APDU_TIMEOUT, emulator_source
+from isim.inspect.sources import emulator_source
+from transport.pcsc import TOOL_TIMEOUT
 
 __all__ = ["CardError", "CardIdentities", "UeCard", "open_card"]
 
@@ -189,7 +190,7 @@ def _usim_identities(decoded: dict[str, DecodedEF], who: str) -> CardIdentities:
 @contextlib.contextmanager
 def open_card(*, reader: str | None = None, card: Path | None = None,
               state: Path | None = None, pin1: bytes | None = None,
-              timeout: float = APDU_TIMEOUT) -> Iterator[UeCard]:
+              timeout: float = TOOL_TIMEOUT) -> Iterator[UeCard]:
     """The card in a PC/SC reader (index or name), or CARD (a profile, image or state file)
     run in the in-process engine; both through the same code. `state` (with CARD): the
     card's state file, as `isim emulate --state` keeps it (created from CARD when absent,

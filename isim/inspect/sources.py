@@ -15,8 +15,7 @@ from transport import pcsc
 
 from .link import CardUnreadable, Transmit
 
-__all__ = ["APDU_TIMEOUT", "CardSource", "emulator_source", "image_source", "open_image",
-           "reader_source"]
+__all__ = ["CardSource", "emulator_source", "image_source", "open_image", "reader_source"]
 
 
 @dataclass
@@ -53,13 +52,9 @@ def image_source(path: Path) -> CardSource:
     return open_image(image, f"image {path}")
 
 
-# Seconds a reader's card may take for one exchange before the tools give up on it (a real
-# card answers within a second; a stopped virtual card would otherwise hang them)
-APDU_TIMEOUT = 30.0
-
-
 @contextlib.contextmanager
-def reader_source(reader: int | str, timeout: float = APDU_TIMEOUT) -> Iterator[CardSource]:
+def reader_source(reader: int | str, timeout: float = pcsc.TOOL_TIMEOUT
+                  ) -> Iterator[CardSource]:
     """The card in a PC/SC reader (index, exact name or unique substring); `timeout`:
     seconds per exchange (`transport.pcsc`)."""
     try:

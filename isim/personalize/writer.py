@@ -33,7 +33,14 @@ from isim.errors import InputError
 from isim.identity.files import IDENTITY_FILES, identity_file_problems
 from isim.profile.model import Profile
 from specs.layout import layout
-from transport.pcsc import PcscCard, ReaderError, connect, list_readers, pick_reader
+from transport.pcsc import (
+    TOOL_TIMEOUT,
+    PcscCard,
+    ReaderError,
+    connect,
+    list_readers,
+    pick_reader,
+)
 
 from .batch import Batch, open_batch
 from .card import card_script
@@ -211,7 +218,7 @@ def write_cards(options: RunOptions, reader: int | str, *, log: Log = lambda _: 
     while remaining:
         log(f"waiting for a card in {name!r} ({len(remaining)} to go)")
         _wait(name, True, wait_timeout)
-        with connect(name) as card:
+        with connect(name, timeout=TOOL_TIMEOUT) as card:
             iccid = read_iccid(card)
             if iccid not in index:
                 raise CardFailure(iccid, "ICCID not in the batch; nothing written")
