@@ -17,7 +17,8 @@ import pytest
 from broken_images import ALICE, BAD_IMPU, BROKEN, ROOT, write
 from isim.card.image import load_image
 from isim.cli import EXIT_OK, EXIT_VIOLATION
-from pcsc_stack import PcscStack, StackError, stop_process, wait_for_card
+from lifetime import stop_process
+from pcsc_stack import PcscStack, StackError, wait_for_card
 from transport import pcsc
 
 pytestmark = pytest.mark.stack

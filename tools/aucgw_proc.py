@@ -9,7 +9,6 @@ hostapd's eap_sim_db that talks to the gateway), for tests and benchmarks.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import socket
@@ -20,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from emulator_proc import ROOT, isim_argv, isim_env
-from lifetime import dies_with_parent
+from lifetime import dies_with_parent, kill_process
 
 __all__ = ["AucGwProcess", "GatewayClient"]
 
@@ -60,10 +59,7 @@ class AucGwProcess:
         return self.proc.wait(timeout)
 
     def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        kill_process(self.proc)
 
     def __enter__(self) -> AucGwProcess:
         if self.proc is None:

@@ -232,7 +232,8 @@ def _start(argv: list[str], env: dict[str, str], reader: str) -> subprocess.Pope
 
 
 def _stop(proc: subprocess.Popen[bytes], reader: str) -> None:
-    from pcsc_stack import StackError, stop_process, wait_for_card
+    from lifetime import stop_process
+    from pcsc_stack import StackError, wait_for_card
 
     stop_process(proc, timeout=5)
     if proc.stderr is not None:

@@ -42,7 +42,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
-from pcsc_stack import PcscStack, StackError, pcsc_stack, stop_process, wait_for_card  # noqa: E402
+from lifetime import stop_process  # noqa: E402
+from pcsc_stack import PcscStack, StackError, pcsc_stack, wait_for_card  # noqa: E402
 from transport import pcsc, vpcd  # noqa: E402
 
 VICC = Path("/usr/bin/vicc")

@@ -22,8 +22,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 from isim.card.image import load_card_source  # noqa: E402
 from isim.codecs import codec_for  # noqa: E402
-from lifetime import dies_with_parent  # noqa: E402
-from pcsc_stack import StackError, pcsc_stack, stop_process, wait_for_card  # noqa: E402
+from lifetime import dies_with_parent, stop_process  # noqa: E402
+from pcsc_stack import StackError, pcsc_stack, wait_for_card  # noqa: E402
 from specs.layout import layout  # noqa: E402
 from transport.pcsc import ReaderError, connect  # noqa: E402
 

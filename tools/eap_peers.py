@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lifetime import stop_process
 from netns import NETNS_TOOLS, Namespace, NamespaceError, owner_argv, udp_sockets
 
 __all__ = [
@@ -163,13 +164,8 @@ class HostapdRadius:
         return msks(self.log(None))
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
         if self.netns is not None:
             self.netns.close()
             self.netns = None

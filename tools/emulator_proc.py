@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from lifetime import dies_with_parent
+from lifetime import dies_with_parent, kill_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -111,10 +111,7 @@ class EmulatorProcess:
 
     def kill(self) -> None:
         """SIGKILL, now (the crash)."""
-        if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        kill_process(self.proc)
 
     def close(self) -> None:
         self.kill()

@@ -9,9 +9,14 @@ a tool's main thread): the signal follows the starting thread, not the process.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
+import subprocess
+from typing import Any
 
-__all__ = ["dies_with_parent"]
+__all__ = ["dies_with_parent", "kill_process", "stop_process"]
 
 
 def _setpriv() -> str:
@@ -24,3 +29,22 @@ def _setpriv() -> str:
 def dies_with_parent(argv: list[str]) -> list[str]:
     """`argv` run so that it gets SIGKILL when the starting thread ends."""
     return [_setpriv(), "--pdeathsig", "KILL", *argv]
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited after `timeout` seconds."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout)
+
+
+def kill_process(proc: subprocess.Popen[Any] | None) -> None:
+    """SIGKILL now (a crash, or the end of a test that did not stop it), then reap it."""
+    if proc is not None and proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -33,7 +33,6 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -44,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from lifetime import dies_with_parent
+from lifetime import dies_with_parent, stop_process
 from transport.vpcd import VpcdTransport
 from transport.vpcd_session import VirtualCard
 
@@ -274,17 +273,6 @@ def _wait_ready(stack: PcscStack, timeout: float) -> None:
         time.sleep(0.02)
     raise StackError(f"pcscd ({stack.kind}) not ready after {timeout:.0f}s:\n"
                      f"{stack.log_tail()}")
-
-
-def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL if it has not exited after `timeout` seconds."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=timeout)
 
 
 def _stop_pcscd(stack: PcscStack) -> None:

@@ -27,41 +27,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
 from rich.console import Console
 
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, is_number, main
+from isim.cli.options import secret_callback, trust_domains_callback
 from isim.cli.render import render
-from isim.identity.trust import DomainError, trust_domain
 from isim.inspect import CardSource, CardUnreadable, image_source, inspect_source, reader_source
 from isim.inspect.auth import adm_block, pin_block
 from isim.inspect.report import to_json_text
-
-
-def _secret(parse: Any) -> Any:
-    """A click callback that never echoes the value in its error."""
-
-    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> bytes | None:
-        if value is None:
-            return None
-        try:
-            return parse(value)  # type: ignore[no-any-return]
-        except ValueError as exc:
-            raise click.BadParameter(str(exc)) from None
-
-    return callback
-
-
-def _domains(ctx: click.Context, param: click.Parameter,
-             value: tuple[str, ...]) -> tuple[str, ...] | None:
-    for name in value:
-        try:
-            trust_domain(name)
-        except DomainError as exc:
-            raise click.BadParameter(f"{name!r}: {exc}") from None
-    return value or None
 
 
 def _fail(message: str, as_json: bool) -> NoReturn:
@@ -89,12 +65,12 @@ def _source(reader: str | None, image: Path | None) -> Iterator[CardSource]:
               help="PC/SC reader: index (see `opensc-tool -l`) or name. Default: 0.")
 @click.option("--image", "image", type=click.Path(dir_okay=False, path_type=Path),
               help="A card image (isim build -o), read through the in-process engine.")
-@click.option("--trust-domain", "trust_domains", multiple=True, callback=_domains,
+@click.option("--trust-domain", "trust_domains", multiple=True, callback=trust_domains_callback,
               metavar="D", help="IMS trust domain name (repeatable). Default with --image: "
                                 "the image's own; with a reader: required for the rule check.")
-@click.option("--adm", "adm", metavar="HEX_OR_DIGITS", callback=_secret(adm_block),
+@click.option("--adm", "adm", metavar="HEX_OR_DIGITS", callback=secret_callback(adm_block),
               help="ADM1 (8 digits or 16 hex digits), presented only if a READ needs it.")
-@click.option("--pin1", "pin1", metavar="DIGITS", callback=_secret(pin_block),
+@click.option("--pin1", "pin1", metavar="DIGITS", callback=secret_callback(pin_block),
               help="PIN1, presented only if a READ needs it (never on the last try).")
 @click.option("--saip", "saip", type=click.Path(dir_okay=False, path_type=Path),
               metavar="FILE.der", help="An eUICC Profile Package (SAIP, DER): its MF and "

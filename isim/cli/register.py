@@ -26,7 +26,7 @@ import click
 from cryptography import x509
 
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, main
-from isim.cli.inspect import _secret
+from isim.cli.options import secret_callback
 from isim.ims.card import CardError, UeCard, open_card
 from isim.ims.register import RegisterConfig, RegisterFailure, RegisterResult, register
 from isim.ims.tlscheck import CertificateFileError, read_pem_file
@@ -142,7 +142,7 @@ def _print(result: RegisterResult) -> None:
 @click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
               help="With --card: the card's state file (SQN, PIN counters), kept as isim "
                    "emulate --state keeps it; created from CARD when absent.")
-@click.option("--pin1", "pin1", metavar="DIGITS", callback=_secret(pin_block),
+@click.option("--pin1", "pin1", metavar="DIGITS", callback=secret_callback(pin_block),
               help="PIN1, presented only if a READ or AUTHENTICATE needs it (never on the "
                    "last try), as isim inspect --pin1.")
 @click.option("--pcscf", metavar="HOST[:PORT]",

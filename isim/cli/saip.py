@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from isim.cli import EXIT_OK, EXIT_VIOLATION, main, reporting
-from isim.cli.inspect import _domains
+from isim.cli.options import trust_domains_callback
 from isim.saip.convert import export_card, import_package, write_image, write_profile_yaml
 
 
@@ -44,7 +44,7 @@ def export_command(card: str, output: Path) -> None:
               help="Write the profile (YAML, mode 0600).")
 @click.option("--image", "image", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a card image (JSON, mode 0600) built from the profile.")
-@click.option("--trust-domain", "trust_domains", multiple=True, callback=_domains,
+@click.option("--trust-domain", "trust_domains", multiple=True, callback=trust_domains_callback,
               metavar="D", help="IMS trust domain (repeatable). Default: the package's "
                                 "home domain (EF.DOMAIN).")
 def import_command(package: str, output: Path | None, image: Path | None,
