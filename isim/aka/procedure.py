@@ -22,7 +22,7 @@ from apdu.sw import (
 )
 from isim.aka.codes import TAG_SUCCESS, TAG_SYNC_FAILURE
 from isim.aka.milenage import Milenage
-from isim.aka.sqn import SQN_MAX, SqnArray
+from isim.aka.sqn import SqnArray, check_sqn
 
 __all__ = [
     "AMF_RESYNC",
@@ -187,8 +187,7 @@ def _sqn_bytes(sqn: int | bytes) -> bytes:
         if len(sqn) != 6:
             raise ValueError(f"SQN must be 6 bytes, got {len(sqn)}")
         return bytes(sqn)
-    if isinstance(sqn, bool) or not isinstance(sqn, int) or not 0 <= sqn <= SQN_MAX:
-        raise ValueError(f"SQN must be in 0..2**48-1, got {sqn!r}")
+    check_sqn(sqn)
     return sqn.to_bytes(6, "big")
 
 

@@ -19,10 +19,12 @@ from typing import Any
 __all__ = [
     "DEFAULT_DELTA",
     "DEFAULT_IND_BITS",
+    "MAX_IND_BITS",
     "SQN_BITS",
     "SQN_MAX",
     "SqnArray",
     "SqnConfig",
+    "check_sqn",
     "next_sqn",
 ]
 
@@ -30,13 +32,15 @@ SQN_BITS = 48
 SQN_MAX = (1 << SQN_BITS) - 1
 
 
-def _check_sqn(sqn: int) -> None:
+def check_sqn(sqn: int) -> None:
+    """ValueError unless `sqn` is an integer SQN (48 bits)."""
     if isinstance(sqn, bool) or not isinstance(sqn, int) or not 0 <= sqn <= SQN_MAX:
         raise ValueError(f"SQN must be an integer in 0..2**48-1, got {sqn!r}")
 
 
 # TS 33.102 C.3 (recommended values): the defaults of every card and profile
 DEFAULT_IND_BITS = 5
+MAX_IND_BITS = 16  # isim's bound on the IND length (the card keeps 2**ind_bits SEQs)
 DEFAULT_DELTA = 2**28
 
 
@@ -49,8 +53,8 @@ class SqnConfig:
     limit: int | None = None  # L of C.2.2; None disables the check
 
     def __post_init__(self) -> None:
-        if not isinstance(self.ind_bits, int) or not 0 <= self.ind_bits <= 16:
-            raise ValueError(f"ind_bits must be in 0..16, got {self.ind_bits!r}")
+        if not isinstance(self.ind_bits, int) or not 0 <= self.ind_bits <= MAX_IND_BITS:
+            raise ValueError(f"ind_bits must be in 0..{MAX_IND_BITS}, got {self.ind_bits!r}")
         if not isinstance(self.delta, int) or self.delta < 1:
             raise ValueError(f"delta must be a positive integer, got {self.delta!r}")
         if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
@@ -67,7 +71,7 @@ class SqnConfig:
 
 def next_sqn(sqn: int, ind_bits: int = DEFAULT_IND_BITS) -> int:
     """Network side: the next SQN of the same IND slot (SEQ + 1, IND kept; C.1.2)."""
-    _check_sqn(sqn)
+    check_sqn(sqn)
     nxt = sqn + (1 << ind_bits)
     if nxt > SQN_MAX:
         raise ValueError("SQN space exhausted (SEQ would wrap)")
@@ -80,7 +84,7 @@ class SqnArray:
     __slots__ = ("_config", "_ind_mask", "_seq", "_sqn_ms")
 
     def __init__(self, config: SqnConfig | None = None, initial_sqn: int = 0) -> None:
-        _check_sqn(initial_sqn)
+        check_sqn(initial_sqn)
         self._config = config or SqnConfig()
         self._ind_mask = (1 << self._config.ind_bits) - 1
         seq = initial_sqn >> self._config.ind_bits
@@ -104,7 +108,7 @@ class SqnArray:
     def check(self, sqn: int) -> bool:
         """True when `sqn` passes the delta, L and freshness checks of C.2.2."""
         if type(sqn) is not int or not 0 <= sqn <= SQN_MAX:
-            _check_sqn(sqn)
+            check_sqn(sqn)
         cfg = self._config
         seq = sqn >> cfg.ind_bits
         highest = self._sqn_ms >> cfg.ind_bits
@@ -117,7 +121,7 @@ class SqnArray:
     def try_accept(self, sqn: int) -> bool:
         """check(sqn), then accept(sqn) when it passes, in one pass; True when accepted."""
         if type(sqn) is not int or not 0 <= sqn <= SQN_MAX:
-            _check_sqn(sqn)
+            check_sqn(sqn)
         cfg = self._config
         shift = cfg.ind_bits
         seq = sqn >> shift

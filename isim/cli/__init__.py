@@ -35,12 +35,6 @@ SUBCOMMAND_MODULES = (
 )
 
 
-def is_number(text: str, max_digits: int = 9) -> bool:
-    """ASCII decimal digits that int() converts (str.isdigit() is true for '²', which int()
-    refuses; int() refuses more than 4,300 digits)."""
-    return text.isascii() and text.isdecimal() and len(text) <= max_digits
-
-
 @contextmanager
 def reporting(source: str, command: str) -> Iterator[None]:
     """Turn the library's errors into one line each on stderr and the exit code:

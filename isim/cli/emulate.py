@@ -18,7 +18,8 @@ from apdu.events import ApduExchanged, WriteRefused
 from apdu.trace import gsmtap_apdu, mask_capdu, mask_rapdu
 from isim.card.emulator import Emulator
 from isim.card.image import load_card_source
-from isim.cli import EXIT_BAD_INPUT, EXIT_OK, is_number, main, reporting
+from isim.cli import EXIT_BAD_INPUT, EXIT_OK, main, reporting
+from isim.digits import is_number
 from transport.gsmtap import DEFAULT_GSMTAP, GsmtapSender
 from transport.vpcd import DEFAULT_HOST, DEFAULT_PORT, VpcdTransport
 from transport.vpcd_session import AtrSent, CardInserted, CardRemoved

@@ -32,9 +32,10 @@ from typing import NoReturn
 import click
 from rich.console import Console
 
-from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, is_number, main
+from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
 from isim.cli.options import secret_callback, trust_domains_callback
 from isim.cli.render import render
+from isim.digits import is_number
 from isim.inspect import CardSource, CardUnreadable, image_source, inspect_source, reader_source
 from isim.inspect.auth import adm_block, pin_block
 from isim.inspect.report import to_json_text

@@ -27,6 +27,7 @@ from cryptography import x509
 
 from isim.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from isim.cli.options import secret_callback
+from isim.digits import is_number
 from isim.ims.card import CardError, UeCard, open_card
 from isim.ims.register import RegisterConfig, RegisterFailure, RegisterResult, register
 from isim.ims.tlscheck import CertificateFileError, read_pem_file
@@ -54,7 +55,7 @@ def _split_hostport(text: str, what: str) -> tuple[str, int | None]:
         raise _BadInput(f"{what} {text!r}: no host")
     if port_text is None:
         return host, None
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not is_number(port_text) or not 0 < int(port_text) < 65536:
         raise _BadInput(f"{what} {text!r}: port must be 1-65535")
     return host, int(port_text)
 
@@ -63,7 +64,7 @@ def _resolve(text: str, host: str, port: int) -> str:
     """`HOST:PORT:ADDRESS` as curl's --resolve; ADDRESS may be [v6]."""
     name, sep, rest = text.partition(":")
     port_text, sep2, address = rest.partition(":")
-    if not sep or not sep2 or not name or not address or not port_text.isdigit():
+    if not sep or not sep2 or not name or not address or not is_number(port_text):
         raise _BadInput(f"--resolve {text!r}: expected HOST:PORT:ADDRESS")
     address = address.strip("[]")
     try:

@@ -27,7 +27,8 @@ import click
 from cryptography import x509
 
 from isim.card.image import is_card_image
-from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, is_number, main
+from isim.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_VIOLATION, main
+from isim.digits import is_number
 from isim.errors import IsimError
 from isim.identity.trust import DomainError, normalize_domain
 from isim.ims.tlscheck import (

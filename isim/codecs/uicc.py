@@ -68,7 +68,8 @@ class DirCodec(Codec[ApplicationTemplate]):
 
 # -- EF.ICCID (13.2): BCD, nibbles swapped, 'F' padded ---------------------------------------
 
-_SWAP_NIBBLES = bytes(((b & 0x0F) << 4) | (b >> 4) for b in range(256))
+# swapped BCD (TS 102 221 13.2, TS 31.102 4.2.2): each byte with its two nibbles exchanged
+SWAP_NIBBLES = bytes(((b & 0x0F) << 4) | (b >> 4) for b in range(256))
 
 
 class IccidCodec(Codec[str]):
@@ -95,7 +96,7 @@ class IccidCodec(Codec[str]):
         if len(value) % 2:
             value += "F"
         # the digits read as hex give each pair's first digit in the high nibble: swap them
-        return bytes.fromhex(value).translate(_SWAP_NIBBLES)
+        return bytes.fromhex(value).translate(SWAP_NIBBLES)
 
     def _to_json(self, value: str) -> dict[str, Any]:
         return {"iccid": value}

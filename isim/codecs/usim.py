@@ -16,6 +16,7 @@ from construct import Bytes, GreedyRange, Int8ub, Struct, this
 from .base import Codec, hex_bytes
 from .binary import IstCodec
 from .errors import CodecError
+from .uicc import SWAP_NIBBLES
 from .usim_values import (
     decode_act,
     decode_alpha,
@@ -41,7 +42,6 @@ __all__ = [
 
 _IMSI_TYPE = 0b001  # b3..b1 of byte 2: "IMSI"
 _ODD = 0b1000  # b4 of byte 2: odd number of digits
-_SWAP_NIBBLES = bytes(((b & 0x0F) << 4) | (b >> 4) for b in range(256))
 
 
 def encode_imsi(imsi: str) -> bytes:
@@ -54,7 +54,7 @@ def encode_imsi(imsi: str) -> bytes:
     odd = len(imsi) % 2
     # nibbles in reading order (the first of each pair is the low nibble): swap after fromhex
     text = ("9" if odd else "1") + imsi + ("" if odd else "F")  # parity | type 001
-    return bytes((len(text) // 2,)) + bytes.fromhex(text).translate(_SWAP_NIBBLES)
+    return bytes((len(text) // 2,)) + bytes.fromhex(text).translate(SWAP_NIBBLES)
 
 
 def decode_imsi(data: bytes) -> tuple[str, int]:

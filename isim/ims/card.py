@@ -26,6 +26,7 @@ from apdu.sw import SW_AUTH_MAC_FAILURE, SW_OK, SW_SECURITY_STATUS_NOT_SATISFIED
 from apdu.t0 import ProcedureError, following_procedure
 from isim.aka.codes import P2_IMS_AKA, TAG_SUCCESS, TAG_SYNC_FAILURE
 from isim.aka.procedure import AkaResult, MacFailure, Success, SyncFailure
+from isim.digits import is_number
 from isim.errors import IsimError
 from isim.identity.from_imsi import derived_identities
 from isim.inspect import CardSource, CardUnreadable, read_card, reader_source
@@ -217,7 +218,7 @@ def open_card(*, reader: str | None = None, card: Path | None = None,
             emu.close()
         return
     assert reader is not None
-    target: int | str = int(reader) if reader.isdigit() else reader
+    target: int | str = int(reader) if is_number(reader) else reader
     try:
         with reader_source(target, timeout) as source:
             yield UeCard(source, pin1)

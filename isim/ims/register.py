@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 
 from isim.aka.procedure import MacFailure, Success, SyncFailure
+from isim.digits import is_number
 from isim.ims.tlscheck import TrustReport, check_pcscf, peer_chain, realm_matches
 
 from .card import UeCard
@@ -268,7 +269,7 @@ def _expiry(response: SipResponse, requested: int, local: str) -> int | None:
         if match:
             return int(match.group(1))
     header = response.first("expires")
-    if header is not None and header.strip().isdigit():
+    if header is not None and is_number(header.strip(), max_digits=10):  # 2**32 - 1
         return int(header.strip())
     return requested if response.status == 200 else None
 

@@ -14,6 +14,8 @@ import ssl
 import time
 from dataclasses import dataclass, field
 
+from isim.digits import is_number
+
 __all__ = [
     "MAX_BODY",
     "MAX_HEADER",
@@ -182,7 +184,7 @@ def _content_length(response: SipResponse) -> int:
     values = response.all("content-length")
     if not values:
         return 0  # over a stream RFC 3261 18.3 requires it; absent is taken as no body
-    if len(set(values)) != 1 or not values[0].isdigit():
+    if len(set(values)) != 1 or not is_number(values[0]):
         raise SipError(f"bad Content-Length {values!r}")
     length = int(values[0])
     if length > MAX_BODY:

@@ -36,6 +36,7 @@ from typing import ClassVar
 from isim.aka.gsm import c2, c3
 from isim.aka.milenage import Milenage
 from isim.aka.procedure import generate_vector, resync
+from isim.digits import is_number
 from isim.network.sqn_store import SqnStore
 from isim.network.subscribers import Subscriber
 
@@ -176,7 +177,7 @@ class AucGateway:
         if len(args) > 1:
             raise Malformed("SIM-REQ-AUTH takes IMSI and the number of challenges")
         count = MAX_SIM_CHALLENGES
-        if args and args[0].isdigit() and 1 <= int(args[0]) <= MAX_SIM_CHALLENGES:
+        if args and is_number(args[0]) and 1 <= int(args[0]) <= MAX_SIM_CHALLENGES:
             count = int(args[0])
         sub = self.subscribers.get(imsi)
         if sub is None:

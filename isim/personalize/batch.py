@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from isim.digits import is_number
 from isim.errors import InputError, Problem
 from isim.fileio import read_bounded
 from isim.profile.documents import MAX_EXPANDED, document_problems, parse_document
@@ -93,8 +94,8 @@ def _list_cell(text: str) -> list[str]:
 
 def _number(text: str) -> int | str:
     """A cell of ASCII digits as a number; anything else (`²`, a thousand digits) stays text
-    for the profile check to refuse (str.isdigit() is true for `²`, which int() refuses)."""
-    return int(text) if text.isascii() and text.isdecimal() and len(text) <= 9 else text
+    for the profile check to refuse."""
+    return int(text) if is_number(text) else text
 
 
 def _ist_cell(text: str) -> list[int | str]:

@@ -29,6 +29,7 @@ from apdu.ins import INS_READ_BINARY
 from apdu.sw import SW_OK_BYTES
 from isim.card.contents import ISIM_ADF, card_contents
 from isim.codecs import codec_for
+from isim.digits import is_number
 from isim.errors import InputError
 from isim.identity.files import IDENTITY_FILES, identity_file_problems
 from isim.profile.model import Profile
@@ -127,7 +128,7 @@ def personalize_card(card: PcscCard, profile: Profile) -> int:
 
 def _reader_name(reader: int | str) -> str:
     """The full PC/SC name of a reader given by index (ASCII digits too), name or unique part."""
-    digits = isinstance(reader, str) and reader.isascii() and reader.isdecimal() and len(reader) < 9
+    digits = isinstance(reader, str) and is_number(reader)
     return pick_reader(list_readers(), int(reader) if digits else reader)
 
 

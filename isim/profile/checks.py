@@ -20,7 +20,7 @@ from itertools import filterfalse
 from types import MappingProxyType, ModuleType
 from typing import Any
 
-from isim.aka.sqn import DEFAULT_DELTA, DEFAULT_IND_BITS
+from isim.aka.sqn import DEFAULT_DELTA, DEFAULT_IND_BITS, MAX_IND_BITS, SQN_MAX
 from isim.errors import Problem, ProfileError
 from isim.identity import from_imsi as identities
 from isim.identity import trust
@@ -168,7 +168,7 @@ def _sqn(c: Checker, key: str) -> int | None:
 
 
 def _sqn_limit(c: Checker, key: str) -> int | None:
-    return None if c.data[key] is None else c.integer(key, 1, 2**48 - 1, None)
+    return None if c.data[key] is None else c.integer(key, 1, SQN_MAX, None)
 
 
 def _label(c: Checker, key: str) -> str | None:
@@ -252,8 +252,8 @@ _FIELDS: dict[str, tuple[FieldCheck, Any]] = {
     "opc": (_hex(_HEX32, 32), None),
     "op": (_hex(_HEX32, 32), None),
     "sqn": (_sqn, 0),
-    "sqn_ind_bits": (_integer(0, 16), DEFAULT_IND_BITS),
-    "sqn_delta": (_integer(1, 2**48 - 1), DEFAULT_DELTA),
+    "sqn_ind_bits": (_integer(0, MAX_IND_BITS), DEFAULT_IND_BITS),
+    "sqn_delta": (_integer(1, SQN_MAX), DEFAULT_DELTA),
     "sqn_limit": (_sqn_limit, None),
     "pin1": (_text(_PIN, "4 to 8 decimal digits"), "1234"),
     "pin1_enabled": (_boolean, False),
