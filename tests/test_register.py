@@ -189,6 +189,8 @@ def test_mac_failure_stops(server: Issued, roots: Path) -> None:
     (b"SIP/2.0 401 Unauthorized\r\nX: " + b"a" * 20000 + b"\r\n\r\n", EXIT_BAD_INPUT,
      "longer than 16384"),
     (b"SIP/2.0 200 OK\r\nContent-Length: 99999999\r\n\r\n", EXIT_BAD_INPUT, "limit"),
+    ("SIP/2.0 200 OK\r\nContent-Length: \u00b2\r\n\r\n".encode(), EXIT_BAD_INPUT,
+     "bad Content-Length"),  # a digit to str.isdigit(), not to int()
     (None, EXIT_BAD_INPUT, "closed by the P-CSCF"),
     (b"SIP/2.0 100 Trying\r\nContent-Length: 0\r\n\r\n" * 20, EXIT_BAD_INPUT, "provisional"),
     (b"", EXIT_BAD_INPUT, "no complete SIP response within"),
