@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from apdu.arr import Condition as ArrCondition
 from apdu.arr import decode_rule
 from apdu.files import DF, EF, LCSI_ACTIVATED, LCSI_DEACTIVATED
+from apdu.ins import RECORD_ABSOLUTE, RECORD_NEXT, RECORD_PREVIOUS
 from apdu.select import resolve_fid, resolve_path
 from apdu.sw import (
     SW_COMMAND_INCOMPATIBLE_WITH_FILE_STRUCTURE,
@@ -246,12 +247,12 @@ def _record_target(ch: Channel, p2: int) -> EF | int:
 def _step(ch: Channel, ef: EF, p1: int, mode: int) -> int:
     """Record number for modes 2 (next), 3 (previous), 4 (absolute/current); < 0: -SW."""
     n = len(ef.records)
-    if mode == 4:
+    if mode == RECORD_ABSOLUTE:
         number = p1 or ch.record
         return number if 1 <= number <= n else -SW_RECORD_NOT_FOUND
-    if p1 != 0 or mode not in (2, 3):
+    if p1 != 0 or mode not in (RECORD_NEXT, RECORD_PREVIOUS):
         return -SW_INCORRECT_P1_P2
-    if mode == 2:
+    if mode == RECORD_NEXT:
         number = ch.record + 1
         if number > n:
             number = 1 if ef.cyclic else -SW_RECORD_NOT_FOUND

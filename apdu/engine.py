@@ -95,7 +95,7 @@ from apdu.sw import (
     SW_LOGICAL_CHANNEL_NOT_SUPPORTED,
     SW_OK,
     SW_RESPONSE_BYTES_AVAILABLE,
-    SW_TECHNICAL_PROBLEM,
+    SW_TECHNICAL_PROBLEM_BYTES,
     SW_WRONG_LE,
     SW_WRONG_LENGTH,
 )
@@ -113,7 +113,6 @@ Handler = Callable[["Card", Channel, int, int, bytes, int], tuple[bytes, int]]
 _EMPTY = b""
 
 
-_SW_TECHNICAL = _swb(SW_TECHNICAL_PROBLEM)
 _SW_WRONG_LENGTH = _swb(SW_WRONG_LENGTH)
 _SW_NO_CHANNEL = _swb(SW_LOGICAL_CHANNEL_NOT_SUPPORTED)
 _SW_BAD_INS = _swb(SW_INS_NOT_SUPPORTED)
@@ -374,7 +373,7 @@ class Card:
             rapdu = self._process(capdu if type(capdu) is bytes else bytes(capdu))
         except Exception:  # TS 102 221 clause 10.2.1.6: technical problem, no diagnosis
             self._pending = None
-            rapdu = _SW_TECHNICAL
+            rapdu = SW_TECHNICAL_PROBLEM_BYTES
         if not (self.state_changed or self.trace_exchanges or self._refusal):
             return [Response(rapdu)]  # the hot path: a read, nobody tracing
         events: list[CardEvent] = []
@@ -401,14 +400,14 @@ class Card:
             return self._process(capdu if type(capdu) is bytes else bytes(capdu))
         except Exception:  # TS 102 221 clause 10.2.1.6: technical problem, no diagnosis
             self._pending = None
-            return _SW_TECHNICAL
+            return SW_TECHNICAL_PROBLEM_BYTES
 
     def _process(self, capdu: bytes) -> bytes:
         n = len(capdu)
         if n < 4 or not self._powered:
             self.secrecy = _SECRECY_OF_INS[capdu[1]] if n > 1 else 0
             self._pending = None
-            return _SW_WRONG_LENGTH if self._powered else _SW_TECHNICAL
+            return _SW_WRONG_LENGTH if self._powered else SW_TECHNICAL_PROBLEM_BYTES
         ins = capdu[1]
         self.secrecy = _SECRECY_OF_INS[ins]
         if ins != INS_GET_RESPONSE and self._pending is not None:

@@ -21,7 +21,6 @@ INS_UNBLOCK_PIN = 0x2C
 INS_DEACTIVATE_FILE = 0x04
 INS_ACTIVATE_FILE = 0x44
 INS_AUTHENTICATE = 0x88
-INS_AUTHENTICATE_ODD = 0x89  # odd INS: BER-TLV coded data (TS 102 221 clause 11.1.16)
 INS_GET_CHALLENGE = 0x84
 INS_MANAGE_CHANNEL = 0x70
 INS_GET_RESPONSE = 0xC0
@@ -34,7 +33,6 @@ INS_TERMINAL_CAPABILITY = 0xAA
 # the PIN commands: their data field is a secret (trace masking)
 PIN_INS = frozenset({INS_VERIFY, INS_CHANGE_PIN, INS_DISABLE_PIN, INS_ENABLE_PIN, INS_UNBLOCK_PIN})
 # AUTHENTICATE: its response holds keys (trace masking)
-AUTHENTICATE_INS = frozenset({INS_AUTHENTICATE, INS_AUTHENTICATE_ODD})
 
 # SELECT (TS 102 221 clause 11.1.1.2, tables 11.1 and 11.2)
 SELECT_BY_FID = 0x00  # P1: select by file identifier (MF, DF or EF)

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from apdu.ins import INS_GET_RESPONSE
+from apdu.sw import SW_RESPONSE_BYTES_AVAILABLE, SW_WRONG_LE
 
 __all__ = [
-    "INS_GET_RESPONSE",
     "MAX_GET_RESPONSE",
     "ProcedureError",
     "complete_response",
@@ -27,8 +27,8 @@ __all__ = [
 Transmit = Callable[[bytes], bytes]
 
 MAX_GET_RESPONSE = 64  # bound on chained 61XX rounds (64 * 256 bytes is plenty)
-_SW1_MORE_DATA = 0x61
-_SW1_WRONG_LE = 0x6C
+_SW1_MORE_DATA = SW_RESPONSE_BYTES_AVAILABLE >> 8
+_SW1_WRONG_LE = SW_WRONG_LE >> 8
 
 
 class ProcedureError(Exception):

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lifetime import dies_with_parent, stop_process
-from transport.vpcd import VpcdTransport
+from transport.vpcd import DEFAULT_PORT, VpcdTransport
 from transport.vpcd_session import VirtualCard
 
 __all__ = [
@@ -60,7 +60,6 @@ SOCKET_ENV = "PCSCLITE_CSOCK_NAME"
 SYSTEM_SOCKET = "/run/pcscd/pcscd.comm"
 SYSTEM_CONF_DIR = Path("/etc/reader.conf.d")
 VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
-DEFAULT_VPCD_PORT = 35963
 READER_BASE = "Virtual PCD"
 
 Mode = Literal["auto", "private", "system", "global"]
@@ -186,7 +185,7 @@ def system_vpcd_port(conf_dir: Path = SYSTEM_CONF_DIR) -> int | None:
                 if not dev.startswith("/dev/null"):
                     return None  # reversed vpcd: it connects out, nothing listens
                 _, _, port = dev.partition(":")
-                return int(port, 0) if port else DEFAULT_VPCD_PORT
+                return int(port, 0) if port else DEFAULT_PORT
     return None
 
 

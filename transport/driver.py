@@ -20,14 +20,14 @@ from typing import Any
 
 from apdu.engine import SECRET_COMMAND_DATA
 from apdu.events import CardEvent, Response, StateChanged
-from apdu.sw import SW_TECHNICAL_PROBLEM
+from apdu.sw import SW_TECHNICAL_PROBLEM_BYTES
 from apdu.trace import mask_capdu
 
 __all__ = ["Driver", "Observer", "Persist"]
 
 Persist = Callable[[StateChanged], None]
 log = logging.getLogger(__name__)
-_SW_TECHNICAL_PROBLEM = SW_TECHNICAL_PROBLEM.to_bytes(2, "big")  # TS 102 221 10.2.1.6
+
 Observer = Callable[[Any], None]
 """Receives the trace events of the card (apdu.events) and of the transport."""
 
@@ -62,7 +62,7 @@ class Driver:
         except Exception:  # apdu.engine.Card never raises; another card might
             log.exception("card failed on C-APDU %s; answering 6F00",
                           mask_capdu(capdu, SECRET_COMMAND_DATA))
-            return _SW_TECHNICAL_PROBLEM
+            return SW_TECHNICAL_PROBLEM_BYTES
         if len(events) == 1:  # nothing to persist or trace
             return events[0].rapdu  # type: ignore[union-attr]
         for event in events:

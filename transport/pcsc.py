@@ -22,10 +22,9 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from apdu.t0 import ProcedureError, complete_response, get_response_cla
+from apdu.t0 import ProcedureError, complete_response
 
-__all__ = ["TOOL_TIMEOUT", "PcscCard", "ReaderError", "connect", "get_response_cla", "list_readers",
-           "pick_reader"]
+__all__ = ["TOOL_TIMEOUT", "PcscCard", "ReaderError", "connect", "list_readers", "pick_reader"]
 
 
 
