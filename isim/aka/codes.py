@@ -19,3 +19,7 @@ TAG_SYNC_FAILURE = 0xDC  # synchronisation failure: AUTS follows
 # the first byte of GBA command data (TS 31.102 7.1.2.4)
 TAG_GBA_BOOTSTRAP = 0xDD  # bootstrapping mode: RAND, AUTN
 TAG_GBA_NAF_DERIVATION = 0xDE  # NAF derivation mode: NAF_ID, IMPI
+
+# The AMF isim's network side puts into a vector: the "separation bit" (b15) set, which
+# EAP-AKA' requires (TS 33.402 6.2; wpa_supplicant rejects AKA' vectors without it)
+AMF_DEFAULT = b"\x80\x00"

@@ -20,7 +20,7 @@ from apdu.sw import (
     SW_OK,
     SW_WRONG_LENGTH,
 )
-from isim.aka.codes import TAG_SUCCESS, TAG_SYNC_FAILURE
+from isim.aka.codes import AMF_DEFAULT, TAG_SUCCESS, TAG_SYNC_FAILURE
 from isim.aka.milenage import Milenage
 from isim.aka.sqn import SqnArray, check_sqn
 
@@ -192,7 +192,7 @@ def _sqn_bytes(sqn: int | bytes) -> bytes:
 
 
 def generate_vector(
-    milenage: Milenage, rand: bytes, sqn: int | bytes, amf: bytes = b"\x80\x00"
+    milenage: Milenage, rand: bytes, sqn: int | bytes, amf: bytes = AMF_DEFAULT
 ) -> AuthVector:
     """An authentication vector (TS 33.102 6.3.2): AUTN = SQN xor AK || AMF || MAC-A."""
     sqn_b = _sqn_bytes(sqn)

@@ -19,6 +19,7 @@ from typing import NoReturn
 
 import click
 
+from isim.aka.codes import AMF_DEFAULT
 from isim.aka.milenage import Milenage
 from isim.aka.procedure import generate_vector, resync
 from isim.aka.sqn import SqnArray, next_sqn
@@ -78,7 +79,8 @@ def _fail(message: str) -> NoReturn:
 @click.argument("profile", type=click.Path(path_type=Path))
 @click.option("--rand", "rand_hex", metavar="HEX", help="RAND (16 bytes); random by default.")
 @click.option("--sqn", "sqn_hex", metavar="HEX", help="SQN (6 bytes); default profile sqn + 1 SEQ.")
-@click.option("--amf", "amf_hex", metavar="HEX", default="8000", show_default=True, help="AMF.")
+@click.option("--amf", "amf_hex", metavar="HEX", default=AMF_DEFAULT.hex(), show_default=True,
+              help="AMF.")
 @click.option(
     "--resync", "auts_hex", metavar="AUTS", help="Recover SQN_MS from AUTS (needs --rand)."
 )

@@ -22,16 +22,6 @@ __all__ = ["AdministrativeData", "GbaBootstrapping", "ImsDataChannelIndication"]
 
 _AD = Struct("ue_operation_mode" / Int8ub, "additional_information" / GreedyBytes)
 
-UE_OPERATION_MODES: dict[int, str] = {
-    0x00: "normal",
-    0x80: "type approval",
-    0x01: "normal + specific facilities",
-    0x81: "type approval + specific facilities",
-    0x02: "maintenance (off-line)",
-    0x04: "cell test",
-}
-
-
 @dataclass(frozen=True)
 class AdministrativeData:
     """Byte 1: UE operation mode; bytes 2..: additional information (no MNC length byte)."""

@@ -34,6 +34,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from isim.aka.codes import AMF_DEFAULT
 from isim.errors import InputError, Problem, ProfileError
 from isim.fileio import read_bounded
 from isim.identity.names import FORMULA_LEADS
@@ -59,9 +60,7 @@ NONCE_BYTES = 12
 MAX_KEY_FILE_BYTES = 4096  # 64 hex digits and some whitespace; /dev/zero is not a key
 TRANSPORT_MODE = "AES-GCM, 96-bit random nonce per value, AAD '<ICCID>:<column>'"
 HSS_FORMATS = ("csv", "hlr_auc_gw")
-# AMF written to the Milenage database: the "separation bit" (b15) set, which EAP-AKA'
-# requires of a vector (TS 33.402 6.2; wpa_supplicant rejects AKA' vectors without it).
-MILENAGE_DB_AMF = b"\x80\x00"
+MILENAGE_DB_AMF = AMF_DEFAULT  # the AMF written to the Milenage database
 MAX_HSS_FILE_BYTES = 1 << 30  # 1 GiB: millions of rows; /dev/zero is not an HSS file
 
 

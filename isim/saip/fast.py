@@ -36,11 +36,6 @@ __all__ = ["profile_package", "reference_package"]
 _MAX_PLANS = 8  # the trees (and PIN references) of the last cards
 
 
-def _raw_entry(spec: EFSpec, data: bytes | tuple[bytes, ...], arr_fid: str) -> dict[str, Any]:
-    """An EF's entry with its content as bytes (export reads either form)."""
-    return ef_node(spec, arr_fid, data)
-
-
 @dataclass(frozen=True)
 class _Target:
     """A member a per-card EF content goes to: `place` says which and its value; `index`
@@ -74,7 +69,7 @@ class _Plan:
         made: list[tuple[str, dict[str, Any]]] = []  # (ARR file, entry) in contents order
 
         def node(spec: EFSpec, data: bytes | tuple[bytes, ...], arr_fid: str) -> dict:
-            made.append((arr_fid, _raw_entry(spec, data, arr_fid)))
+            made.append((arr_fid, ef_node(spec, arr_fid, data)))
             return made[-1][1]
 
         outline = image_outline(build_image(profile, contents, ef_node=node))
@@ -142,7 +137,7 @@ class _Plan:
 
     def _place(self, slot: _Slot, ef: EFContent, edited: dict[int, list[bytes]]) -> None:
         """The members holding this EF's content, encoded into `edited` (PE -> members)."""
-        entry = _raw_entry(ef.spec, ef.data, slot.arr_fid)
+        entry = ef_node(ef.spec, slot.arr_fid, ef.data)
         for target in slot.targets:
             place = target.place
             parts = edited.get(place.pe)

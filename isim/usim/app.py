@@ -34,9 +34,10 @@ from isim.identity import trust
 __all__ = ["GSM_ACCESS", "UsimApplication", "imsi_identity_problems"]
 
 GSM_ACCESS = 27  # UST service: GSM access (Kc in the 3G response, the GSM context)
-_TAG_KC = b"\x08"
+# TS 31.102 7.1.2.1 / 7.1.2.2: Kc (8 bytes) and SRES (4 bytes) go out as length + value
+_LEN_KC = bytes([8])
 _TAG_SUCCESS = bytes([TAG_SUCCESS])
-_TAG_SRES = b"\x04"
+_LEN_SRES = bytes([4])
 EF_IMSI = "EF.IMSI"
 EF_AD = "EF.AD"
 EF_UST = "EF.UST"
@@ -133,7 +134,7 @@ class UsimApplication:
             self.state_changed = True  # an SQN was accepted
             if self.service(GSM_ACCESS):
                 ck_at = 3 + out[1]  # DB Lres RES Lck CK Lik IK
-                out += _TAG_KC + c3(out[ck_at:ck_at + 16], out[ck_at + 17:ck_at + 33])
+                out += _LEN_KC + c3(out[ck_at:ck_at + 16], out[ck_at + 17:ck_at + 33])
         return out, sw
 
     def _gsm(self, data: bytes) -> tuple[bytes, int]:
@@ -145,7 +146,7 @@ class UsimApplication:
         if len(data) != 17:
             return b"", SW_WRONG_LENGTH
         res, ck, ik, _ak = self.aka.milenage.with_rand(data[1:]).f2345()
-        return _TAG_SRES + c2(res) + _TAG_KC + c3(ck, ik), SW_OK
+        return _LEN_SRES + c2(res) + _LEN_KC + c3(ck, ik), SW_OK
 
     # ------------------------------------------------------------------ persistence
 
