@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from apdu.files import FID_CURRENT_APP
 from apdu.ins import INS_SELECT, SELECT_BY_AID, SELECT_BY_PATH, SELECT_RETURN_FCP
 from apdu.sw import SW_FILE_NOT_FOUND, SW_OK
 from isim.identity import from_imsi as identities
@@ -22,7 +23,7 @@ from isim.usim.contents import USIM_ADF
 from specs.layout import DFSpec, EFSpec, layout
 
 from .findings import ERROR, WARNING, Finding
-from .reader import EFRead, _read_ef
+from .reader import _APP_CODE_END, EFRead, _read_ef
 
 if TYPE_CHECKING:
     from .checks import DecodedEF
@@ -30,8 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["UsimRead", "read_usim", "usim_findings"]
 
-_APP_CODE_END = 7  # TS 101 220 annex E: RID (5 bytes) || application code (2 bytes)
-_CURRENT_APP = b"\x7f\xff"
+_CURRENT_APP = FID_CURRENT_APP.to_bytes(2, "big")
 _PREFIX = "USIM/"
 
 
