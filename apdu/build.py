@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 from apdu.arr import encode_rule
-from apdu.files import LCSI_ACTIVATED
+from apdu.files import LCSI_ACTIVATED_HEX
 from specs.layout import DFSpec, EFSpec, Layout, layout
 
 __all__ = [
@@ -45,7 +45,7 @@ __all__ = [
 
 Content = bytes | list[bytes]
 SIZE_KEYS = ("size", "record_length", "records")
-_LCSI = f"{LCSI_ACTIVATED:02X}"  # a fresh card: every file activated
+_LCSI = LCSI_ACTIVATED_HEX  # a fresh card: every file activated
 
 
 def _pad(value: bytes, length: int, where: str) -> bytes:

@@ -16,10 +16,11 @@ from rich.text import Text
 from isim.inspect.checks import Inspection
 from isim.inspect.findings import ERROR
 from isim.inspect.reader import EFRead
+from specs.ber import PADDING
 
 __all__ = ["render"]
 
-_PAD = b"\xff"
+_PAD = bytes([PADDING])
 _SHOWN_BYTES = 24  # table cells show this much of a raw value (JSON has it all)
 
 

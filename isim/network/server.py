@@ -17,13 +17,14 @@ import threading
 from pathlib import Path
 
 from isim.errors import InputError
+from isim.fileio import SECRET_MODE
 from isim.network.aucgw import MAX_DATAGRAM, AucGateway
 
 __all__ = ["SOCKET_MODE", "bind_socket", "close_socket", "serve"]
 
 log = logging.getLogger("isim.aucgw")
 
-SOCKET_MODE = 0o600
+SOCKET_MODE = SECRET_MODE
 POLL_SECONDS = 0.2  # how often the loop looks at the stop flag
 
 
@@ -53,7 +54,7 @@ def bind_socket(path: str | Path) -> socket.socket:
     path = Path(path)
     _remove_stale(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    old = os.umask(0o177)
+    old = os.umask(0o777 & ~SOCKET_MODE)
     try:
         sock.bind(str(path))
     except OSError as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from apdu.files import LCSI_ACTIVATED_HEX
 from isim.aka.gba import GbaState
 from isim.aka.sqn import SqnArray, SqnConfig
 from isim.card.contents import ISIM_ADF
@@ -30,6 +31,7 @@ from .reader import PackageContent, ReadFile, read_content
 from .usim_keys import usim_keys
 
 __all__ = ["Extracted", "extract", "package_image"]
+
 
 _MILENAGE = "milenage"
 _ALGORITHMS = {1: "milenage", 2: "tuak", 3: "usim-test-algorithm"}
@@ -238,7 +240,8 @@ def package_image(ex: Extracted, trust_domains: list[str]) -> CardImage:
         owner = lay.applications.get(df.parent) if df.parent else df
         arr_fid = (owner or df).files[df.arr_file].fid_hex
         node: dict[str, Any] = {"name": df.name, "fid": f"{df.fid:04X}" if df.fid else None,
-                                "lcsi": "05", "arr": {"file": arr_fid, "record": df.arr},
+                                "lcsi": LCSI_ACTIVATED_HEX,
+                                "arr": {"file": arr_fid, "record": df.arr},
                                 "files": [_ef_node(f, arr_fid) for f in files]}
         nodes[df.name] = node
         if df is lay.mf:
@@ -271,7 +274,7 @@ def _ef_node(f: ReadFile, arr_fid: str) -> dict[str, Any]:
     spec, shape = f.spec, f.shape
     sfi = spec.sfi if shape.sfi is False else shape.sfi
     node: dict[str, Any] = {
-        "name": spec.name, "fid": spec.fid_hex, "sfi": sfi, "lcsi": "05",
+        "name": spec.name, "fid": spec.fid_hex, "sfi": sfi, "lcsi": LCSI_ACTIVATED_HEX,
         "structure": shape.structure or spec.structure,
         "arr": {"file": shape.arr_file or arr_fid, "record": shape.arr_record or spec.arr}}
     if spec.is_record:

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from apdu.files import LCSI_ACTIVATED_HEX
+
 __all__ = ["SKIP_RUN", "FileShape", "apply_items", "content_items", "ef_fcp", "minimal",
            "parse_fcp"]
 
@@ -112,7 +114,7 @@ def ef_fcp(ef: dict[str, Any], implicit_arr: str) -> dict[str, Any]:
         "efFileSize": minimal(size),
         "shortEFID": bytes([ef["sfi"] << 3]) if ef.get("sfi") else b"",
     }
-    if ef.get("lcsi", "05").upper() != "05":
+    if ef.get("lcsi", LCSI_ACTIVATED_HEX).upper() != LCSI_ACTIVATED_HEX:
         fcp["lcsi"] = bytes.fromhex(ef["lcsi"])
     return fcp
 
