@@ -45,7 +45,6 @@ __all__ = [
 
 Content = bytes | list[bytes]
 SIZE_KEYS = ("size", "record_length", "records")
-_LCSI = LCSI_ACTIVATED_HEX  # a fresh card: every file activated
 
 
 def _pad(value: bytes, length: int, where: str) -> bytes:
@@ -110,7 +109,7 @@ def ef_node(ef: EFSpec, arr_fid: str, content: Any) -> dict[str, Any]:
         "name": ef.name,
         "fid": ef.fid_hex,
         "sfi": ef.sfi,
-        "lcsi": _LCSI,
+        "lcsi": LCSI_ACTIVATED_HEX,  # a fresh card: every file activated
         "structure": ef.structure,
         "arr": {"file": arr_fid, "record": ef.arr},
     }
@@ -139,7 +138,7 @@ def df_node(df: DFSpec, files: list[Any], aid: bytes | None, arr: str) -> dict[s
     out: dict[str, Any] = {
         "name": df.name,
         "fid": None if df.fid is None else f"{df.fid:04X}",
-        "lcsi": _LCSI,
+        "lcsi": LCSI_ACTIVATED_HEX,  # a fresh card: every file activated
         "arr": {"file": arr, "record": df.arr},
     }
     if df.parent:
